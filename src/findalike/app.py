@@ -1,0 +1,265 @@
+"""What an app is (a declaration) and what it runs with (its runtime).
+
+An app declares its name, encoder, collection fields, a reader that turns one file
+into records, and its search request/response models with a search function. The
+shared machinery (load jobs, store, errors, the load/search/count/items/drop routes)
+is written once and driven by these declarations; an app adds routes of its own only
+for what is really its own (QA's ``answer``, the molecule depiction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.store import CollectionSpec, FieldSpec, Hit, VectorStore, in_filter, quote
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from findalike.media import MediaStore
+
+
+@dataclass
+class Record:
+    """One item read from a file, not yet encoded.
+
+    ``item_id`` is a content hash: loading the same content again overwrites the
+    same rows instead of adding duplicates. ``payload`` is what the app's
+    ``to_rows`` (by default the encoder) consumes; ``fields`` are the scalar fields
+    stored with every row of the item. ``label`` names the item in errors
+    (``docs.csv:12``).
+    """
+
+    item_id: str
+    payload: Any
+    fields: dict[str, Any]
+    label: str
+
+
+@dataclass
+class ReadFailure:
+    """An item a reader could not use; reported in the job and skipped."""
+
+    label: str
+    error: str
+
+
+@dataclass
+class EncodedItem:
+    """A record turned into rows (one per vector), or a failure."""
+
+    record: Record
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+Reader = Callable[[str, bytes, "AppRuntime"], Iterable[Record | ReadFailure]]
+ToRows = Callable[["AppRuntime", Sequence[Record]], list[EncodedItem]]
+SearchFn = Callable[["AppRuntime", Any], BaseModel]
+RouterFactory = Callable[["AppRuntime"], "APIRouter"]
+
+
+def content_id(*parts: str | bytes) -> str:
+    """A stable 32-hex-digit id for content (sha256, truncated)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8") if isinstance(p, str) else p)
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def one_row_per_record(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    """The default ``to_rows``: encode each payload into one vector."""
+    vectors = rt.encoder.encode([r.payload for r in records])
+    return [
+        EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """The declaration of one app."""
+
+    name: str
+    title: str
+    summary: str
+    extensions: frozenset[str]
+    fields: tuple[FieldSpec, ...]
+    make_encoder: Callable[[Settings], Encoder]
+    read: Reader
+    search_request: type[BaseModel]
+    search_response: type[BaseModel]
+    search: SearchFn
+    to_rows: ToRows = one_row_per_record
+    routes: RouterFactory | None = None
+    requires: tuple[str, ...] = ()
+    """Python modules the app needs; if one is missing the app is listed as disabled."""
+    encoder_key: str = ""
+    """Apps with equal non-empty keys share one encoder instance (text and QA)."""
+
+
+class AppRuntime:
+    """An app bound to this server's settings, store and encoder. Created in the
+    lifespan (or the CLI), never at import. All methods block: call them from a
+    worker thread in async code."""
+
+    def __init__(
+        self,
+        spec: AppSpec,
+        settings: Settings,
+        store: VectorStore,
+        *,
+        media: MediaStore | None = None,
+        encoder_cache: dict[str, Encoder] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.store = store
+        self.media = media
+        self.collection = f"{settings.collection_prefix}{spec.name}"
+        self.state: dict[str, Any] = {}
+        """App-specific state kept between requests (e.g. the recommender's model)."""
+        self._encoder: Encoder | None = None
+        self._encoder_cache = encoder_cache if encoder_cache is not None else {}
+        self._lock = threading.Lock()
+        self._collection_ready = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def encoder(self) -> Encoder:
+        """The app's encoder, created on first use (model weights load from disk)."""
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    key = self.spec.encoder_key
+                    if key and key in self._encoder_cache:
+                        self._encoder = self._encoder_cache[key]
+                    else:
+                        self._encoder = self.spec.make_encoder(self.settings)
+                        if key:
+                            self._encoder_cache[key] = self._encoder
+        return self._encoder
+
+    @property
+    def encoder_loaded(self) -> bool:
+        return self._encoder is not None
+
+    def collection_spec(self) -> CollectionSpec:
+        enc = self.encoder
+        return CollectionSpec(
+            name=self.collection,
+            dim=enc.dim,
+            vector_kind=enc.vector_kind,
+            metric=enc.metric,
+            encoder=f"{enc.name}@{enc.version}",
+            fields=self.spec.fields,
+        )
+
+    def ensure_collection(self) -> None:
+        if not self._collection_ready:
+            self.store.ensure(self.collection_spec())
+            self._collection_ready = True
+
+    def has_data(self) -> bool:
+        """Whether the collection exists (and, if so, is compatible)."""
+        if self._collection_ready:
+            return True
+        if not self.store.exists(self.collection):
+            return False
+        self.ensure_collection()
+        return True
+
+    def row(self, record: Record, part: int, vector: np.ndarray, **extra: Any) -> dict[str, Any]:
+        """One row of ``record``: the skeleton fields, the record's fields, ``extra``."""
+        return {
+            "id": f"{record.item_id}:{part}",
+            "item_id": record.item_id,
+            "part": part,
+            "vector": vector,
+            **record.fields,
+            **extra,
+        }
+
+    # -- operations shared by every app -------------------------------------------
+
+    def search_vectors(
+        self,
+        vectors: np.ndarray,
+        *,
+        limit: int,
+        filter: str = "",
+        output_fields: Sequence[str] | None = None,
+    ) -> list[list[Hit]]:
+        """Nearest rows for each query vector; an empty list per query if nothing
+        has been loaded yet."""
+        if not self.has_data():
+            return [[] for _ in range(len(vectors))]
+        fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
+        return self.store.search(
+            self.collection, vectors, limit=min(limit, 16384), filter=filter,
+            output_fields=["part", *fields],
+        )
+
+    def existing_items(self, item_ids: Sequence[str]) -> set[str]:
+        """Which of ``item_ids`` are already stored."""
+        if not item_ids or not self.has_data():
+            return set()
+        rows = self.store.query(
+            self.collection,
+            filter=f"part == 0 and {in_filter('item_id', item_ids)}",
+            output_fields=["item_id"],
+        )
+        return {str(r["item_id"]) for r in rows}
+
+    def count(self) -> tuple[int, int]:
+        """(items, vectors) stored."""
+        if not self.has_data():
+            return 0, 0
+        return (
+            self.store.count(self.collection, filter="part == 0"),
+            self.store.count(self.collection),
+        )
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        """The first row of an item (its fields, without the vector), or None."""
+        if not self.has_data():
+            return None
+        rows = self.store.query(
+            self.collection,
+            filter=f"item_id == {quote(item_id)} and part == 0",
+            output_fields=["item_id", *[f.name for f in self.spec.fields]],
+        )
+        return rows[0] if rows else None
+
+    def item_rows(self, item_id: str, output_fields: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of one item, ordered by part."""
+        if not self.has_data():
+            return []
+        rows = self.store.query(
+            self.collection,
+            filter=f"item_id == {quote(item_id)}",
+            output_fields=["part", *output_fields],
+        )
+        return sorted(rows, key=lambda r: int(r["part"]))
+
+    def delete_item(self, item_id: str) -> int:
+        """Delete every row of one item; returns the rows deleted (0: unknown item)."""
+        if not self.has_data():
+            return 0
+        return self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
+
+    def drop(self) -> bool:
+        self._collection_ready = False
+        return self.store.drop(self.collection)

@@ -1,0 +1,74 @@
+"""The one settings object. Every field is read from an environment variable
+prefixed ``FINDALIKE_`` (``FINDALIKE_MILVUS_URI`` for ``milvus_uri``) or from a
+``.env`` file; the README lists them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("data"),
+        description="Where findalike keeps its state: the Milvus Lite file, job records, "
+        "stored originals and upload spools.",
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Empty: Milvus Lite in <data_dir>/milvus.db. A file path ending in .db: "
+        "Milvus Lite there. http(s)://host:19530: a Milvus server or cluster.",
+    )
+    milvus_token: str = Field("", description="Token (or user:password) for a Milvus server.")
+    milvus_db: str = Field("", description="Database name on a Milvus server (empty: default).")
+    collection_prefix: str = Field(
+        "findalike_", description="Prefix of every collection name, so several installs can "
+        "share one Milvus server."
+    )
+    apps: list[str] = Field(
+        default_factory=list,
+        description="Apps to enable (comma-separated JSON list); empty enables every app "
+        "whose dependencies are installed.",
+    )
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Server-side folders that POST /api/{app}/load may read from "
+        "(JSON list). Empty: loading by path is refused.",
+    )
+    max_upload_bytes: int = Field(
+        1024**3, description="Largest request body accepted by a load (413 above it)."
+    )
+    max_item_bytes: int = Field(
+        64 * 1024**2, description="Largest single file or zip member read by a load."
+    )
+    max_zip_members: int = Field(100_000, description="Most members read from one zip.")
+    max_query_bytes: int = Field(
+        20 * 1024**2, description="Largest query upload (an image, a clip) for a search."
+    )
+    encode_batch_size: int = Field(64, ge=1, description="Items encoded per batch by a load.")
+    insert_batch_rows: int = Field(
+        2000, ge=1, description="Rows per Milvus insert (kept well under gRPC's 64 MB limit)."
+    )
+    job_workers: int = Field(1, ge=1, description="Load jobs that run at the same time.")
+    torch_threads: int = Field(
+        0, ge=0, description="Threads for model inference (0: PyTorch's default)."
+    )
+    qa_threshold: float = Field(
+        0.6, ge=-1.0, le=1.0,
+        description="QA: below this cosine similarity the chatbot says it does not know.",
+    )
+    text_chunk_words: int = Field(
+        180, ge=16, description="Text: long documents are split into passages of about "
+        "this many words (the model reads at most 256 word pieces)."
+    )
+    load_demo: bool = Field(True, description="`findalike serve --demo` loads bundled demo data.")
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        if self.milvus_uri:
+            return self.milvus_uri
+        return str(self.data_dir / "milvus.db")

@@ -1,0 +1,139 @@
+"""The load pipeline every app shares: sources -> reader -> records -> encode in
+batches -> upsert -> flush, with every item's fate reported to the job.
+
+Runs in a job worker thread. A bad file, line or member is recorded and skipped;
+a batch that fails to encode is retried item by item so that one bad item never
+takes its neighbours down. Items already stored (same content hash) are counted
+as skipped and not encoded again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
+from findalike.errors import FindalikeError
+from findalike.jobs import JobContext
+from findalike.sources import SourceFile, expand
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY_ROWS = 20_000
+
+
+class Loader:
+    """One load: feeds records to the store in batches and reports progress."""
+
+    def __init__(self, rt: AppRuntime, job: JobContext) -> None:
+        self.rt = rt
+        self.job = job
+        self.batch: list[Record] = []
+        self.seen: set[str] = set()
+        self.rows_since_flush = 0
+
+    def run(self, files: Sequence[tuple[str, Path]]) -> str | None:
+        settings = self.rt.settings
+        sources = list(
+            expand(
+                files,
+                extensions=self.rt.spec.extensions,
+                max_item_bytes=settings.max_item_bytes,
+                max_zip_members=settings.max_zip_members,
+            )
+        )
+        self.job.set_total(len(sources))
+        self.job.phase("loading model")
+        self.rt.ensure_collection()
+        self.job.phase("encoding")
+        for source in sources:
+            self.job.check_cancelled()
+            if isinstance(source, ReadFailure):
+                self.job.fail_item(source.label, source.error)
+                continue
+            self._read(source)
+        self._process(self.batch)
+        self.job.phase("flushing")
+        self.rt.store.flush(self.rt.collection)
+        return None
+
+    def _read(self, source: SourceFile) -> None:
+        try:
+            data = source.read()
+            found = list(self.rt.spec.read(source.name, data, self.rt))
+        except FindalikeError as exc:
+            self.job.fail_item(source.name, exc.detail)
+            return
+        except Exception as exc:  # a broken file must never end the job
+            log.info("could not read %s: %s", source.name, exc)
+            self.job.fail_item(source.name, f"could not be read: {exc}")
+            return
+        self.job.add_total(len(found) - 1)
+        if not found:
+            self.job.fail_item(source.name, "no items found in this file")
+            return
+        for item in found:
+            if isinstance(item, ReadFailure):
+                self.job.fail_item(item.label, item.error)
+                continue
+            if item.item_id in self.seen:
+                self.job.advance(skipped=1)
+                continue
+            self.seen.add(item.item_id)
+            self.batch.append(item)
+            if len(self.batch) >= self.rt.settings.encode_batch_size:
+                self._process(self.batch)
+                self.batch = []
+
+    def _process(self, batch: Sequence[Record]) -> None:
+        if not batch:
+            return
+        self.job.check_cancelled()
+        existing = self.rt.existing_items([r.item_id for r in batch])
+        if existing:
+            self.job.advance(skipped=len(existing))
+        fresh = [r for r in batch if r.item_id not in existing]
+        if not fresh:
+            return
+        encoded = self._encode(fresh)
+        rows = [row for e in encoded if e.error is None for row in e.rows]
+        for e in encoded:
+            if e.error is not None:
+                self.job.fail_item(e.record.label, e.error)
+        if rows:
+            self.rt.store.upsert(
+                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
+            )
+            self.rows_since_flush += len(rows)
+        self.job.advance(done=sum(1 for e in encoded if e.error is None))
+        if self.rows_since_flush >= FLUSH_EVERY_ROWS:
+            self.rt.store.flush(self.rt.collection)
+            self.rows_since_flush = 0
+
+    def _encode(self, records: Sequence[Record]) -> list[EncodedItem]:
+        try:
+            return self.rt.spec.to_rows(self.rt, records)
+        except Exception as exc:
+            if len(records) == 1:
+                detail = exc.detail if isinstance(exc, FindalikeError) else str(exc)
+                return [EncodedItem(record=records[0], error=f"could not be encoded: {detail}")]
+            # isolate the bad item(s): one failure must not fail its neighbours
+            return [item for r in records for item in self._encode([r])]
+
+
+def load_files(
+    rt: AppRuntime, files: Sequence[tuple[str, Path]], *, cleanup: Path | None = None
+) -> object:
+    """A job work function loading ``files`` into ``rt``; ``cleanup`` (an upload
+    spool folder) is removed when the job ends, whatever its outcome."""
+
+    def work(job: JobContext) -> str | None:
+        try:
+            return Loader(rt, job).run(files)
+        finally:
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
+
+    return work

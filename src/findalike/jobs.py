@@ -1,0 +1,317 @@
+"""Background ingestion jobs: a queue of work functions run in worker threads, with
+live progress, per-item errors, cancellation and records that survive a restart.
+
+A job record is kept in memory while the job runs and written to SQLite (stdlib)
+at every state change and at most every ``persist_every_s`` while it makes
+progress. On start-up, jobs that were queued or running when the last process
+ended are marked ``interrupted``: they never show as running forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from findalike.errors import Conflict, FindalikeError, NotFound
+
+log = logging.getLogger(__name__)
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+TERMINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupted"})
+MAX_ERRORS_KEPT = 1000
+
+
+class ItemError(BaseModel):
+    """Why one item (a file, a line, a zip member) was skipped."""
+
+    item: str = Field(description="The item: a file name, `file:line`, or `zip/member`.")
+    error: str = Field(description="What was wrong with it.")
+
+
+class Job(BaseModel):
+    """A load's progress. ``total`` is null until the sources have been read."""
+
+    id: str
+    app: str
+    kind: str = "load"
+    state: JobState = "queued"
+    phase: str = Field("queued", description="What it is doing: reading, encoding, flushing.")
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    total: int | None = None
+    done: int = Field(0, description="Items stored (new or updated).")
+    skipped: int = Field(0, description="Items already stored with the same content.")
+    failed: int = Field(0, description="Items that could not be read or encoded.")
+    errors: list[ItemError] = Field(default_factory=list)
+    errors_truncated: int = Field(0, description="Errors counted but not listed.")
+    message: str = ""
+    rate_per_s: float | None = Field(None, description="Items processed per second.")
+    eta_s: float | None = Field(None, description="Seconds left at the current rate.")
+    version: int = Field(0, description="Grows by one at every change (for watchers).")
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work when it was asked to stop."""
+
+
+class JobContext:
+    """What a job's work function is handed: progress reporting and cancellation.
+    Thread-safe; the work runs in a worker thread."""
+
+    def __init__(self, manager: JobManager, job: Job) -> None:
+        self._manager = manager
+        self._job = job
+        self._cancel = threading.Event()
+
+    @property
+    def job_id(self) -> str:
+        return self._job.id
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled
+
+    def phase(self, phase: str) -> None:
+        self._manager._update(self._job, phase=phase)
+
+    def set_total(self, total: int) -> None:
+        self._manager._update(self._job, total=total)
+
+    def add_total(self, more: int) -> None:
+        self._manager._update(self._job, total=(self._job.total or 0) + more)
+
+    def advance(self, *, done: int = 0, skipped: int = 0) -> None:
+        self._manager._update(
+            self._job, done=self._job.done + done, skipped=self._job.skipped + skipped
+        )
+
+    def fail_item(self, item: str, error: str) -> None:
+        self._manager._add_error(self._job, ItemError(item=item, error=error))
+
+    def message(self, text: str) -> None:
+        self._manager._update(self._job, message=text)
+
+
+Work = Callable[[JobContext], str | None]
+
+
+class JobManager:
+    """Runs jobs in ``workers`` threads and keeps their records in ``db_path``."""
+
+    def __init__(self, db_path: Path, *, workers: int = 1, persist_every_s: float = 0.5) -> None:
+        self._db_path = db_path
+        self._persist_every_s = persist_every_s
+        self._jobs: dict[str, Job] = {}
+        self._contexts: dict[str, JobContext] = {}
+        self._last_persist: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="findalike-job")
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at TEXT, body TEXT)"
+        )
+        self._db.commit()
+        self._mark_interrupted()
+
+    # -- public -------------------------------------------------------------------
+
+    def submit(self, app: str, work: Work, *, kind: str = "load") -> Job:
+        job = Job(id=uuid.uuid4().hex, app=app, kind=kind, created_at=_now())
+        ctx = JobContext(self, job)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._contexts[job.id] = ctx
+            self._persist(job)
+        self._pool.submit(self._run, job, ctx, work)
+        return job.model_copy(deep=True)
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                return job.model_copy(deep=True)
+            row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No job with id {job_id!r}.")
+        return Job.model_validate_json(row[0])
+
+    def list(self, *, app: str | None = None, limit: int = 50) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit * 4,)
+            ).fetchall()
+            live = {j.id: j.model_copy(deep=True) for j in self._jobs.values()}
+        jobs = [live.get(j.id, j) for j in (Job.model_validate_json(r[0]) for r in rows)]
+        return [j for j in jobs if app is None or j.app == app][:limit]
+
+    def cancel(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                self.get(job_id)  # raises NotFound for an unknown id
+                raise Conflict(f"Job {job_id} has already ended.")
+            if job.finished:
+                raise Conflict(f"Job {job_id} has already ended ({job.state}).")
+            self._contexts[job_id]._cancel.set()
+            if job.state == "queued":
+                self._finish(job, "cancelled", "cancelled before it started")
+            return job.model_copy(deep=True)
+
+    def wait_for_change(self, job_id: str, version: int, timeout_s: float) -> Job:
+        """Block until the job's version passes ``version`` or it ends (or timeout)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                job = self._jobs.get(job_id)
+                if job is None or job.version != version or job.finished:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+        return self.get(job_id)
+
+    def wait(self, job_id: str, timeout_s: float = 600.0) -> Job:
+        """Block until the job ends (for the CLI and tests)."""
+        deadline = time.monotonic() + timeout_s
+        job = self.get(job_id)
+        while not job.finished and time.monotonic() < deadline:
+            job = self.wait_for_change(job_id, job.version, min(1.0, deadline - time.monotonic()))
+        return job
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for ctx in self._contexts.values():
+                ctx._cancel.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for job in self._jobs.values():
+                if not job.finished:
+                    self._finish(job, "interrupted", "the server stopped during this job")
+            self._db.close()
+
+    # -- internals ----------------------------------------------------------------
+
+    def _run(self, job: Job, ctx: JobContext, work: Work) -> None:
+        if job.finished:
+            return
+        self._update(job, state="running", phase="reading", started_at=_now())
+        try:
+            message = work(ctx)
+        except JobCancelled:
+            self._finish(job, "cancelled", "cancelled at the client's request")
+        except FindalikeError as exc:
+            self._finish(job, "failed", exc.detail)
+        except Exception as exc:  # a bug or a backend failure: keep the server alive
+            log.exception("job %s failed", job.id)
+            self._finish(job, "failed", f"{type(exc).__name__}: {exc}")
+        else:
+            nothing_stored = job.done == 0 and job.skipped == 0 and job.failed > 0
+            state: JobState = "failed" if nothing_stored else "done"
+            self._finish(job, state, message or _summary(job))
+        finally:
+            with self._lock:
+                self._contexts.pop(job.id, None)
+
+    def _finish(self, job: Job, state: JobState, message: str) -> None:
+        self._update(
+            job, state=state, phase=state, message=message, finished_at=_now(), eta_s=None,
+            force=True,
+        )
+
+    def _add_error(self, job: Job, error: ItemError) -> None:
+        with self._lock:
+            if len(job.errors) < MAX_ERRORS_KEPT:
+                job.errors.append(error)
+            else:
+                job.errors_truncated += 1
+            self._update(job, failed=job.failed + 1)
+
+    def _update(self, job: Job, *, force: bool = False, **changes: object) -> None:
+        with self._changed:
+            for key, value in changes.items():
+                setattr(job, key, value)
+            self._refresh_rate(job)
+            job.version += 1
+            now = time.monotonic()
+            state_changed = "state" in changes
+            if force or state_changed or now - self._last_persist.get(job.id, 0) >= (
+                self._persist_every_s
+            ):
+                self._persist(job)
+                self._last_persist[job.id] = now
+            self._changed.notify_all()
+
+    @staticmethod
+    def _refresh_rate(job: Job) -> None:
+        if job.started_at is None or job.finished:
+            return
+        elapsed = (_now() - job.started_at).total_seconds()
+        if elapsed <= 0 or job.processed == 0:
+            return
+        job.rate_per_s = round(job.processed / elapsed, 2)
+        if job.total is not None and job.rate_per_s > 0:
+            job.eta_s = round(max(job.total - job.processed, 0) / job.rate_per_s, 1)
+
+    def _persist(self, job: Job) -> None:
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs (id, created_at, body) VALUES (?, ?, ?)",
+                (job.id, job.created_at.isoformat(), job.model_dump_json()),
+            )
+            self._db.commit()
+        except sqlite3.Error:
+            log.exception("could not persist job %s", job.id)
+
+    def _mark_interrupted(self) -> None:
+        rows = self._db.execute("SELECT body FROM jobs").fetchall()
+        for (body,) in rows:
+            job = Job.model_validate_json(body)
+            if job.finished:
+                continue
+            job.state = "interrupted"
+            job.phase = "interrupted"
+            job.message = "the server stopped before this job finished; load again to resume"
+            job.finished_at = _now()
+            job.eta_s = None
+            self._persist(job)
+            log.warning("job %s (%s) was interrupted by a restart", job.id, job.app)
+
+
+def _summary(job: Job) -> str:
+    parts = [f"{job.done} stored"]
+    if job.skipped:
+        parts.append(f"{job.skipped} already stored")
+    if job.failed:
+        parts.append(f"{job.failed} failed")
+    return ", ".join(parts)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def job_json(job: Job) -> str:
+    return json.dumps(job.model_dump(mode="json"))
