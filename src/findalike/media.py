@@ -15,6 +15,7 @@ from findalike.errors import NotFound
 
 _ID = re.compile(r"^[0-9a-f]{8,64}$")
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
+_VARIANT = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 class MediaStore:
@@ -26,13 +27,17 @@ class MediaStore:
             raise NotFound(f"No stored file with id {media_id!r}.")
         return self.root / app / media_id[:2]
 
-    def put(self, app: str, media_id: str, data: bytes, suffix: str) -> Path:
-        """Store ``data`` (idempotent: the same id is written once)."""
+    def put(self, app: str, media_id: str, data: bytes, suffix: str, *, variant: str = "") -> Path:
+        """Store ``data`` as ``media_id`` (or its ``variant``, e.g. ``"thumb"`` or
+        ``"f12"``); idempotent: the same id is written once. ``suffix`` like ``".jpg"``."""
         suffix = suffix.lower()
         if not _SUFFIX.match(suffix):
             suffix = ".bin"
+        if variant and not _VARIANT.match(variant):
+            raise ValueError(f"bad media variant {variant!r}")
         folder = self._dir(app, media_id)
-        path = folder / f"{media_id}{suffix}"
+        stem = f"{media_id}.{variant}" if variant else media_id
+        path = folder / f"{stem}{suffix}"
         if path.exists():
             return path
         folder.mkdir(parents=True, exist_ok=True)
