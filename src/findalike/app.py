@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +106,8 @@ class AppSpec:
     """Python modules the app needs; if one is missing the app is listed as disabled."""
     encoder_key: str = ""
     """Apps with equal non-empty keys share one encoder instance (text and QA)."""
+    demo_files: Callable[[], list[tuple[str, Path]]] | None = None
+    """Bundled demo data as (display name, path) pairs, loaded by ``serve --demo``."""
 
 
 class AppRuntime:
