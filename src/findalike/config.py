@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         180, ge=16, description="Text: long documents are split into passages of about "
         "this many words (the model reads at most 256 word pieces)."
     )
+    text_max_chars: int = Field(
+        1_000_000, ge=1000, description="Text/QA: longest document or answer read (characters); "
+        "a longer one is reported and skipped."
+    )
     load_demo: bool = Field(True, description="`findalike serve --demo` loads bundled demo data.")
 
     @property

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
 from findalike.errors import FindalikeError
-from findalike.jobs import JobContext
+from findalike.jobs import JobContext, Work
 from findalike.sources import SourceFile, expand
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Loader:
 
 def load_files(
     rt: AppRuntime, files: Sequence[tuple[str, Path]], *, cleanup: Path | None = None
-) -> object:
+) -> Work:
     """A job work function loading ``files`` into ``rt``; ``cleanup`` (an upload
     spool folder) is removed when the job ends, whatever its outcome."""
 

@@ -1,0 +1,131 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; the lifespan opens
+the job manager and closes it and the Milvus client in reverse order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from findalike import __version__
+from findalike.api.errors import install_error_handlers
+from findalike.api.limits import BodySizeLimit
+from findalike.api.routes import jobs as jobs_routes
+from findalike.api.routes import system
+from findalike.api.routes.app_routes import make_app_router
+from findalike.app import AppRuntime
+from findalike.apps import discover
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.errors import FindalikeError, NotFound
+from findalike.ingest import load_files
+from findalike.jobs import JobManager
+from findalike.media import MediaStore
+from findalike.store import VectorStore
+
+log = logging.getLogger("findalike")
+
+DESCRIPTION = """
+Similarity search over text, questions, images, video, audio, molecules, DNA and
+ratings, on Milvus. Load data with `POST /api/{app}/load` (answers 202 with a job at
+once), follow the job at `/api/jobs/{id}` or its `/events` stream, then search with
+`POST /api/{app}/search`. Every error is JSON: `{status, title, detail, errors}`.
+"""
+
+
+def build_runtimes(
+    settings: Settings, store: VectorStore
+) -> tuple[dict[str, AppRuntime], list[object]]:
+    """One runtime per enabled app (cheap: no model, no connection yet)."""
+    specs, disabled = discover(settings.apps or None)
+    media = MediaStore(settings.data_dir / "media")
+    encoders: dict[str, Encoder] = {}
+    runtimes = {
+        s.name: AppRuntime(s, settings, store, media=media, encoder_cache=encoders) for s in specs
+    }
+    return runtimes, list(disabled)
+
+
+def create_app(settings: Settings | None = None, *, load_demo: bool = False) -> FastAPI:
+    settings = settings or Settings()
+    store = VectorStore(
+        settings.resolved_milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db
+    )
+    runtimes, disabled = build_runtimes(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        jobs = JobManager(settings.data_dir / "jobs.sqlite", workers=settings.job_workers)
+        app.state.jobs = jobs
+        try:
+            version = await anyio.to_thread.run_sync(store.ping)
+            log.info("Milvus %s at %s", version, store.uri)
+        except FindalikeError as exc:  # serve anyway: requests answer 503 until it is back
+            log.error("%s", exc.detail)
+        if load_demo:
+            await anyio.to_thread.run_sync(submit_demo_loads, runtimes, jobs)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(jobs.shutdown)
+            await anyio.to_thread.run_sync(store.close)
+
+    app = FastAPI(
+        title="findalike",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.runtimes = runtimes
+    app.state.disabled = disabled
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.include_router(system.router)
+    app.include_router(jobs_routes.router)
+    for rt in runtimes.values():
+        app.include_router(make_app_router(rt))
+
+    known = ", ".join(runtimes)
+
+    @app.api_route(
+        "/api/{app_name}/{rest:path}",
+        methods=["GET", "POST", "PUT", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unknown_app(app_name: str, rest: str) -> None:
+        if app_name in runtimes:
+            raise NotFound(f"No route /api/{app_name}/{rest}.")
+        raise NotFound(f"Unknown app {app_name!r}; enabled apps: {known}.")
+
+    ui_dir = Path(str(files("findalike") / "ui"))
+    if (ui_dir / "index.html").exists():
+        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+    return app
+
+
+def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list[str]:
+    """Queue a load of each app's bundled demo data into apps that hold nothing yet."""
+    submitted = []
+    for rt in runtimes.values():
+        if rt.spec.demo_files is None:
+            continue
+        try:
+            if rt.count()[0] > 0:
+                continue
+            demo = rt.spec.demo_files()
+        except FindalikeError as exc:
+            log.error("demo data for %s not loaded: %s", rt.name, exc.detail)
+            continue
+        job = jobs.submit(rt.name, load_files(rt, demo))
+        log.info("loading %s demo data: job %s", rt.name, job.id)
+        submitted.append(job.id)
+    return submitted

@@ -1,0 +1,185 @@
+"""The routes every app gets from its declaration: load, search, count, items,
+stored files and drop. Written once; an app adds only routes of its own.
+
+(No ``from __future__ import annotations`` here: the endpoints are built in a
+closure and FastAPI must see the app's own request/response models.)
+"""
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from findalike.api.deps import JobsDep, SettingsDep
+from findalike.api.errors import ERROR_RESPONSES
+from findalike.app import AppRuntime
+from findalike.errors import InvalidInput, NotFound, UnsupportedMedia
+from findalike.ingest import load_files
+from findalike.jobs import Job
+from findalike.sources import resolve_folder, safe_upload_name
+
+
+class CountResponse(BaseModel):
+    app: str
+    items: int = Field(description="Items stored (documents, images, videos, ...).")
+    vectors: int = Field(description="Vectors stored (passages, frames, windows, ...).")
+
+
+class ItemResponse(BaseModel):
+    app: str
+    item_id: str
+    fields: dict[str, Any]
+
+
+class DeletedResponse(BaseModel):
+    app: str
+    item_id: str
+    deleted_vectors: int
+
+
+class DroppedResponse(BaseModel):
+    app: str
+    dropped: bool = Field(description="False if there was nothing to drop.")
+
+
+def make_app_router(rt: AppRuntime) -> APIRouter:
+    spec = rt.spec
+    router = APIRouter(prefix=f"/api/{spec.name}", tags=[spec.name], responses=ERROR_RESPONSES)
+    request_model = spec.search_request
+    response_model = spec.search_response
+    accepted = ", ".join(sorted(spec.extensions | {".zip"}))
+
+    @router.post(
+        "/load",
+        status_code=202,
+        response_model=Job,
+        summary=f"Load {spec.title} data (answers at once with a job)",
+        description=(
+            f"Upload files ({accepted}; a zip of them) or name a server-side folder inside an "
+            "allowed root. Answers 202 with the job at once; follow it at `/api/jobs/{id}` or "
+            "`/api/jobs/{id}/events`. Items already stored (same content) are skipped; a bad "
+            "item is reported in the job and skipped."
+        ),
+    )
+    async def load(
+        jobs: JobsDep,
+        settings: SettingsDep,
+        files: Annotated[list[UploadFile] | None, File(description="Files or zips.")] = None,
+        path: Annotated[
+            str | None, Form(description="A file or folder on the server, inside an allowed root.")
+        ] = None,
+    ) -> Job:
+        if not files and not path:
+            raise InvalidInput("Send files (multipart field `files`) or a server `path`.",
+                               field="files")
+        sources: list[tuple[str, Path]] = []
+        spool: Path | None = None
+        if path:
+            folder = resolve_folder(path, settings.allowed_roots)
+            sources.append((folder.name or str(folder), folder))
+        if files:
+            _check_uploads(files, spec.extensions)
+            spool = settings.data_dir / "spool" / uuid.uuid4().hex
+            sources += await anyio.to_thread.run_sync(_spool_uploads, files, spool)
+        return jobs.submit(spec.name, load_files(rt, sources, cleanup=spool))
+
+    @router.post(
+        "/search",
+        response_model=response_model,
+        summary=f"Search {spec.title}",
+    )
+    async def search(body: request_model) -> Any:  # type: ignore[valid-type]
+        return await anyio.to_thread.run_sync(spec.search, rt, body)
+
+    @router.get("/count", response_model=CountResponse, summary="Items and vectors stored")
+    async def count() -> CountResponse:
+        items, vectors = await anyio.to_thread.run_sync(rt.count)
+        return CountResponse(app=spec.name, items=items, vectors=vectors)
+
+    @router.get("/items/{item_id}", response_model=ItemResponse, summary="One stored item")
+    async def get_item(item_id: str) -> ItemResponse:
+        row = await anyio.to_thread.run_sync(rt.get_item, item_id)
+        if row is None:
+            raise NotFound(f"No {spec.name} item with id {item_id!r}.")
+        fields = {k: v for k, v in row.items() if k not in ("id", "item_id", "vector")}
+        return ItemResponse(app=spec.name, item_id=item_id, fields=fields)
+
+    @router.delete("/items/{item_id}", response_model=DeletedResponse, summary="Delete one item")
+    async def delete_item(item_id: str) -> DeletedResponse:
+        deleted = await anyio.to_thread.run_sync(rt.delete_item, item_id)
+        if not deleted:
+            raise NotFound(f"No {spec.name} item with id {item_id!r}.")
+        if rt.media is not None:
+            await anyio.to_thread.run_sync(rt.media.delete, spec.name, item_id)
+        return DeletedResponse(app=spec.name, item_id=item_id, deleted_vectors=deleted)
+
+    @router.get(
+        "/items/{item_id}/file",
+        response_class=FileResponse,
+        summary="The stored original (images, videos, audio)",
+    )
+    async def item_file(item_id: str) -> FileResponse:
+        return _media_file(rt, item_id, "")
+
+    @router.get(
+        "/items/{item_id}/thumbnail",
+        response_class=FileResponse,
+        summary="A thumbnail of the item, or of one of its frames (`part`)",
+    )
+    async def item_thumbnail(
+        item_id: str, part: Annotated[int | None, Query(ge=0)] = None
+    ) -> FileResponse:
+        return _media_file(rt, item_id, "thumb" if part is None else f"f{part}")
+
+    @router.delete("", response_model=DroppedResponse, summary=f"Drop every {spec.name} item")
+    async def drop() -> DroppedResponse:
+        dropped = await anyio.to_thread.run_sync(rt.drop)
+        if rt.media is not None:
+            await anyio.to_thread.run_sync(
+                lambda: shutil.rmtree(rt.media.root / spec.name, ignore_errors=True)  # type: ignore[union-attr]
+            )
+        return DroppedResponse(app=spec.name, dropped=dropped)
+
+    if spec.routes is not None:
+        router.include_router(spec.routes(rt))
+    return router
+
+
+def _media_file(rt: AppRuntime, item_id: str, variant: str) -> FileResponse:
+    if rt.media is None:
+        raise NotFound(f"The {rt.name} app stores no files.")
+    path = rt.media.find(rt.name, item_id, variant=variant)
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=86400, immutable"})
+
+
+def _check_uploads(files: list[UploadFile], extensions: frozenset[str]) -> None:
+    """Refuse at once a request none of whose files could be read (415/400); a
+    batch with some bad files goes ahead, the bad ones reported in the job."""
+    names = [safe_upload_name(f.filename, i) for i, f in enumerate(files)]
+    readable = extensions | {".zip"}
+    suffixes = [Path(n).suffix.lower() for n in names]
+    if not any(s in readable for s in suffixes):
+        raise UnsupportedMedia(
+            f"None of the uploaded files ({', '.join(names[:5])}) is of a type this app "
+            f"reads ({', '.join(sorted(readable))})."
+        )
+    if all((f.size == 0) for f in files):
+        raise InvalidInput("Every uploaded file is empty.", field="files")
+
+
+def _spool_uploads(files: list[UploadFile], spool: Path) -> list[tuple[str, Path]]:
+    spool.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, upload in enumerate(files):
+        name = safe_upload_name(upload.filename, i)
+        target = spool / f"{i:05d}{Path(name).suffix.lower()}"
+        upload.file.seek(0)
+        with target.open("wb") as fh:
+            shutil.copyfileobj(upload.file, fh, 1024 * 1024)
+        out.append((name, target))
+    return out

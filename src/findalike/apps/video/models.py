@@ -1,0 +1,74 @@
+"""Request and response models of the video app."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class VideoSearchOptions(BaseModel):
+    top_k: int = Field(10, ge=1, le=100, description="Most videos returned.")
+    offsets_per_video: int = Field(
+        5, ge=1, le=100, description="Most matching frames listed per video, best first."
+    )
+    min_score: float = Field(
+        0.0, ge=-1.0, le=1.0, description="Frames less similar than this (cosine) are ignored."
+    )
+    segment_margin: float = Field(
+        0.08, ge=0.0, le=2.0,
+        description="A frame belongs to a matching segment if its score is within this of "
+        "the video's best score.",
+    )
+
+
+class VideoSearchRequest(VideoSearchOptions):
+    """Search by an image (base64) or by a stored video (``item_id``: videos that
+    share scenes with it). A clip upload goes to ``POST /api/video/search/upload``."""
+
+    image_base64: str | None = Field(
+        None, description="A query image (jpg, png, webp, gif, bmp), base64-encoded."
+    )
+    item_id: str | None = Field(
+        None, description="A stored video used as a query clip (it is left out of the results)."
+    )
+
+
+class FrameMatch(BaseModel):
+    part: int = Field(description="Ordinal of the sampled frame in its video.")
+    offset_s: float = Field(description="Time of the frame in the video, seconds.")
+    score: float = Field(description="Cosine similarity to the query (higher is closer).")
+    query_offset_s: float | None = Field(
+        None, description="For a clip query: time of the query frame it matched, seconds."
+    )
+    thumbnail_url: str
+
+
+class Segment(BaseModel):
+    """A run of consecutive sampled frames that all match the query well."""
+
+    start_s: float
+    end_s: float
+    best_offset_s: float
+    score: float
+
+
+class VideoResult(BaseModel):
+    item_id: str
+    name: str
+    score: float = Field(description="Image query: the best frame's score. Clip query: mean "
+                         "over query frames of their best score in this video.")
+    duration_s: float
+    clip_start_s: float | None = Field(
+        None, description="For a clip query: where the clip most likely starts in this video."
+    )
+    thumbnail_url: str = Field(description="Thumbnail of the best-matching frame.")
+    file_url: str
+    matches: list[FrameMatch]
+    segments: list[Segment]
+
+
+class VideoSearchResponse(BaseModel):
+    query: Literal["image", "clip"]
+    query_frames: int = Field(description="Frames embedded for the query.")
+    results: list[VideoResult]

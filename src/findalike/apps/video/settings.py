@@ -1,0 +1,43 @@
+"""Settings of the video app (env prefix ``FINDALIKE_VIDEO_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from findalike.video import Sampling
+
+
+class VideoSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FINDALIKE_VIDEO_", env_file=".env", extra="ignore"
+    )
+
+    interval_s: float = Field(
+        1.0, gt=0, description="One frame is sampled every this many seconds (plus cuts)."
+    )
+    scene_threshold: float = Field(
+        0.12, ge=0, le=1, description="Mean grey-level change (0..1) between consecutive "
+        "frames that counts as a cut; the first frame after a cut is sampled too. 0: off."
+    )
+    max_frames: int = Field(
+        600, ge=1, description="Most frames sampled from one video; past it the interval "
+        "is doubled until the video fits."
+    )
+    query_max_frames: int = Field(
+        32, ge=1, description="Most frames sampled from a query clip."
+    )
+    frame_side_px: int = Field(
+        480, ge=64, description="Sampled frames are shrunk to this longer side before encoding."
+    )
+    max_duration_s: float = Field(
+        4 * 3600.0, gt=0, description="Longest video accepted (413 / job error above it)."
+    )
+
+    def sampling(self, *, max_frames: int | None = None) -> Sampling:
+        return Sampling(
+            interval_s=self.interval_s,
+            scene_threshold=self.scene_threshold,
+            max_frames=max_frames or self.max_frames,
+            max_side_px=self.frame_side_px,
+        )
