@@ -40,24 +40,32 @@ once), follow the job at `/api/jobs/{id}` or its `/events` stream, then search w
 
 
 def build_runtimes(
-    settings: Settings, store: VectorStore
+    settings: Settings, store: VectorStore, encoders: dict[str, Encoder] | None = None
 ) -> tuple[dict[str, AppRuntime], list[object]]:
-    """One runtime per enabled app (cheap: no model, no connection yet)."""
+    """One runtime per enabled app (cheap: no model, no connection yet). Apps with
+    the same ``encoder_key`` share one encoder from ``encoders``."""
     specs, disabled = discover(settings.apps or None)
     media = MediaStore(settings.data_dir / "media")
-    encoders: dict[str, Encoder] = {}
+    encoders = {} if encoders is None else encoders
     runtimes = {
         s.name: AppRuntime(s, settings, store, media=media, encoder_cache=encoders) for s in specs
     }
     return runtimes, list(disabled)
 
 
-def create_app(settings: Settings | None = None, *, load_demo: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    load_demo: bool = False,
+    encoders: dict[str, Encoder] | None = None,
+) -> FastAPI:
+    """The application. ``encoders`` (by ``encoder_key``) lets several apps in one
+    process share loaded models; ``load_demo`` queues the bundled demo data."""
     settings = settings or Settings()
     store = VectorStore(
         settings.resolved_milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db
     )
-    runtimes, disabled = build_runtimes(settings, store)
+    runtimes, disabled = build_runtimes(settings, store, encoders)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
