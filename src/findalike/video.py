@@ -83,8 +83,8 @@ def _open(data: bytes) -> Any:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.replace("<none>", "").strip()[:200]
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return str(text)[:200]
 
 
 def _video_stream(container: Any) -> Any:
