@@ -127,13 +127,6 @@ def train_als(
 
     if matrix.nnz == 0:
         raise InvalidInput("There are no ratings to train on.")
-    model = AlternatingLeastSquares(
-        factors=params.factors,
-        regularization=params.regularization,
-        alpha=1.0,
-        iterations=params.iterations,
-        random_state=params.seed,
-    )
 
     def callback(iteration: int, _elapsed_s: float, _loss: float) -> None:
         if on_iteration is not None:
@@ -141,6 +134,13 @@ def train_als(
 
     # implicit parallelises over users itself; a BLAS thread pool underneath only contends
     with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=params.factors,
+            regularization=params.regularization,
+            alpha=1.0,
+            iterations=params.iterations,
+            random_state=params.seed,
+        )
         model.fit(matrix, show_progress=False, callback=callback)
     return (
         np.ascontiguousarray(model.user_factors, dtype=np.float32),

@@ -1,0 +1,86 @@
+"""Recommender: load ratings (``user,item,rating[,timestamp]``) and item metadata
+(``item,title,...``) CSVs, train item and user factors with implicit-feedback ALS,
+keep item vectors in Milvus (inner product) and serve recommendations for stored
+users, new users (fold-in from liked items) and similar items.
+
+A load stores ratings (``<data_dir>/recommend/<collection>/ratings.sqlite``); vectors
+appear when ``POST /api/recommend/train`` (a job) has trained a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from findalike.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
+from findalike.apps.recommend.ratings import ItemInfo, Rating, read_csv
+from findalike.apps.recommend.schemas import Recommendations, RecommendRequest
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.store import FieldSpec
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "ratings"
+
+
+def _make_encoder(settings: Settings) -> Encoder:
+    from findalike.apps.recommend.recommender import RecommendSettings
+    from findalike.encoders.factors import FactorsEncoder
+
+    return FactorsEncoder(dim=RecommendSettings().factors)
+
+
+def _read(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
+    return read_csv(name, data)
+
+
+def _to_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    """Keep the ratings and metadata; no vectors until training."""
+    from findalike.apps.recommend.recommender import recommender
+
+    entries = [e for r in records for e in r.payload]
+    ratings = [e for e in entries if isinstance(e, Rating)]
+    items = [e for e in entries if isinstance(e, ItemInfo)]
+    recommender(rt).store(ratings, items)
+    return [EncodedItem(record=r) for r in records]
+
+
+def _search(rt: AppRuntime, request: RecommendRequest) -> Recommendations:
+    from findalike.apps.recommend.recommender import recommender
+
+    rec = recommender(rt)
+    if request.user is not None:
+        return rec.for_user(request.user, request.k)
+    return rec.for_liked(request.items or [], request.k)
+
+
+def _routes(rt: AppRuntime) -> APIRouter:
+    from findalike.apps.recommend.routes import make_router
+
+    return make_router(rt)
+
+
+def _demo_files() -> list[tuple[str, Path]]:
+    return [(p.name, p) for p in (DATASET_DIR / "items.csv", DATASET_DIR / "ratings.csv")
+            if p.exists()]
+
+
+APP = AppSpec(
+    name="recommend",
+    title="Recommendations",
+    summary="Recommend items to users from their ratings (ALS factors, inner product).",
+    extensions=frozenset({".csv", ".tsv", ".txt", ".data"}),
+    fields=(FieldSpec("title", "str", max_length=1024), FieldSpec("n_ratings", "int")),
+    make_encoder=_make_encoder,
+    read=_read,
+    to_rows=_to_rows,
+    search_request=RecommendRequest,
+    search_response=Recommendations,
+    search=_search,
+    routes=_routes,
+    requires=("implicit", "scipy", "threadpoolctl"),
+    demo_files=_demo_files,
+)

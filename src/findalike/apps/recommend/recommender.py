@@ -1,0 +1,322 @@
+"""The recommender bound to one app runtime: its ratings, its trained model, training
+as a job, and the queries (a stored user, a new user from liked items, similar items).
+
+Serving and retraining: the model in use is one ``FactorModel`` object, replaced by a
+single assignment when a new one is ready. Training reads the ratings, fits ALS,
+upserts the new item vectors over the old ones (same row ids, one Milvus call per
+2,000 items), flushes, saves the model file, and only then swaps; until then the
+previous model answers. During the upsert itself (well under a second for a few
+thousand items) a query may rank some items by new vectors and some by old ones;
+it never sees an empty collection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from findalike.app import AppRuntime
+from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
+from findalike.apps.recommend.schemas import (
+    EvaluateRequest,
+    EvaluationReport,
+    ModelInfo,
+    Recommendation,
+    Recommendations,
+    SimilarItem,
+    SimilarItems,
+)
+from findalike.encoders.factors import (
+    FactorModel,
+    TrainParams,
+    confidence_matrix,
+    fold_in,
+    train_als,
+)
+from findalike.errors import Conflict, InvalidInput, NotFound
+from findalike.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FOLD_IN_RATING = 5.0
+SIMILAR_CANDIDATES_PER_RESULT = 10
+"""Similar items: Milvus returns this many inner-product candidates per wanted
+result; they are re-ranked by cosine so that popular items (long vectors) do not
+crowd out the truly similar ones."""
+
+
+class RecommendSettings(BaseSettings):
+    """Recommender settings (env ``FINDALIKE_RECOMMEND_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINDALIKE_RECOMMEND_", env_file=".env", extra="ignore"
+    )
+
+    factors: int = Field(64, ge=2, le=1024, description="Latent factors per user and item.")
+    iterations: int = Field(15, ge=1, le=200, description="ALS iterations per training.")
+    regularization: float = Field(0.05, ge=0.0, description="ALS L2 regularisation.")
+    alpha: float = Field(1.0, gt=0.0, description="Confidence per rating point: 1 + alpha*r.")
+
+    def params(self) -> TrainParams:
+        return TrainParams(
+            factors=self.factors, iterations=self.iterations,
+            regularization=self.regularization, alpha=self.alpha,
+        )
+
+
+def recommender(rt: AppRuntime) -> Recommender:
+    """The runtime's recommender, created on first use and kept in ``rt.state``."""
+    rec = rt.state.get("recommender")
+    if rec is None:
+        with _create_lock:
+            rec = rt.state.get("recommender")
+            if rec is None:
+                rec = rt.state["recommender"] = Recommender(rt)
+    return rec  # type: ignore[no-any-return]
+
+
+_create_lock = threading.Lock()
+
+
+class Recommender:
+    def __init__(self, rt: AppRuntime, settings: RecommendSettings | None = None) -> None:
+        self.rt = rt
+        self.settings = settings or RecommendSettings()
+        self.folder: Path = rt.settings.data_dir / "recommend" / rt.collection
+        self.ratings = RatingsStore(self.folder / "ratings.sqlite")
+        self.model_path = self.folder / "model.npz"
+        self._model: FactorModel | None = None
+        self._model_checked = False
+        self._titles: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._train_lock = threading.Lock()
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def model(self) -> FactorModel | None:
+        """The model in use (loaded from disk on first access), or None."""
+        if not self._model_checked:
+            with self._lock:
+                if not self._model_checked:
+                    if self.model_path.exists():
+                        self._model = FactorModel.load(self.model_path)
+                    self._model_checked = True
+        return self._model
+
+    def require_model(self) -> FactorModel:
+        model = self.model
+        if model is None:
+            raise Conflict("No recommender model has been trained yet: load ratings "
+                           "(POST /api/recommend/load), then POST /api/recommend/train.")
+        if not self.rt.has_data():
+            raise Conflict("The item vectors are gone (the collection was dropped): "
+                           "POST /api/recommend/train to store them again.")
+        return model
+
+    def title(self, item: str) -> str:
+        if self._titles is None:
+            self._titles = self.ratings.titles()
+        return self._titles.get(item, item)
+
+    def store(self, ratings: list[Rating], items: list[ItemInfo]) -> None:
+        """Keep loaded ratings and item metadata (the load job's "encoding")."""
+        if ratings:
+            self.ratings.add_ratings(ratings)
+        if items:
+            self.ratings.add_items(items)
+            self._titles = None
+
+    def info(self) -> ModelInfo:
+        stored = self.ratings.counts()
+        model = self.model
+        if model is None:
+            return ModelInfo(stored=stored)
+        return ModelInfo(
+            version=model.version, users=len(model.user_ids), items=len(model.item_ids),
+            trained_on_ratings=int(model.info.get("ratings", 0)), factors=model.dim,
+            trained_at=model.info.get("trained_at"), train_s=model.info.get("train_s"),
+            stored=stored,
+        )
+
+    # -- training ---------------------------------------------------------------
+
+    def train(self, job: JobContext | None = None) -> str:
+        """Train on every stored rating, store the item vectors, then swap models."""
+        with self._train_lock:
+            job and job.phase("reading ratings")
+            table = self.ratings.table()
+            if len(table) == 0:
+                raise InvalidInput("No ratings loaded yet: POST /api/recommend/load a ratings "
+                                   "CSV (user,item,rating[,timestamp]) first.")
+            params = self.settings.params()
+            if job is not None:
+                job.set_total(params.iterations)
+                job.phase("training")
+            started = time.perf_counter()
+            model = self._fit(table, params, _progress(job))
+            model.info["train_s"] = round(time.perf_counter() - started, 3)
+            job and job.phase("storing vectors")
+            self._store_vectors(model, table)
+            model.save(self.model_path)
+            with self._lock:
+                self._model, self._model_checked = model, True
+        return (
+            f"model v{model.version}: ALS with {params.factors} factors on {len(table)} ratings "
+            f"({len(model.user_ids)} users x {len(model.item_ids)} items) in "
+            f"{model.info['train_s']} s"
+        )
+
+    def _fit(
+        self, table: RatingsTable, params: TrainParams, on_iteration: Callable[[int], None]
+    ) -> FactorModel:
+        users, user_idx = np.unique(table.users.astype(str), return_inverse=True)
+        items, item_idx = np.unique(table.items.astype(str), return_inverse=True)
+        matrix = confidence_matrix(
+            user_idx, item_idx, table.ratings, (len(users), len(items)), params.alpha
+        )
+        user_factors, item_factors = train_als(matrix, params, on_iteration=on_iteration)
+        previous = self.model
+        return FactorModel(
+            user_ids=[str(u) for u in users],
+            item_ids=[str(i) for i in items],
+            user_factors=user_factors,
+            item_factors=item_factors,
+            params=params,
+            version=(previous.version + 1) if previous else 1,
+            info={
+                "ratings": len(table),
+                "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "item_ratings": np.bincount(item_idx, minlength=len(items)).tolist(),
+            },
+        )
+
+    def _store_vectors(self, model: FactorModel, table: RatingsTable) -> None:
+        self.rt.ensure_collection()
+        counts = model.info.pop("item_ratings")
+        rows: list[dict[str, Any]] = [
+            {
+                "id": f"{item}:0",
+                "item_id": item,
+                "part": 0,
+                "vector": model.item_factors[n],
+                "title": self.title(item)[:500],
+                "n_ratings": int(counts[n]),
+            }
+            for n, item in enumerate(model.item_ids)
+        ]
+        self.rt.store.upsert(
+            self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
+        )
+        self.rt.store.flush(self.rt.collection)
+
+    # -- queries ----------------------------------------------------------------
+
+    def for_user(self, user: str, k: int) -> Recommendations:
+        """Top-k items ``user`` has not rated. ``NotFound`` for an unknown user."""
+        model = self.require_model()
+        row = model.user_index.get(user)
+        if row is None:
+            if self.ratings.has_user(user):
+                raise NotFound(f"User {user!r} has ratings but the model (v{model.version}) was "
+                               "trained before they were loaded: POST /api/recommend/train.")
+            raise NotFound(f"Unknown user {user!r}.")
+        rated = self.ratings.rated_items(user)
+        items = self._top(model.user_factors[row], k, exclude=rated)
+        return Recommendations(user=user, model_version=model.version, items=items)
+
+    def for_liked(self, liked: list[str], k: int, ratings: list[float] | None = None) -> \
+            Recommendations:
+        """Top-k for a new user who liked ``liked`` (fold-in). ``NotFound`` if the
+        model knows none of them; unknown ones are listed and ignored."""
+        model = self.require_model()
+        values = ratings or [DEFAULT_FOLD_IN_RATING] * len(liked)
+        known = [(model.item_index[i], r) for i, r in zip(liked, values, strict=True)
+                 if i in model.item_index]
+        unknown = [i for i in liked if i not in model.item_index]
+        if not known:
+            raise NotFound(f"None of the liked items is known to the model: {', '.join(liked)}.")
+        rows, weights = zip(*known, strict=True)
+        vector = fold_in(model, list(rows), list(weights))
+        items = self._top(vector, k, exclude=set(liked))
+        return Recommendations(
+            user=None, model_version=model.version, items=items, unknown_items=unknown
+        )
+
+    def similar(self, item: str, k: int) -> SimilarItems:
+        """The k items whose factors are closest in cosine to ``item``'s."""
+        model = self.require_model()
+        row = model.item_index.get(item)
+        if row is None:
+            raise NotFound(f"Unknown item {item!r}.")
+        query = model.item_factors[row] / model.item_norms[row]
+        limit = min(len(model.item_ids), (k + 1) * SIMILAR_CANDIDATES_PER_RESULT)
+        hits = self.rt.search_vectors(query[None, :], limit=limit, output_fields=[])[0]
+        scored = []
+        for h in hits:
+            other = model.item_index.get(h.item_id)
+            if other is None or other == row:
+                continue
+            scored.append((h.distance / float(model.item_norms[other]), h.item_id))
+        scored.sort(reverse=True)
+        return SimilarItems(
+            item=item, title=self.title(item), model_version=model.version,
+            items=[SimilarItem(item=i, title=self.title(i), score=round(s, 6))
+                   for s, i in scored[:k]],
+        )
+
+    def _top(self, vector: np.ndarray, k: int, *, exclude: set[str]) -> list[Recommendation]:
+        limit = k + len(exclude)
+        hits = self.rt.search_vectors(vector[None, :], limit=limit, output_fields=[])[0]
+        out = []
+        for h in hits:
+            if h.item_id in exclude:
+                continue
+            out.append(Recommendation(item=h.item_id, title=self.title(h.item_id),
+                                      score=round(h.distance, 6)))
+            if len(out) == k:
+                break
+        return out
+
+    # -- evaluation ---------------------------------------------------------------
+
+    def evaluate(self, request: EvaluateRequest) -> EvaluationReport:
+        """Hold-out evaluation on the stored ratings; the serving model is untouched."""
+        from findalike.apps.recommend.evaluation import evaluate
+
+        table = self.ratings.table()
+        if len(table) == 0:
+            raise InvalidInput("No ratings loaded yet.")
+        return evaluate(table, request, self.settings.params())
+
+
+def _progress(job: JobContext | None) -> Callable[[int], None]:
+    def on_iteration(_iteration: int) -> None:
+        if job is not None:
+            job.check_cancelled()
+            job.advance(done=1)
+
+    return on_iteration
+
+
+def train_work(rt: AppRuntime) -> Callable[[JobContext], str | None]:
+    """A job work function that retrains ``rt``'s recommender (for ``JobManager.submit``)."""
+
+    def work(job: JobContext) -> str | None:
+        return recommender(rt).train(job)
+
+    return work
+
+
+def evaluate_app(rt: AppRuntime, request: EvaluateRequest | None = None) -> EvaluationReport:
+    """Evaluate on ``rt``'s stored ratings (the CLI's entry point)."""
+    return recommender(rt).evaluate(request or EvaluateRequest())
