@@ -1,0 +1,75 @@
+"""Shared fixtures: real Milvus (Lite file and a real standalone server), the real
+text model loaded once per session, and the real HTTP app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def milvus_server_uri() -> Iterator[str]:
+    """A real Milvus 2.3 standalone server (PyPI package ``milvus``) on loopback."""
+    from milvus import MilvusServer
+
+    base = Path(tempfile.mkdtemp(prefix="findalike-milvus-"))
+    server = MilvusServer()
+    server.set_base_dir(str(base))
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["lite", "server"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same contract on Milvus Lite (a file) and on a Milvus server."""
+    if request.param == "lite":
+        return str(tmp_path / "milvus.db")
+    uri: str = request.getfixturevalue("milvus_server_uri")
+    return uri
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Any:
+    """The real text model, loaded once for the whole session."""
+    from findalike.encoders.sentence import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
+@pytest.fixture(scope="session")
+def shared_encoders(minilm: Any) -> dict[str, Any]:
+    return {"minilm": minilm}
+
+
+def wait_job(client: Any, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Poll a job over HTTP until it ends."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

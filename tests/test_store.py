@@ -1,0 +1,125 @@
+"""The store contract, run on Milvus Lite AND a real Milvus server (same code path).
+
+Vectors here are random but seeded: the contract is about storage, filters and
+exact agreement with brute-force search, not about a model."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from findalike.errors import Conflict, Unavailable
+from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter
+
+DIM = 32
+
+
+def _spec(name: str, *, encoder: str = "test-encoder@1", dim: int = DIM) -> CollectionSpec:
+    return CollectionSpec(
+        name=name, dim=dim, vector_kind="float", metric="COSINE", encoder=encoder,
+        fields=(FieldSpec("title", "str", 256), FieldSpec("meta", "json")),
+    )
+
+
+def _rows(n: int, seed: int = 0, prefix: str = "doc") -> tuple[list[dict], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(n, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    rows = [
+        {"id": f"{prefix}{i}:0", "item_id": f"{prefix}{i}", "part": 0, "vector": vecs[i],
+         "title": f"title {i}", "meta": {"group": i % 3, "tag": "even" if i % 2 == 0 else "odd"}}
+        for i in range(n)
+    ]
+    return rows, vecs
+
+
+@pytest.fixture
+def store(store_uri: str):
+    s = VectorStore(store_uri)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"contract_{uuid.uuid4().hex[:8]}"
+
+
+def test_upsert_is_idempotent_and_counts(store: VectorStore, name: str) -> None:
+    store.ensure(_spec(name))
+    rows, _ = _rows(50)
+    store.upsert(name, rows, batch_rows=16)  # several batches
+    store.upsert(name, rows[:10])  # the same ids again: overwritten, not duplicated
+    store.flush(name)
+    assert store.count(name) == 50
+    assert store.count(name, filter='meta["tag"] == "even"') == 25
+    store.drop(name)
+
+
+def test_search_matches_brute_force_and_filters(store: VectorStore, name: str) -> None:
+    store.ensure(_spec(name))
+    rows, vecs = _rows(500, seed=1)
+    store.upsert(name, rows)
+    store.flush(name)
+    queries = np.random.default_rng(2).normal(size=(20, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    hits = store.search(name, queries, limit=10, output_fields=["title"])
+    recall = []
+    for q, found in zip(queries, hits, strict=True):
+        exact = set(np.argsort(-(vecs @ q))[:10])
+        got = {int(h.item_id[3:]) for h in found}
+        recall.append(len(exact & got) / 10)
+        assert [h.distance for h in found] == sorted((h.distance for h in found), reverse=True)
+    print(f"store recall@10 vs brute force: {np.mean(recall):.3f}")
+    assert np.mean(recall) >= 0.99
+    filtered = store.search(name, queries[:1], limit=20, filter='meta["group"] == 1',
+                            output_fields=["meta"])[0]
+    assert filtered and all(h.fields["meta"]["group"] == 1 for h in filtered)
+    store.drop(name)
+
+
+def test_delete_get_and_drop(store: VectorStore, name: str) -> None:
+    store.ensure(_spec(name))
+    rows, _ = _rows(20)
+    store.upsert(name, rows)
+    store.flush(name)
+    assert store.delete(name, filter=in_filter("item_id", ["doc3", "doc4"])) == 2
+    assert store.delete(name, filter=in_filter("item_id", ["nope"])) == 0
+    assert store.count(name) == 18
+    got = store.query(name, filter='item_id == "doc5"', output_fields=["title"])
+    assert got[0]["title"] == "title 5"
+    assert store.drop(name) is True
+    assert store.drop(name) is False
+    assert not store.exists(name)
+
+
+def test_encoder_or_dimension_mismatch_is_a_conflict(store: VectorStore, name: str) -> None:
+    store.ensure(_spec(name))
+    store.ensure(_spec(name))  # the same encoder: fine
+    with pytest.raises(Conflict, match="encoder"):
+        store.ensure(_spec(name, encoder="another-model@2"))
+    with pytest.raises(Conflict, match="dim"):
+        store.ensure(_spec(name, dim=64))
+    store.drop(name)
+
+
+def test_properties_survive_a_reconnect(store_uri: str, name: str) -> None:
+    first = VectorStore(store_uri)
+    first.ensure(_spec(name))
+    rows, _ = _rows(5)
+    first.upsert(name, rows)
+    first.flush(name)
+    first.close()
+    second = VectorStore(store_uri)
+    assert second.properties(name)["encoder"] == "test-encoder@1"
+    assert second.count(name) == 5  # a re-opened collection is loaded before use
+    second.drop(name)
+    second.close()
+
+
+def test_unreachable_server_is_unavailable() -> None:
+    store = VectorStore("http://127.0.0.1:9", timeout_s=2)
+    with pytest.raises(Unavailable, match="unreachable"):
+        store.ping()
