@@ -1,0 +1,112 @@
+"""Registering known objects: each image becomes two rows, the whole picture (part 0)
+and the crop of its main detected object (part 1, when the detector finds one), so
+that a crop from a video frame can match either."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.apps.objects.settings import ObjectsSettings
+from findalike.encoders.detector import Detection, SsdMobileNetDetector
+from findalike.errors import FindalikeError
+from findalike.imaging import decode_image, thumbnail_jpeg
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+MAX_SIDE_PX = 1024
+MIN_MAIN_OBJECT_AREA = 0.05  # of the picture, for the registration crop
+CROP_PADDING = 0.08  # of the box's sides, added around each crop
+_TRAILING_NUMBER = re.compile(r"[ _.-]*\d+$")
+_LOCK = threading.Lock()
+
+
+def settings_of(rt: AppRuntime) -> ObjectsSettings:
+    found = rt.state.get("settings")
+    if not isinstance(found, ObjectsSettings):
+        found = ObjectsSettings()
+        rt.state["settings"] = found
+    return found
+
+
+def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
+    """The app's detector, loaded on first use."""
+    with _LOCK:
+        found = rt.state.get("detector")
+        if not isinstance(found, SsdMobileNetDetector):
+            found = SsdMobileNetDetector(threads=rt.settings.torch_threads)
+            rt.state["detector"] = found
+    return found
+
+
+def object_name(label: str) -> str:
+    """A known object's name from its file: the folder it is in inside a zip or loaded
+    folder (``objects.zip/mug/1.jpg`` -> ``mug``), else the file name without a
+    trailing number (``red_mug_2.jpg`` -> ``red_mug``)."""
+    path = PurePosixPath(label)
+    parents = [p for p in path.parent.parts if p not in ("", ".", "/")]
+    if len(parents) >= 2:  # "<zip or folder>/<object>/<file>"
+        return parents[-1][:200]
+    stem = _TRAILING_NUMBER.sub("", path.stem) or path.stem
+    return stem[:200]
+
+
+def read_object(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
+    try:
+        image = decode_image(data)
+    except FindalikeError as exc:
+        return [ReadFailure(name, exc.detail)]
+    image.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
+    fields = {"name": object_name(name), "width": image.size[0], "height": image.size[1]}
+    return [Record(item_id=content_id(data), payload=(image, data), fields=fields, label=name)]
+
+
+def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    detector = detector_of(rt)
+    min_score = settings_of(rt).min_detector_score
+    images = [r.payload[0] for r in records]
+    mains = [_main_object(img, found)
+             for img, found in zip(images, detector.detect(images, min_score=min_score),
+                                   strict=True)]
+    pictures = images + [crop_box(img, d.box) for img, d in zip(images, mains, strict=True) if d]
+    vectors = rt.encoder.encode(pictures)
+    out, next_crop = [], len(images)
+    for i, (record, main) in enumerate(zip(records, mains, strict=True)):
+        rows = [rt.row(record, 0, vectors[i], kind="image", detector_label="")]
+        if main is not None:
+            rows.append(rt.row(record, 1, vectors[next_crop], kind="crop",
+                               detector_label=main.label))
+            next_crop += 1
+        _store_media(rt, record)
+        out.append(EncodedItem(record=record, rows=rows))
+    return out
+
+
+def _main_object(image: Image.Image, found: list[Detection]) -> Detection | None:
+    area = image.size[0] * image.size[1]
+    big = [d for d in found if d.area_px >= MIN_MAIN_OBJECT_AREA * area]
+    return max(big, key=lambda d: d.score) if big else None
+
+
+def crop_box(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """The box with a little padding, clipped to the picture."""
+    x0, y0, x1, y1 = box
+    pad_x, pad_y = (x1 - x0) * CROP_PADDING, (y1 - y0) * CROP_PADDING
+    w, h = image.size
+    return image.crop((max(0, int(x0 - pad_x)), max(0, int(y0 - pad_y)),
+                       min(w, int(x1 + pad_x)), min(h, int(y1 + pad_y))))
+
+
+def _store_media(rt: AppRuntime, record: Record) -> None:
+    if rt.media is None:
+        return
+    image, data = record.payload
+    suffix = PurePosixPath(record.label).suffix.lower() or ".bin"
+    rt.media.put(rt.name, record.item_id, data, suffix)
+    rt.media.put(rt.name, record.item_id, thumbnail_jpeg(image), ".jpg", variant="thumb")

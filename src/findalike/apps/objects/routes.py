@@ -1,0 +1,41 @@
+"""The objects app's own endpoint: find known objects in an uploaded video or image."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, File, Form, UploadFile
+
+from findalike.app import AppRuntime
+from findalike.apps.objects.detect import detect_known_objects
+from findalike.apps.objects.models import DetectOptions, DetectResponse
+from findalike.errors import InvalidInput, TooLarge
+
+
+def make_router(rt: AppRuntime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/detect/upload",
+        response_model=DetectResponse,
+        summary="Find the known objects in an uploaded video (or image): when, where, "
+        "how similar",
+    )
+    async def detect_upload(
+        file: Annotated[UploadFile, File(description="A video (mp4, webm, ...) or image.")],
+        min_match_score: Annotated[float | None, Form(ge=-1.0, le=1.0)] = None,
+        include_unknown: Annotated[bool, Form()] = False,
+    ) -> DetectResponse:
+        max_bytes = rt.settings.max_item_bytes
+        data = await file.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise TooLarge(f"the file is over the {max_bytes}-byte limit "
+                           "(FINDALIKE_MAX_ITEM_BYTES)", field="file")
+        if not data:
+            raise InvalidInput("the uploaded file is empty", field="file")
+        name = (file.filename or "query.mp4").replace("\\", "/").rsplit("/", 1)[-1]
+        options = DetectOptions(min_match_score=min_match_score, include_unknown=include_unknown)
+        return await anyio.to_thread.run_sync(detect_known_objects, rt, name, data, options)
+
+    return router
