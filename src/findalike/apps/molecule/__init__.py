@@ -1,0 +1,68 @@
+"""Molecule similarity, substructure and superstructure search (RDKit + Milvus).
+
+Loads ``.smi`` / CSV / SDF, canonicalises every molecule (one entry per molecule
+however it was written), stores its Morgan fingerprint (Tanimoto search, exact on
+Milvus Lite and on a server: see ``search``) and its pattern fingerprint (exact
+substructure screening). Settings: ``FINDALIKE_MOLECULE_RADIUS``, ``_BITS``,
+``_VECTORS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from findalike.app import AppSpec
+from findalike.apps.molecule.models import MoleculeResults, MoleculeSearch
+from findalike.apps.molecule.reader import read_molecules
+from findalike.apps.molecule.routes import molecule_routes
+from findalike.apps.molecule.search import molecule_rows, search_molecules
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.store import FieldSpec
+
+DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "molecules"
+
+
+def make_encoder(settings: Settings) -> Encoder:
+    """A Morgan encoder; packed binary vectors on a Milvus server, 0/1 floats on Lite."""
+    from findalike.apps.molecule.settings import MoleculeSettings
+    from findalike.encoders.fingerprint import MorganEncoder
+    from findalike.store import VectorStore
+
+    own = MoleculeSettings()
+    binary = own.vectors == "binary" or (
+        own.vectors == "auto" and not VectorStore(settings.resolved_milvus_uri).is_lite
+    )
+    return MorganEncoder(radius=own.radius, n_bits=own.bits, binary=binary)
+
+
+def demo_files() -> list[tuple[str, Path]]:
+    path = DATASETS / "nci_first_5K.smi"
+    return [(path.name, path)] if path.exists() else []
+
+
+APP = AppSpec(
+    name="molecule",
+    title="Molecules",
+    summary="Find similar molecules to a SMILES (Tanimoto on Morgan fingerprints), or every "
+    "stored molecule that contains a fragment.",
+    extensions=frozenset({".smi", ".smiles", ".csv", ".tsv", ".sdf", ".sd"}),
+    fields=(
+        FieldSpec("smiles", "str", 4096),
+        FieldSpec("mol_id", "str", 256),
+        FieldSpec("name", "str", 512),
+        FieldSpec("meta", "json"),
+        FieldSpec("heavy_atoms", "int"),
+        FieldSpec("bits_on", "int"),
+        FieldSpec("pattern_fp", "str", 600),
+    ),
+    make_encoder=make_encoder,
+    read=read_molecules,
+    to_rows=molecule_rows,
+    search_request=MoleculeSearch,
+    search_response=MoleculeResults,
+    search=search_molecules,
+    routes=molecule_routes,
+    requires=("rdkit",),
+    demo_files=demo_files,
+)

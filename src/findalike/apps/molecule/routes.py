@@ -1,0 +1,65 @@
+"""The molecule app's own endpoints: SVG depictions (``/api/molecule/depict`` and
+per stored item). Search, load, count and delete come from the shared routers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from findalike.app import AppRuntime
+from findalike.apps.molecule.chem import (
+    common_substructure,
+    depict_svg,
+    parse_smarts,
+    parse_smiles,
+)
+from findalike.errors import NotFound
+
+SVG = "image/svg+xml"
+
+
+def depiction(smiles: str, *, highlight: str = "", reference: str = "", size_px: int = 300) -> str:
+    """An SVG of ``smiles``; ``highlight`` (SMARTS) or the maximum common substructure
+    with ``reference`` (SMILES) is highlighted. ``Unprocessable`` for bad input."""
+    mol = parse_smiles(smiles, field="smiles")
+    fragment = None
+    if highlight:
+        fragment = parse_smarts(highlight, field="highlight")
+    elif reference:
+        fragment = common_substructure(mol, parse_smiles(reference, field="reference"))
+    return depict_svg(mol, highlight=fragment, size_px=size_px)
+
+
+def molecule_routes(rt: AppRuntime) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/depict", response_class=Response,
+                responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}})
+    async def depict(
+        smiles: Annotated[str, Query(max_length=10_000, description="The molecule (SMILES).")],
+        highlight: Annotated[str, Query(max_length=2000, description="SMARTS to highlight.")] = "",
+        reference: Annotated[str, Query(
+            max_length=2000, description="Highlight the common substructure with this SMILES."
+        )] = "",
+        size: Annotated[int, Query(ge=100, le=1200, description="Width and height (px).")] = 300,
+    ) -> Response:
+        svg = await anyio.to_thread.run_sync(
+            lambda: depiction(smiles, highlight=highlight, reference=reference, size_px=size)
+        )
+        return Response(svg, media_type=SVG)
+
+    @router.get("/items/{item_id}/depiction", response_class=Response,
+                responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}})
+    async def item_depiction(item_id: str) -> Response:
+        def draw() -> str:
+            item = rt.get_item(item_id)
+            if item is None:
+                raise NotFound(f"No molecule with id {item_id!r}.")
+            return depiction(str(item["smiles"]))
+
+        return Response(await anyio.to_thread.run_sync(draw), media_type=SVG)
+
+    return router

@@ -1,0 +1,265 @@
+"""Exact molecule search on top of Milvus.
+
+Similarity (Tanimoto on Morgan fingerprints) — exact top-k on both stores:
+
+- Milvus server: the fingerprints are ``BINARY_VECTOR`` with the ``JACCARD`` metric,
+  and Tanimoto = 1 - Jaccard distance, so Milvus's ranking *is* the Tanimoto ranking.
+- Milvus Lite has no ``BINARY_VECTOR``. The same bits are stored as 0/1 float vectors
+  with the ``COSINE`` metric, and each row stores its bit count ``bits_on``. For a
+  query with ``a`` bits and a stored molecule with ``b`` bits sharing ``c`` bits,
+  ``cos = c / sqrt(a*b)`` and ``Tanimoto = c / (a + b - c)``; so (1) ``c`` and hence the
+  exact Tanimoto are recovered from Milvus's cosine and ``bits_on``, and (2)
+  ``Tanimoto <= cosine`` always (``a + b - c >= 2*sqrt(a*b) - c >= sqrt(a*b)``). Milvus
+  returns candidates in cosine order; once the cosine of the last candidate is below
+  the k-th best Tanimoto found (or the threshold), no molecule not yet seen can enter
+  the answer. The candidate count starts at ``max(4k, 64)`` and grows 4x until that
+  holds, so the answer is exact, not approximate; only if 16,384 candidates (Milvus's
+  top-k limit) are not enough is ``exact`` reported False.
+
+Substructure / superstructure — exact: Morgan fingerprints cannot screen substructures
+(a fragment's atom environments at its cut bonds are not those of the molecule), so
+each row also stores RDKit's *pattern* fingerprint, which has the screening property
+(query ⊆ molecule ⇒ bits(query) ⊆ bits(molecule)). Stored pattern fingerprints are
+screened with numpy and every survivor is confirmed by RDKit's ``HasSubstructMatch``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+
+from findalike.app import AppRuntime, EncodedItem, Record
+from findalike.apps.molecule.chem import canonical_smiles, parse_smarts, parse_smiles
+from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
+from findalike.encoders.fingerprint import MorganEncoder
+from findalike.errors import Unprocessable
+from findalike.store import in_filter
+
+PATTERN_BITS = 2048
+MAX_CANDIDATES = 16_384
+"""Milvus's largest top-k."""
+_SCAN_PAGE = 16_000
+_DETAIL_FIELDS = ["smiles", "mol_id", "name", "meta"]
+_WRITES = "molecule.writes"
+_SCAN_CACHE = "molecule.pattern_scan"
+_EPSILON = 1e-6
+"""Slack for the float32 cosine Milvus returns when it bounds an exact fraction."""
+
+
+def pattern_bits(mols: Sequence[Any]) -> np.ndarray:
+    """RDKit pattern fingerprints (substructure screening), uint8 0/1 ``(n, 2048)``."""
+    from rdkit import Chem
+    from rdkit.DataStructs import ConvertToNumpyArray
+
+    out = np.zeros((len(mols), PATTERN_BITS), dtype=np.uint8)
+    for row, mol in enumerate(mols):
+        ConvertToNumpyArray(Chem.PatternFingerprint(mol, fpSize=PATTERN_BITS), out[row])
+    return out
+
+
+def molecule_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    """One row per molecule: its Morgan vector, bit count and pattern fingerprint."""
+    encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
+    mols = [r.payload for r in records]
+    bits = encoder.bits(mols)
+    vectors = np.packbits(bits, axis=1) if encoder.vector_kind == "binary" else bits.astype(
+        np.float32
+    )
+    patterns = np.packbits(pattern_bits(mols), axis=1)
+    rt.state[_WRITES] = rt.state.get(_WRITES, 0) + 1
+    return [
+        EncodedItem(
+            record=r,
+            rows=[rt.row(r, 0, vectors[i], bits_on=int(bits[i].sum()),
+                         pattern_fp=patterns[i].tobytes().hex())],
+        )
+        for i, r in enumerate(records)
+    ]
+
+
+def search_molecules(rt: AppRuntime, request: MoleculeSearch) -> MoleculeResults:
+    """The entry point behind ``POST /api/molecule/search``."""
+    if request.mode == "similarity":
+        if request.query_type != "smiles":
+            raise Unprocessable("A similarity search needs a SMILES, not SMARTS.",
+                                field="query_type")
+        return similarity_search(rt, parse_smiles(request.query, field="query"),
+                                 limit=request.limit, threshold=request.threshold)
+    if request.mode == "superstructure" and request.query_type != "smiles":
+        raise Unprocessable("A superstructure search needs a SMILES, not SMARTS.",
+                            field="query_type")
+    query = (parse_smarts(request.query, field="query") if request.query_type == "smarts"
+             else parse_smiles(request.query, field="query"))
+    text = request.query.strip() if request.query_type == "smarts" else canonical_smiles(query)
+    return structure_search(rt, query, text=text, mode=request.mode, limit=request.limit)
+
+
+# -- similarity -------------------------------------------------------------------------
+
+
+def similarity_search(
+    rt: AppRuntime, mol: Any, *, limit: int, threshold: float | None = None
+) -> MoleculeResults:
+    """The exact top-``limit`` stored molecules by Tanimoto (ties broken by item id),
+    keeping only those with Tanimoto >= ``threshold``."""
+    encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
+    smiles = canonical_smiles(mol)
+    floor = threshold if threshold is not None else 0.0
+    if encoder.vector_kind == "binary":
+        scored, exact, examined = _binary_candidates(rt, encoder, mol, limit, floor)
+    else:
+        scored, exact, examined = _cosine_candidates(rt, encoder, mol, limit, floor)
+    top = sorted(((t, i) for i, t in scored.items() if t >= floor - _EPSILON),
+                 key=lambda ti: (-ti[0], ti[1]))
+    hits = _hits(rt, top[:limit], reference=smiles)
+    return MoleculeResults(query=smiles, mode="similarity", hits=hits, exact=exact,
+                           candidates=examined, matches=len(top))
+
+
+def _binary_candidates(
+    rt: AppRuntime, encoder: MorganEncoder, mol: Any, limit: int, floor: float
+) -> tuple[dict[str, float], bool, int]:
+    hits = rt.search_vectors(encoder.encode([mol]), limit=limit, output_fields=[])[0]
+    return {h.item_id: 1.0 - h.distance for h in hits}, True, len(hits)
+
+
+def _cosine_candidates(
+    rt: AppRuntime, encoder: MorganEncoder, mol: Any, limit: int, floor: float
+) -> tuple[dict[str, float], bool, int]:
+    vector = encoder.encode([mol])
+    a = int(vector[0].sum())
+    fetch = max(4 * limit, 64)
+    while True:
+        fetch = min(fetch, MAX_CANDIDATES)
+        hits = rt.search_vectors(vector, limit=fetch, output_fields=["bits_on"])[0]
+        scored = {h.item_id: _tanimoto(a, int(h.fields["bits_on"]), h.distance) for h in hits}
+        if len(hits) < fetch:
+            return scored, True, len(hits)  # every stored molecule was a candidate
+        best = sorted(scored.values(), reverse=True)
+        kth = best[limit - 1] if len(best) >= limit else 0.0
+        bound = hits[-1].distance  # no unseen molecule has Tanimoto above this
+        if bound + _EPSILON < max(kth, floor):
+            return scored, True, len(hits)
+        if fetch == MAX_CANDIDATES:
+            return scored, False, len(hits)
+        fetch *= 4
+
+
+def _tanimoto(a: int, b: int, cosine: float) -> float:
+    """Exact Tanimoto from bit counts and the cosine of 0/1 vectors."""
+    if a == 0 or b == 0:
+        return 0.0
+    c = round(cosine * math.sqrt(a * b))
+    return c / (a + b - c)
+
+
+# -- substructure / superstructure --------------------------------------------------------
+
+
+def structure_search(
+    rt: AppRuntime, query: Any, *, text: str, mode: str, limit: int
+) -> MoleculeResults:
+    """Stored molecules that contain ``query`` (substructure) or that ``query``
+    contains (superstructure), exactly: pattern-fingerprint screen + RDKit match."""
+    from rdkit import Chem
+
+    q = np.packbits(pattern_bits([query]), axis=1)[0]
+    rows = scan_patterns(rt)
+    matches: list[tuple[str, str]] = []
+    examined = 0
+    if rows:
+        ids, smiles, stored = rows
+        if mode == "substructure":
+            keep = np.all((stored & q) == q, axis=1)
+        else:
+            keep = np.all((stored & ~q) == 0, axis=1)
+        for index in np.flatnonzero(keep):
+            examined += 1
+            mol = Chem.MolFromSmiles(smiles[index])
+            if mol is None:
+                continue
+            found = (mol.HasSubstructMatch(query) if mode == "substructure"
+                     else query.HasSubstructMatch(mol))
+            if found:
+                matches.append((smiles[index], ids[index]))
+    matches.sort(key=lambda m: (len(m[0]), m[0]))  # smallest molecules first
+    highlight = Chem.MolToSmarts(query) if mode == "substructure" else ""
+    hits = _hits(rt, [(None, item_id) for _, item_id in matches[:limit]], highlight=highlight)
+    return MoleculeResults(query=text, mode=mode, hits=hits, exact=True, candidates=examined,
+                           matches=len(matches))
+
+
+def scan_patterns(rt: AppRuntime) -> tuple[list[str], list[str], np.ndarray] | None:
+    """Every stored molecule's id, canonical SMILES and packed pattern fingerprint
+    (uint8 ``(n, 256)``); None if nothing is stored.
+
+    Reading them from Milvus Lite takes ~1 s per 5k molecules (it reads whole rows),
+    so the result is cached in ``rt.state`` keyed by the collection's row count (cheap,
+    and changed by every delete or new molecule) and by a counter this process bumps
+    on every write (``molecule_rows``), so a delete followed by a load is seen too."""
+    if not rt.has_data():
+        return None
+    key = (rt.store.count(rt.collection), rt.state.get(_WRITES, 0))
+    cached = rt.state.get(_SCAN_CACHE)
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[no-any-return]
+    result = _read_patterns(rt, total_rows=key[0])
+    rt.state[_SCAN_CACHE] = (key, result)
+    return result
+
+
+def _read_patterns(
+    rt: AppRuntime, *, total_rows: int
+) -> tuple[list[str], list[str], np.ndarray] | None:
+    filters = ["part == 0"] if total_rows <= _SCAN_PAGE else [
+        f'item_id like "{p:02x}%"' for p in range(256)
+    ]
+    ids: list[str] = []
+    smiles: list[str] = []
+    patterns: list[bytes] = []
+    for expr in filters:
+        for row in rt.store.query(rt.collection, filter=expr, limit=MAX_CANDIDATES,
+                                  output_fields=["item_id", "smiles", "pattern_fp"]):
+            ids.append(str(row["item_id"]))
+            smiles.append(str(row["smiles"]))
+            patterns.append(bytes.fromhex(str(row["pattern_fp"])))
+    if not ids:
+        return None
+    matrix = np.frombuffer(b"".join(patterns), dtype=np.uint8).reshape(len(ids), -1)
+    return ids, smiles, matrix
+
+
+# -- hits ---------------------------------------------------------------------------------
+
+
+def _hits(
+    rt: AppRuntime, scored: Sequence[tuple[float | None, str]], *, reference: str = "",
+    highlight: str = "",
+) -> list[MoleculeHit]:
+    """Hits in the given order, with their stored fields and a depiction link."""
+    if not scored:
+        return []
+    rows = rt.store.query(rt.collection, filter=in_filter("item_id", [i for _, i in scored]),
+                          output_fields=["item_id", *_DETAIL_FIELDS])
+    by_id = {str(r["item_id"]): r for r in rows}
+    hits = []
+    for tanimoto, item_id in scored:
+        row = by_id.get(item_id)
+        if row is None:
+            continue  # deleted between the search and now
+        params = {"smiles": row["smiles"]}
+        if highlight:
+            params["highlight"] = highlight
+        elif reference and reference != row["smiles"]:
+            params["reference"] = reference
+        hits.append(MoleculeHit(
+            item_id=item_id, smiles=row["smiles"], mol_id=row.get("mol_id") or "",
+            name=row.get("name") or "", meta=row.get("meta") or {},
+            tanimoto=None if tanimoto is None else round(tanimoto, 6),
+            depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
+        ))
+    return hits
