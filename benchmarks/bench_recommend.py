@@ -1,0 +1,210 @@
+"""Recommender benchmark: load and training time, recommendations/s over HTTP at
+1/8/32 concurrent clients, and the same top-k by brute force in numpy in the same
+run (throughput ratio and top-k overlap).
+
+Runs the real server (uvicorn, one process, loopback, a fresh data folder) on the
+InstEval ratings in datasets/ratings. Writes benchmarks/results/recommend.json.
+
+    .venv/bin/python benchmarks/bench_recommend.py [--seconds 10] [--trainings 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "datasets" / "ratings"
+RESULTS = REPO / "benchmarks" / "results" / "recommend.json"
+K = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["recommend"]'}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/recommend/model", timeout=2).is_success:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def wait_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    while True:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+
+
+def job_seconds(job: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    start, end = (datetime.fromisoformat(job[k]) for k in ("started_at", "finished_at"))
+    return (end - start).total_seconds()
+
+
+def load_and_train(client: httpx.Client, trainings: int) -> dict[str, Any]:
+    files = [("files", (n, (DATA / n).read_bytes())) for n in ("items.csv", "ratings.csv")]
+    started = time.perf_counter()
+    job = wait_job(client, client.post("/api/recommend/load", files=files).json()["id"])
+    load_s = time.perf_counter() - started
+    assert job["state"] == "done", job
+    train_jobs, fit_s = [], []
+    for _ in range(trainings):
+        job = wait_job(client, client.post("/api/recommend/train").json()["id"])
+        assert job["state"] == "done", job
+        train_jobs.append(job_seconds(job))
+        fit_s.append(client.get("/api/recommend/model").json()["train_s"])
+    info = client.get("/api/recommend/model").json()
+    return {
+        "ratings": info["trained_on_ratings"], "users": info["users"], "items": info["items"],
+        "factors": info["factors"], "load_job_s": round(load_s, 3),
+        "train_job_s_median": round(statistics.median(train_jobs), 3),
+        "train_job_s_all": [round(s, 3) for s in train_jobs],
+        "als_fit_s_median": round(statistics.median(fit_s), 3),
+    }
+
+
+async def http_rate(base: str, users: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """Requests/s of GET /users/{u}?k=10 with ``clients`` concurrent connections."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
+
+        async def worker(n: int) -> None:
+            i = n
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                r = await c.get(f"/api/recommend/users/{users[i % len(users)]}",
+                                params={"k": K})
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - t)
+                i += clients
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "clients": clients, "requests": len(latencies),
+        "recommendations_per_s": round(len(latencies) / elapsed, 1),
+        "latency_ms_p50": round(float(np.percentile(ms, 50)), 2),
+        "latency_ms_p99": round(float(np.percentile(ms, 99)), 2),
+    }
+
+
+def numpy_top_k(data_dir: Path, users: list[str]) -> tuple[dict[str, list[str]], float, float]:
+    """The same recommendations by brute force (all items scored, rated ones
+    excluded): results, per-user loop rate (1/s) and one-batch rate (1/s)."""
+    import csv
+
+    from findalike.encoders.factors import FactorModel
+
+    model = FactorModel.load(next(data_dir.glob("recommend/*/model.npz")))
+    rated: dict[str, set[int]] = {}
+    with (DATA / "ratings.csv").open() as f:
+        for row in csv.DictReader(f):
+            rated.setdefault(row["user"], set()).add(model.item_index[row["item"]])
+    rows = [model.user_index[u] for u in users]
+    items = model.item_factors
+
+    def top(scores: np.ndarray, exclude: set[int]) -> np.ndarray:
+        scores[list(exclude)] = -np.inf
+        best = np.argpartition(-scores, K)[:K]
+        return best[np.argsort(-scores[best])]
+
+    started = time.perf_counter()
+    out = {u: [model.item_ids[j] for j in top(items @ model.user_factors[r], rated[u])]
+           for u, r in zip(users, rows, strict=True)}
+    loop_rate = len(users) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    scores = model.user_factors[rows] @ items.T
+    for n, u in enumerate(users):
+        top(scores[n], rated[u])
+    batch_rate = len(users) / (time.perf_counter() - started)
+    return out, loop_rate, batch_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
+    parser.add_argument("--trainings", type=int, default=3)
+    parser.add_argument("--users", type=int, default=500, help="users sampled for overlap")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="findalike-bench-recommend-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(data_dir, port)
+    try:
+        with httpx.Client(base_url=base, timeout=300) as client:
+            training = load_and_train(client, args.trainings)
+            all_users = sorted({row.split(",", 1)[0] for row in
+                                (DATA / "ratings.csv").read_text().splitlines()[1:]})
+            rng = np.random.default_rng(0)
+            sample = [str(u) for u in rng.choice(all_users, args.users, replace=False)]
+            served = {u: [i["item"] for i in client.get(f"/api/recommend/users/{u}",
+                                                        params={"k": K}).json()["items"]]
+                      for u in sample}
+        http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in (1, 8, 32)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    brute, loop_rate, batch_rate = numpy_top_k(data_dir, sample)
+    overlap = [len(set(served[u]) & set(brute[u])) / K for u in sample]
+    exact = [served[u] == brute[u] for u in sample]
+    best_http = max(h["recommendations_per_s"] for h in http)
+    result = {
+        "dataset": "InstEval (lme4): 73,421 ratings, 2,972 users x 1,128 items",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "store": "Milvus Lite (embedded), AUTOINDEX, inner product",
+        "k": K,
+        "training": training,
+        "http": http,
+        "numpy_brute_force": {
+            "recommendations_per_s_one_by_one": round(loop_rate, 1),
+            "recommendations_per_s_batched": round(batch_rate, 1),
+            "users_compared": len(sample),
+            "top_k_overlap_mean": round(float(np.mean(overlap)), 4),
+            "top_k_identical_order_share": round(float(np.mean(exact)), 4),
+            "ratio_best_http_to_numpy_one_by_one": round(best_http / loop_rate, 4),
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
