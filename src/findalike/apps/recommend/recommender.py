@@ -153,7 +153,8 @@ class Recommender:
     def train(self, job: JobContext | None = None) -> str:
         """Train on every stored rating, store the item vectors, then swap models."""
         with self._train_lock:
-            job and job.phase("reading ratings")
+            if job is not None:
+                job.phase("reading ratings")
             table = self.ratings.table()
             if len(table) == 0:
                 raise InvalidInput("No ratings loaded yet: POST /api/recommend/load a ratings "
@@ -165,7 +166,8 @@ class Recommender:
             started = time.perf_counter()
             model = self._fit(table, params, _progress(job))
             model.info["train_s"] = round(time.perf_counter() - started, 3)
-            job and job.phase("storing vectors")
+            if job is not None:
+                job.phase("storing vectors")
             self._store_vectors(model, table)
             model.save(self.model_path)
             with self._lock:
