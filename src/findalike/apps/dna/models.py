@@ -1,0 +1,78 @@
+"""Request and response models of the DNA app."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+MAX_QUERY_LETTERS = 1_000_000
+
+
+class DnaQuery(BaseModel):
+    """A sequence to classify or to find similar sequences for."""
+
+    sequence: str = Field(
+        min_length=1, max_length=MAX_QUERY_LETTERS,
+        description="DNA letters A/C/G/T/N (any case; white space and a FASTA header "
+        "line are ignored).",
+    )
+    limit: int = Field(10, ge=1, le=1000, description="Most similar sequences returned.")
+    label: str | None = Field(None, max_length=256, description="Only sequences of this class.")
+
+
+class DnaNeighbour(BaseModel):
+    item_id: str
+    label: str = Field(description="The class of the stored sequence.")
+    seq_id: str = ""
+    length: int
+    similarity: float = Field(description="Cosine similarity of the k-mer profiles.")
+    preview: str = Field("", description="The first letters of the stored sequence.")
+
+
+class DnaResults(BaseModel):
+    hits: list[DnaNeighbour]
+
+
+class DnaClassifyRequest(BaseModel):
+    sequence: str = Field(min_length=1, max_length=MAX_QUERY_LETTERS)
+    neighbours: int | None = Field(
+        None, ge=1, le=200, description="k of the vote (default FINDALIKE_DNA_NEIGHBOURS)."
+    )
+
+
+class DnaClassification(BaseModel):
+    label: str | None = Field(description="The predicted class; null if nothing is stored.")
+    confidence: float = Field(
+        description="The winning class's share of the similarity-weighted vote, 0..1."
+    )
+    votes: dict[str, float] = Field(description="Similarity-weighted vote per class.")
+    neighbours: list[DnaNeighbour]
+
+
+class DnaEvaluateRequest(BaseModel):
+    holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="Share held out.")
+    neighbours: int | None = Field(None, ge=1, le=200)
+    seed: int = Field(0, description="Chooses which items are held out (reproducible).")
+
+
+class ClassScore(BaseModel):
+    label: str
+    precision: float
+    recall: float
+    support: int = Field(description="Held-out items of this class.")
+
+
+class DnaEvaluation(BaseModel):
+    """Held-out accuracy of the kNN vote against the stored labelled sequences."""
+
+    held_out: int
+    training: int
+    neighbours: int
+    k: int = Field(description="k-mer length of the stored vectors.")
+    accuracy: float
+    majority_baseline: float = Field(
+        description="Accuracy of always answering the most frequent training class."
+    )
+    majority_label: str
+    per_class: list[ClassScore]
+    labels: list[str] = Field(description="Row/column order of the confusion matrix.")
+    confusion: list[list[int]] = Field(description="confusion[true][predicted] counts.")

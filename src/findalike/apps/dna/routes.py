@@ -1,0 +1,39 @@
+"""The DNA app's own endpoints: ``POST /api/dna/classify`` and ``POST /api/dna/evaluate``.
+Load, search, count and delete come from the shared routers."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter
+
+from findalike.app import AppRuntime
+from findalike.apps.dna.classify import classify_sequence, evaluate
+from findalike.apps.dna.models import (
+    DnaClassification,
+    DnaClassifyRequest,
+    DnaEvaluateRequest,
+    DnaEvaluation,
+)
+
+
+def dna_routes(rt: AppRuntime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/classify", response_model=DnaClassification)
+    async def classify(body: DnaClassifyRequest) -> DnaClassification:
+        """The class of a sequence by a similarity-weighted vote of its nearest
+        labelled sequences, with a confidence and the neighbours."""
+        return await anyio.to_thread.run_sync(
+            lambda: classify_sequence(rt, body.sequence, neighbours=body.neighbours)
+        )
+
+    @router.post("/evaluate", response_model=DnaEvaluation)
+    async def evaluate_route(body: DnaEvaluateRequest) -> DnaEvaluation:
+        """Held-out accuracy, per-class precision/recall, confusion matrix and the
+        majority-class baseline over the stored labelled sequences."""
+        return await anyio.to_thread.run_sync(
+            lambda: evaluate(rt, holdout_fraction=body.holdout_fraction,
+                             neighbours=body.neighbours, seed=body.seed)
+        )
+
+    return router
