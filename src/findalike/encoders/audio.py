@@ -64,8 +64,8 @@ class LogMelStatsEncoder:
     n_mels: int = 48
     fmin_hz: float = 50.0
     fmax_hz: float = 7_600.0
-    dynamic_range_db: float = 60.0
-    time_slices: int = 4
+    dynamic_range_db: float = 40.0
+    time_slices: int = 2
     name: str = "logmel-stats"
     vector_kind: VectorKind = "float"
     metric: Metric = "COSINE"
@@ -73,6 +73,7 @@ class LogMelStatsEncoder:
 
     def __post_init__(self) -> None:
         self._window = np.hanning(self.n_fft).astype(np.float32)
+        self._filters_t = np.ascontiguousarray(self._filters.T)
 
     @property
     def version(self) -> str:
@@ -90,22 +91,33 @@ class LogMelStatsEncoder:
     def encode(self, items: Sequence[np.ndarray]) -> np.ndarray:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._one(np.asarray(x, dtype=np.float32)) for x in items])
+        frames = [self._frames(np.asarray(x, dtype=np.float32)) for x in items]
+        db_all = self._db(np.concatenate(frames))  # one FFT and one product for the batch
+        bounds = np.cumsum([0, *[len(f) for f in frames]])
+        return np.stack(
+            [self._vector(db_all[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        )
 
     def log_mel(self, samples: np.ndarray) -> np.ndarray:
-        """Log-mel energies in dB, shape ``(frames, n_mels)``, floored
+        """Log-mel energies in dB of one window, shape ``(frames, n_mels)``, floored
         ``dynamic_range_db`` below the loudest value."""
+        db = self._db(self._frames(np.asarray(samples, dtype=np.float32)))
+        return np.maximum(db, db.max() - self.dynamic_range_db)
+
+    def _frames(self, samples: np.ndarray) -> np.ndarray:
         if samples.size < self.n_fft:
             samples = np.pad(samples, (0, self.n_fft - samples.size))
         n_frames = 1 + (samples.size - self.n_fft) // self.hop
         idx = np.arange(self.n_fft)[None, :] + self.hop * np.arange(n_frames)[:, None]
-        spectrum = np.abs(np.fft.rfft(samples[idx] * self._window, axis=1)) ** 2
-        mel = spectrum.astype(np.float32) @ self._filters.T
-        db = 10.0 * np.log10(np.maximum(mel, 1e-12))
-        return np.maximum(db, db.max() - self.dynamic_range_db)
+        return samples[idx] * self._window
 
-    def _one(self, samples: np.ndarray) -> np.ndarray:
-        db = self.log_mel(samples)
+    def _db(self, frames: np.ndarray) -> np.ndarray:
+        spectrum = np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32) ** 2
+        mel = spectrum @ self._filters_t
+        return 10.0 * np.log10(np.maximum(mel, 1e-12))
+
+    def _vector(self, db: np.ndarray) -> np.ndarray:
+        db = np.maximum(db, db.max() - self.dynamic_range_db)
         db = db - db.mean()
         slices = np.array_split(db, self.time_slices, axis=0)
         blocks = [

@@ -2,7 +2,7 @@
 
 Decoding uses libsndfile (through ``soundfile``, whose wheel bundles it): WAV,
 FLAC, OGG/Vorbis/Opus and MP3, any sample rate, any number of channels. Channels
-are averaged to mono and the signal is resampled (polyphase filter) to the
+are averaged to mono and the signal is resampled (libsoxr) to the
 encoder's rate.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -58,7 +57,8 @@ def decode(data: bytes, sample_rate_hz: int, *, name: str = "audio") -> DecodedA
                 raise InvalidInput(f"{name}: no audio stream")
             if frames > MAX_DURATION_S * rate:
                 raise InvalidInput(
-                    f"{name}: {frames / rate:.0f} s of audio is over the {MAX_DURATION_S:.0f} s limit"
+                    f"{name}: {frames / rate:.0f} s of audio is over the "
+                    f"{MAX_DURATION_S:.0f} s limit"
                 )
             audio = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -72,17 +72,17 @@ def decode(data: bytes, sample_rate_hz: int, *, name: str = "audio") -> DecodedA
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
-    """``samples`` resampled from ``from_hz`` to ``to_hz`` (polyphase, anti-aliased)."""
+    """``samples`` resampled from ``from_hz`` to ``to_hz`` (libsoxr, high quality)."""
     if from_hz == to_hz:
         return samples.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
+    import soxr
 
-    ratio = Fraction(to_hz, from_hz).limit_denominator(1000)
-    out = resample_poly(samples, ratio.numerator, ratio.denominator)
-    return out.astype(np.float32)
+    return np.asarray(soxr.resample(samples, from_hz, to_hz), dtype=np.float32)
 
 
-def windows(samples: np.ndarray, sample_rate_hz: int, window_s: float, hop_s: float) -> list[Window]:
+def windows(
+    samples: np.ndarray, sample_rate_hz: int, window_s: float, hop_s: float
+) -> list[Window]:
     """Windows of ``window_s`` every ``hop_s``. The last window is aligned to the end of
     the clip so the tail is covered; a clip shorter than one window gives one window,
     zero-padded to the full length (never dropped)."""

@@ -1,0 +1,57 @@
+"""Audio search: every clip (wav, flac, ogg, mp3; any rate, mono or stereo) is
+resampled and cut into overlapping windows, each embedded and stored with its offset;
+search by a clip returns the stored clips grouped, best first, with the matching
+offsets. The default encoder is weight-free (log-mel statistics, see
+``findalike.encoders.audio``): no PyPI package ships a learned audio model's weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from findalike.app import AppSpec
+from findalike.apps.audio.models import AudioSearchRequest, AudioSearchResponse
+from findalike.apps.audio.pipeline import AUDIO_EXTENSIONS, audio_rows, audio_settings, read_audio
+from findalike.apps.audio.routes import make_router
+from findalike.apps.audio.search import search
+from findalike.config import Settings
+from findalike.encoders.base import Encoder
+from findalike.store import FieldSpec
+
+DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "audio"
+
+
+def make_encoder(settings: Settings) -> Encoder:
+    """The log-mel statistics encoder at the configured sample rate."""
+    from findalike.encoders.audio import LogMelStatsEncoder
+
+    return LogMelStatsEncoder(sample_rate_hz=audio_settings().sample_rate_hz)
+
+
+def demo_files() -> list[tuple[str, Path]]:
+    """The bundled clips (Sonic Pi samples, Asterisk prompts), if this is a checkout."""
+    return [(d.name, d) for d in (DATASET_DIR / "sonic-pi", DATASET_DIR / "asterisk")
+            if d.is_dir()]
+
+
+APP = AppSpec(
+    name="audio",
+    title="Audio search",
+    summary="Find the recordings, and the moments in them, that sound like a clip.",
+    extensions=AUDIO_EXTENSIONS,
+    fields=(
+        FieldSpec("name", "str", 512),
+        FieldSpec("offset_s", "float"),
+        FieldSpec("duration_s", "float"),
+        FieldSpec("source_rate_hz", "int"),
+        FieldSpec("channels", "int"),
+    ),
+    make_encoder=make_encoder,
+    read=read_audio,
+    to_rows=audio_rows,
+    search_request=AudioSearchRequest,
+    search_response=AudioSearchResponse,
+    search=search,
+    routes=make_router,
+    requires=("soundfile", "soxr"),
+    demo_files=demo_files,
+)
