@@ -259,7 +259,7 @@ def _hits(
         hits.append(MoleculeHit(
             item_id=item_id, smiles=row["smiles"], mol_id=row.get("mol_id") or "",
             name=row.get("name") or "", meta=row.get("meta") or {},
-            tanimoto=None if tanimoto is None else round(tanimoto, 6),
+            tanimoto=tanimoto,
             depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
         ))
     return hits
