@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
     qa_threshold: float = Field(
-        0.6, ge=-1.0, le=1.0,
+        0.45, ge=-1.0, le=1.0,
         description="QA: below this cosine similarity the chatbot says it does not know.",
     )
     text_chunk_words: int = Field(

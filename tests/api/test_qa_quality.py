@@ -1,0 +1,126 @@
+"""QA chatbot quality on the bundled demo set (the Perl FAQ), through the real app.
+
+The paraphrases below were written for this test, in other words than the FAQ's
+own questions; each names the FAQ question whose answer is right."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from findalike.api.main import create_app
+from findalike.apps.qa import demo_files
+from findalike.config import Settings
+from tests.conftest import wait_job
+
+PARAPHRASES = [
+    ("how can i order a hash by its values", "How do I sort a hash (optionally by value instead of key)?"),
+    ("send an e-mail message from a perl script", "How do I send email?"),
+    ("prompt for a password without echoing it to the screen", "How do I ask the user for a password?"),
+    ("prevent two processes from writing the same file at once", "How can I lock a file?"),
+    ("combine two hashes into one", "How do I merge two hashes?"),
+    ("is there something like a case statement in perl", "How do I create a switch or case statement?"),
+    ("disable a big chunk of code temporarily with comments", "How can I comment out a large block of Perl code?"),
+    ("run a program in the background so my script keeps going", "How do I start a process in the background?"),
+    ("get rid of repeated entries in an array", "How can I remove duplicate elements from a list or array?"),
+    ("randomly reorder the items of an array", "How do I shuffle an array randomly?"),
+    ("pick a random integer in a range", "How do I get a random number between X and Y?"),
+    ("remove leading and trailing whitespace from a string", "How do I strip blank space from the beginning/end of a string?"),
+    ("how many lines does a file have", "How do I count the number of lines in a file?"),
+    ("what was the date one day ago", "How do I find yesterday's date?"),
+    ("make the first letter of every word upper case", "How do I capitalize all the words on one line?"),
+    ("print a string backwards", "How do I reverse a string?"),
+    ("which perl modules do i have on this machine", "How do I find which modules are installed on my system?"),
+    ("strip html tags out of some text", "How do I remove HTML from a string?"),
+    ("download a web page in perl", "How do I fetch an HTML file?"),
+    ("give up on an operation that takes too long", "How do I timeout a slow event?"),
+    ("catch ctrl-c in my program", "How do I trap control characters/signals?"),
+    ("turn my script into a background daemon", "How do I fork a daemon process?"),
+    ("find bugs in my perl code", "How do I debug my Perl programs?"),
+    ("find out which parts of my program are slow", "How do I profile my Perl programs?"),
+    ("reduce the memory my perl program uses", "How can I make my Perl program take less memory?"),
+    ("format a big number with thousands separators", "How can I output my numbers with commas added?"),
+    ("create a unique temporary file", "How do I make a temporary file name?"),
+    ("walk through all files in a folder and its subfolders", "How do I traverse a directory tree?"),
+    ("check if an array contains a value", "How can I tell whether a certain element is contained in a list or array?"),
+    ("convert a date string to a unix timestamp", "How can I take a string and turn it into epoch seconds?"),
+    ("decode base64 data", "How do I decode a MIME/BASE64 string?"),
+    ("is perl hard to pick up for a beginner", "Is Perl difficult to learn?"),
+]
+
+OFF_TOPIC = [
+    "what is the capital of australia",
+    "how long should i boil an egg",
+    "who won the football world cup in 1998",
+    "what is the best fertiliser for tomatoes",
+    "how do i change a flat tyre on a bicycle",
+    "what causes the northern lights",
+]
+
+TOP1_BAR = 0.75  # the closest stored question is the right one
+ANSWERED_BAR = 0.70  # ... and it is also above the confidence threshold
+REFUSE_BAR = 0.80
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("qa"), apps=["qa"])
+    with TestClient(create_app(settings, encoders=shared_encoders)) as c:
+        (name, path), = demo_files()
+        r = c.post("/api/qa/load", files=[("files", (name, Path(path).read_bytes()))])
+        job = wait_job(c, r.json()["id"])
+        assert job["state"] == "done" and job["done"] >= 300, job
+        yield c
+
+
+def test_paraphrased_questions_find_the_right_answer(client: TestClient) -> None:
+    top1, answered, misses = 0, 0, []
+    for asked, expected in PARAPHRASES:
+        r = client.post("/api/qa/answer", json={"question": asked}).json()
+        closest = r["matched_question"] or r["related"][0]["question"]
+        top1 += closest == expected
+        answered += r["answered"] and closest == expected
+        if closest != expected:
+            misses.append((asked, closest))
+    n = len(PARAPHRASES)
+    print(f"QA paraphrases: top-1 {top1 / n:.3f} ({top1}/{n}), answered correctly "
+          f"{answered / n:.3f} ({answered}/{n}); wrong: {misses}")
+    assert top1 / n >= TOP1_BAR
+    assert answered / n >= ANSWERED_BAR
+
+
+def test_expected_questions_exist_in_the_demo_set() -> None:
+    import csv
+
+    (_, path), = demo_files()
+    with open(path, encoding="utf-8") as fh:
+        questions = {row["question"] for row in csv.DictReader(fh)}
+    missing = [e for _, e in PARAPHRASES if e not in questions]
+    assert not missing
+
+
+def test_off_topic_questions_get_i_dont_know_with_suggestions(client: TestClient) -> None:
+    refused = 0
+    for q in OFF_TOPIC:
+        r = client.post("/api/qa/answer", json={"question": q}).json()
+        if not r["answered"]:
+            refused += 1
+            assert r["answer"] is None and r["related"], r
+            assert r["confidence"] < r["threshold"]
+            assert "don't know" in r["message"]
+    rate = refused / len(OFF_TOPIC)
+    print(f"QA off-topic refused: {rate:.3f} ({refused}/{len(OFF_TOPIC)})")
+    assert rate >= REFUSE_BAR
+
+
+def test_threshold_is_per_request(client: TestClient) -> None:
+    asked = "combine two hashes into one"
+    strict = client.post("/api/qa/answer", json={"question": asked, "threshold": 0.99}).json()
+    lax = client.post("/api/qa/answer", json={"question": asked, "threshold": 0.1}).json()
+    assert not strict["answered"] and lax["answered"]
+    assert strict["related"][0]["question"] == lax["matched_question"]
+    bad = client.post("/api/qa/answer", json={"question": asked, "threshold": 3})
+    assert bad.status_code == 422
