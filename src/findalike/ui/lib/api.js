@@ -1,0 +1,81 @@
+// Calls to the findalike HTTP API. Every failure becomes an ApiError carrying the
+// API's error body ({status, title, detail, errors}) so pages can show it.
+import { h } from "./dom.js";
+
+export class ApiError extends Error {
+  constructor(status, title, detail, errors = []) {
+    super(detail || title);
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.errors = errors;
+  }
+}
+
+async function toError(resp) {
+  let body = null;
+  try {
+    body = await resp.json();
+  } catch {
+    body = null;
+  }
+  if (body && typeof body === "object" && ("detail" in body || "title" in body)) {
+    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    return new ApiError(resp.status, body.title || resp.statusText, detail, body.errors || []);
+  }
+  return new ApiError(resp.status, resp.statusText || "Error", `HTTP ${resp.status}`);
+}
+
+/**
+ * Call the API. `json`: a body sent as JSON; `form`: a FormData sent as multipart.
+ * Resolves to the parsed JSON (or null for an empty body); rejects with ApiError.
+ */
+export async function api(path, { method, json, form, signal } = {}) {
+  const init = { method: method || (json || form ? "POST" : "GET"), signal, headers: {} };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form) {
+    init.body = form;
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, "Network error", `Could not reach the server (${err.message}).`);
+  }
+  if (!resp.ok) throw await toError(resp);
+  const text = await resp.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** A readable error box for any error (ApiError or other). */
+export function errorBox(err) {
+  if (err instanceof ApiError) {
+    const items = (err.errors || [])
+      .filter((e) => e.message && e.message !== err.detail)
+      .map((e) => h("li", {}, e.field ? `${e.field}: ${e.message}` : e.message));
+    return h(
+      "div",
+      { class: "error", role: "alert" },
+      h("strong", {}, err.status ? `${err.title} (${err.status})` : err.title),
+      h("p", {}, err.detail),
+      items.length ? h("ul", {}, items) : null,
+    );
+  }
+  return h("div", { class: "error", role: "alert" }, h("strong", {}, "Error"),
+    h("p", {}, String(err && err.message ? err.message : err)));
+}
+
+let appsCache = null;
+/** The list from GET /api/apps (cached for the page's life; `fresh` refetches). */
+export async function listApps(fresh = false) {
+  if (!appsCache || fresh) appsCache = api("/api/apps");
+  try {
+    return await appsCache;
+  } catch (err) {
+    appsCache = null;
+    throw err;
+  }
+}

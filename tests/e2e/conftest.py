@@ -1,0 +1,140 @@
+"""Browser fixtures: the real findalike server (uvicorn in a thread, a tmp data dir,
+the session's shared text model) and Debian's Chromium driven by Playwright.
+
+No browser is ever downloaded: Chromium comes from Debian (``/usr/bin/chromium``);
+the tests are skipped with a clear reason when it or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("FINDALIKE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Generous: the first search of an app loads its model in the server.
+UI_TIMEOUT_MS = 120_000
+
+
+def _importable_apps() -> list[str]:
+    """Apps whose package imports and declares ``APP`` (apps being written in the
+    same tree may be half-done; they must not stop the UI tests of the others)."""
+    import importlib
+
+    from findalike.apps import ALL_APPS
+
+    names = []
+    for name in ALL_APPS:
+        try:
+            if hasattr(importlib.import_module(f"findalike.apps.{name}"), "APP"):
+                names.append(name)
+        except Exception:  # noqa: BLE001 - any failure means: leave this app out
+            continue
+    return names
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
+) -> Iterator[str]:
+    """The real app on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from findalike.api.main import create_app
+    from findalike.config import Settings
+
+    data_dir = tmp_path_factory.mktemp("ui-data")
+    app = create_app(Settings(data_dir=data_dir, apps=_importable_apps()),
+                     encoders=shared_encoders)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the findalike server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A fresh page (1280x900) whose console errors fail the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def screenshots(artifacts_dir: Path) -> Path:
+    out = artifacts_dir / "ui"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    return out
+
+
+def load_through_ui(page: Any, files: list[Path], timeout_ms: int = UI_TIMEOUT_MS) -> str:
+    """Choose ``files`` in the page's loader, submit, and wait for the job to end;
+    returns the final status line. Checks the progress bar ends full."""
+    page.get_by_label("Files to load").set_input_files([str(f) for f in files])
+    page.get_by_role("button", name="Load", exact=True).click()
+    job = page.locator(".job")
+    job.wait_for(state="visible")
+    page.wait_for_function(
+        "() => ['done','failed','cancelled','interrupted']"
+        ".includes(document.querySelector('.job')?.dataset.state)",
+        timeout=timeout_ms,
+    )
+    status = page.locator(".job-status").inner_text()
+    assert job.get_attribute("data-state") == "done", status
+    value = page.locator(".job progress").evaluate("p => [p.value, p.max]")
+    assert value[0] == value[1], value
+    return str(status)
+
+
+def shot(page: Any, screenshots: Path, name: str) -> Path:
+    path = screenshots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
