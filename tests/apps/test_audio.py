@@ -19,6 +19,7 @@ pytest.importorskip("soxr")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from findalike.api.main import create_app  # noqa: E402
+from findalike.app import content_id  # noqa: E402
 from findalike.apps.audio.decode import windows  # noqa: E402
 from findalike.config import Settings  # noqa: E402
 from tests.conftest import wait_job  # noqa: E402
@@ -68,14 +69,10 @@ def load_job(client: TestClient) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ids(client: TestClient, load_job: dict) -> dict[str, str]:
-    """Clip file name -> stored item id (found by searching each clip itself)."""
+def ids(load_job: dict) -> dict[str, str]:
+    """Clip file name -> stored item id (the content hash of the file)."""
     assert load_job["state"] == "done", load_job
-    found: dict[str, str] = {}
-    for p in CLIPS:
-        top = _upload(client, p.name, p.read_bytes())["results"][0]
-        found[top["name"]] = top["item_id"]
-    return found
+    return {p.name: content_id("audio", p.read_bytes()) for p in CLIPS}
 
 
 def _upload(client: TestClient, name: str, data: bytes, **form: object) -> dict:
@@ -140,12 +137,12 @@ def test_stored_clip_streams_for_the_player(client: TestClient, ids: dict[str, s
 
 def test_robust_copies_find_their_source_at_rank_1(client: TestClient,
                                                    ids: dict[str, str]) -> None:
-    """mp3 at low bitrate, white noise at 20 dB SNR, gain -12 dB and +6 dB (clipped),
-    and 3 s excerpts: rank-1 rate per kind and overall must reach 90%."""
+    """mp3 at low bitrate, white noise at 20 dB SNR, gain -12 dB or +6 dB (clipped; every
+    other clip), and 3 s excerpts: rank-1 rate per kind and overall must reach 90%."""
     rng = np.random.default_rng(5)
     hits: dict[str, list[bool]] = {"mp3": [], "noise": [], "gain": [], "excerpt": []}
     offsets_ok: list[bool] = []
-    for p in CLIPS:
+    for n, p in enumerate(CLIPS):
         audio, rate = sf.read(p, dtype="float32", always_2d=True)
         rms = float(np.sqrt(np.mean(audio**2))) or 1e-3
         noise = rng.normal(0.0, rms / 10 ** (NOISE_SNR_DB / 20), audio.shape)
@@ -154,14 +151,11 @@ def test_robust_copies_find_their_source_at_rank_1(client: TestClient,
         variants = {
             "mp3": mp3,
             "noise": _encode((audio + noise).astype(np.float32), rate),
-            "gain": _encode(audio * 0.25, rate),
+            "gain": _encode(np.clip(audio * (0.25 if n % 2 else 2.0), -1.0, 1.0), rate),
         }
         for kind, data in variants.items():
             top = _upload(client, f"q.{'mp3' if kind == 'mp3' else 'wav'}", data)["results"]
             hits[kind].append(bool(top) and top[0]["item_id"] == ids[p.name])
-        loud = _encode(np.clip(audio * 2.0, -1.0, 1.0), rate)
-        hits["gain"].append(_upload(client, "q.wav", loud)["results"][0]["item_id"]
-                            == ids[p.name])
         if len(audio) / rate >= EXCERPT_S + 1.0:
             start_s = float(rng.uniform(0.0, len(audio) / rate - EXCERPT_S))
             cut = audio[int(start_s * rate): int(start_s * rate) + int(EXCERPT_S * rate)]

@@ -63,10 +63,15 @@ def read_audio(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | Read
 
 
 def clip_windows(rt: AppRuntime, samples: np.ndarray, *, query: bool = False) -> list[Window]:
-    """The windows of a clip at the encoder's rate (stored hop, or the finer query hop)."""
+    """The windows of a clip at the encoder's rate: the stored hop, or for a query the
+    finer query hop, widened so that at most ``query_max_windows`` windows are cut."""
     s = settings_of(rt)
-    hop_s = s.query_hop_s if query else s.hop_s
-    return windows(samples, encoder_rate_hz(rt), s.window_s, hop_s)
+    rate_hz = encoder_rate_hz(rt)
+    hop_s = s.hop_s
+    if query:
+        span_s = max(0.0, samples.size / rate_hz - s.window_s)
+        hop_s = max(s.query_hop_s, span_s / max(1, s.query_max_windows - 1))
+    return windows(samples, rate_hz, s.window_s, hop_s)
 
 
 def audio_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:

@@ -30,8 +30,12 @@ class AudioSettings(BaseSettings):
     query_max_s: float = Field(
         60.0, gt=0, description="Only the first this many seconds of a query clip are used."
     )
+    query_max_windows: int = Field(
+        32, ge=1, le=1000, description="Most windows taken from a query clip: a long query "
+        "uses a coarser hop so that its search stays fast."
+    )
     hits_per_window: int = Field(
-        50, ge=1, le=1000, description="Stored windows fetched for each query window before "
+        30, ge=1, le=1000, description="Stored windows fetched for each query window before "
         "they are grouped per clip."
     )
 
