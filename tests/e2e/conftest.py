@@ -120,16 +120,16 @@ def load_through_ui(page: Any, files: list[Path], timeout_ms: int = UI_TIMEOUT_M
     returns the final status line. Checks the progress bar ends full."""
     page.get_by_label("Files to load").set_input_files([str(f) for f in files])
     page.get_by_role("button", name="Load", exact=True).click()
-    job = page.locator(".job")
+    job = page.locator(".loader .job")
     job.wait_for(state="visible")
     page.wait_for_function(
         "() => ['done','failed','cancelled','interrupted']"
-        ".includes(document.querySelector('.job')?.dataset.state)",
+        ".includes(document.querySelector('.loader .job')?.dataset.state)",
         timeout=timeout_ms,
     )
-    status = page.locator(".job-status").inner_text()
+    status = page.locator(".loader .job-status").inner_text()
     assert job.get_attribute("data-state") == "done", status
-    value = page.locator(".job progress").evaluate("p => [p.value, p.max]")
+    value = page.locator(".loader .job progress").evaluate("p => [p.value, p.max]")
     assert value[0] == value[1], value
     return str(status)
 

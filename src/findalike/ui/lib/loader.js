@@ -24,7 +24,7 @@ function failureList(job) {
   const more = job.errors_truncated ? h("li", {}, `… and ${job.errors_truncated} more`) : null;
   return h(
     "details",
-    { class: "failures", open: true },
+    { class: "failures", open: job.errors.length <= 5 },
     h("summary", {}, `${job.failed} item(s) failed`),
     h("ul", {}, job.errors.map((e) => h("li", {}, h("code", {}, e.item || e.label || "?"),
       ": ", e.error || e.message || JSON.stringify(e))), more),

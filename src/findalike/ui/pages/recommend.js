@@ -7,7 +7,7 @@ import { appPage, resultsHeading } from "../lib/page.js";
 
 export function render(root, info) {
   const liked = new Map(); // item id -> title
-  const modelLine = h("p", { class: "job-status", role: "status", "data-testid": "model" });
+  const modelLine = h("p", { class: "model-status", role: "status", "data-testid": "model" });
   const out = h("div", { class: "results", "aria-live": "polite" });
   const evalOut = h("div", { class: "results", "aria-live": "polite" });
   const likedList = h("ul", { class: "liked" });
