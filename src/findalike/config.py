@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         "Milvus Lite there. http(s)://host:19530: a Milvus server or cluster.",
     )
     milvus_token: str = Field("", description="Token (or user:password) for a Milvus server.")
+    milvus_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for a Milvus server to answer a connection."
+    )
     milvus_db: str = Field("", description="Database name on a Milvus server (empty: default).")
     collection_prefix: str = Field(
         "findalike_", description="Prefix of every collection name, so several installs can "

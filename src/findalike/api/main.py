@@ -63,7 +63,8 @@ def create_app(
     process share loaded models; ``load_demo`` queues the bundled demo data."""
     settings = settings or Settings()
     store = VectorStore(
-        settings.resolved_milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db
+        settings.resolved_milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db,
+        timeout_s=settings.milvus_timeout_s,
     )
     runtimes, disabled = build_runtimes(settings, store, encoders)
 

@@ -1,0 +1,103 @@
+"""The server under stress and failure: a long load must not block searches or job
+polling, a mismatched collection is a 409, an unreachable Milvus a 503."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from findalike.api.main import create_app
+from findalike.config import Settings
+from findalike.store import CollectionSpec, VectorStore
+from tests.conftest import REPO, wait_job
+
+SOTU = REPO / "datasets" / "sotu" / "sotu.jsonl.gz"
+
+
+def sotu_sentences(n: int) -> list[str]:
+    """``n`` real sentences from State of the Union addresses (8 to 60 words)."""
+    out: list[str] = []
+    with gzip.open(SOTU, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            for s in re.split(r"(?<=[.!?])\s+", json.loads(line)["text"]):
+                if 8 <= len(s.split()) <= 60:
+                    out.append(s)
+                    if len(out) == n:
+                        return out
+    return out
+
+
+def _jsonl(texts: list[str]) -> bytes:
+    return "\n".join(json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts)).encode()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("resilience"), apps=["text"])
+    with TestClient(create_app(settings, encoders=shared_encoders)) as c:
+        yield c
+
+
+def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestClient) -> None:
+    seed = client.post("/api/text/load", files=[("files", ("seed.jsonl", _jsonl(
+        ["Taxes on families should be cut.", "Our soldiers serve with honour abroad."])))])
+    assert wait_job(client, seed.json()["id"])["done"] == 2
+    r = client.post("/api/text/load", files=[("files", ("big.jsonl", _jsonl(sotu_sentences(10_000))))])
+    job_id = r.json()["id"]
+    progress_seen: set[int] = set()
+    searches_answered = 0
+    while True:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] != "running" and job["state"] != "queued":
+            break
+        if job["total"] and 0 < job["done"] < job["total"]:
+            progress_seen.add(job["done"])
+        hits = client.post("/api/text/search", json={"query": "tax cuts", "top_k": 3})
+        assert hits.status_code == 200
+        searches_answered += job["state"] == "running"
+        if len(progress_seen) >= 4 and searches_answered >= 5:
+            client.post(f"/api/jobs/{job_id}/cancel")  # enough seen: save the suite's time
+    final = wait_job(client, job_id)
+    print(f"during the load: {searches_answered} searches answered, "
+          f"{len(progress_seen)} distinct progress values; final {final['state']} {final['done']}")
+    assert final["total"] == 10_000
+    assert len(progress_seen) >= 4, "job progress was not visible while it ran"
+    assert searches_answered >= 5, "searches did not answer while the load ran"
+    assert final["state"] in ("cancelled", "done")
+
+
+def test_a_collection_built_by_another_encoder_is_a_409(client: TestClient) -> None:
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    store: VectorStore = client.app.state.store  # type: ignore[attr-defined]
+    rt = client.app.state.runtimes["text"]  # type: ignore[attr-defined]
+    client.delete("/api/text")
+    store.ensure(CollectionSpec(name=rt.collection, dim=512, vector_kind="float", metric="COSINE",
+                                encoder="some-other-model@9"))
+    r = client.post("/api/text/search", json={"query": "anything"})
+    assert r.status_code == 409
+    assert "some-other-model@9" in r.json()["detail"] and "all-MiniLM-L6-v2" in r.json()["detail"]
+    assert client.get("/api/text/count").status_code == 409
+    # dropping clears the conflict; loading works again
+    assert client.delete("/api/text").json()["dropped"] is True
+    r = client.post("/api/text/load", files=[("files", ("a.txt", b"Fresh start."))])
+    assert wait_job(client, r.json()["id"])["done"] == 1
+    assert settings.collection_prefix + "text" == rt.collection
+
+
+def test_unreachable_milvus_gives_503_not_a_crash(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, apps=["text"], milvus_uri="http://127.0.0.1:9",
+                        milvus_timeout_s=1)
+    with TestClient(create_app(settings)) as c:  # the server starts anyway
+        health = c.get("/api/health")
+        assert health.status_code == 503 and health.json()["milvus"]["ok"] is False
+        r = c.get("/api/text/count")
+        assert r.status_code == 503
+        assert r.json()["title"] == "Service unavailable" and "127.0.0.1:9" in r.json()["detail"]
+        assert "Traceback" not in r.text
+        assert c.post("/api/text/search", json={"query": "x"}).status_code == 503

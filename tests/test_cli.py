@@ -1,0 +1,131 @@
+"""The command line against a real server process: serve, load with progress,
+search, ask, apps, jobs; and a server killed mid-load comes back with the job
+marked interrupted, and loading again completes it without duplicates."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from findalike.cli import app as cli
+from tests.api.test_resilience import sotu_sentences
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "FINDALIKE_DATA_DIR": str(self.data_dir),
+               "FINDALIKE_APPS": '["text", "qa"]'}
+        log = (self.data_dir / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "findalike.cli", "serve", "--port", str(self.port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None, (self.data_dir / "server.log").read_text()
+            time.sleep(0.3)
+        raise AssertionError("server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown handler runs (a crash)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path)
+    s.start()
+    yield s
+    s.stop()
+
+
+def _cli(server: Server, *args: str) -> str:
+    result = runner.invoke(cli, list(args), env={"FINDALIKE_SERVER": server.url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
+    docs = tmp_path / "docs.csv"
+    docs.write_text("title,text,kind\nBread,Knead the dough and let it rise before baking.,food\n"
+                    "Rockets,The booster separated two minutes after launch.,space\n")
+    qa = tmp_path / "qa.csv"
+    qa.write_text("question,answer\nHow do I reset my password?,Use the 'forgot password' link.\n")
+    out = _cli(server, "load", "text", str(docs))
+    assert "request received" in out and "done" in out and "2 stored" in out
+    _cli(server, "load", "qa", str(qa))
+    out = _cli(server, "search", "text", "space flight", "-k", "1")
+    assert json.loads(out)["results"][0]["title"] == "Rockets"
+    out = _cli(server, "ask", "I forgot my password, what now?")
+    assert "forgot password" in out
+    out = _cli(server, "apps")
+    assert "text" in out and "all-MiniLM-L6-v2" in out
+    assert "done" in _cli(server, "jobs")
+    bad = runner.invoke(cli, ["load", "text", str(tmp_path / "missing.csv")],
+                        env={"FINDALIKE_SERVER": server.url})
+    assert bad.exit_code == 1 and "no such file" in bad.output
+
+
+def test_a_killed_server_marks_the_job_interrupted_and_a_reload_completes(
+    server: Server, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.jsonl"
+    texts = sotu_sentences(1500)
+    big.write_text("\n".join(json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts)))
+    out = _cli(server, "load", "text", str(big), "--no-wait")
+    job_id = out.split("job")[-1].strip()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+        if job["done"] > 0:
+            break
+        time.sleep(0.2)
+    assert job["state"] == "running" and 0 < job["done"] < 1500
+    server.kill()
+    server.start()
+    job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+    assert job["state"] == "interrupted", job
+    out = _cli(server, "load", "text", str(big))
+    assert "done" in out
+    count = httpx.get(f"{server.url}/api/text/count").json()
+    assert count["items"] == 1500, count  # nothing lost, nothing duplicated
