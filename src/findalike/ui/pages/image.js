@@ -1,0 +1,46 @@
+// Image search: drop, paste or choose a query image; a thumbnail grid with scores;
+// click a result to open the original, or to search with it.
+import { api, errorBox } from "../lib/api.js";
+import { field, fmtScore, h, replace } from "../lib/dom.js";
+import { appPage, resultsHeading } from "../lib/page.js";
+import { queryFilePicker, uploadForm } from "../lib/queryfile.js";
+
+export function render(root, info) {
+  const page = appPage(root, info);
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 200, value: 12 });
+  const results = h("div", { class: "results", "aria-live": "polite" });
+  const show = (r) => replace(results, resultsHeading(r.hits.length, "images"),
+    h("p", { class: "muted" }, `Model ${r.model}; near-duplicate at score ≥ ${fmtScore(r.near_duplicate_score)}.`),
+    h("ul", { class: "grid" }, r.hits.map((hit) => h("li", { class: "tile hit-tile" },
+      h("a", { href: hit.file_url, target: "_blank", rel: "noopener",
+        title: `Open ${hit.name} (${hit.width}×${hit.height})` },
+      h("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy" })),
+      h("div", { class: "caption" }, h("strong", { class: "tile-name" }, hit.name),
+        h("div", { class: "score" }, `score ${fmtScore(hit.score)}`,
+          hit.near_duplicate ? h("span", { class: "tag dup" }, " near-duplicate") : null),
+        h("button", { type: "button", class: "link", onclick: () => byItem(hit.item_id) },
+          "Search with this"))))));
+  const run = async (call) => {
+    replace(results, h("p", { class: "muted" }, "Searching…"));
+    try {
+      show(await call());
+    } catch (err) {
+      replace(results, errorBox(err));
+    }
+  };
+  const byItem = (itemId) => run(() => api(`/api/${info.name}/search`,
+    { json: { item_id: itemId, top_k: Number(topK.value) || 12 } }));
+  const search = () => {
+    const file = picker.current();
+    if (!file) return replace(results, h("p", { class: "error", role: "alert" }, "Choose a query image first."));
+    return run(() => api(`/api/${info.name}/search/upload`,
+      { form: uploadForm(file, { top_k: Number(topK.value) || 12 }) }));
+  };
+  const picker = queryFilePicker({ label: "Query image", accept: "image/*", kind: "image",
+    onFile: () => search() });
+  const form = h("form", { class: "search", onsubmit: (ev) => { ev.preventDefault(); search(); } },
+    picker, h("div", { class: "row" }, field("Results", topK).wrap,
+      h("button", { type: "submit", class: "primary" }, "Search")));
+  page.body.append(form, results);
+  return () => { page.dispose(); picker.dispose?.(); };
+}

@@ -1,0 +1,50 @@
+"""Image and audio pages in a real browser, on real files from datasets/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import load_through_ui, shot
+from tests.e2e.test_science_pages import _need
+
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+
+pytestmark = pytest.mark.browser
+
+
+def test_image_upload_search(page: Any, screenshots: Path) -> None:
+    """24 real photos (Tux Paint stamps); the query is one of them."""
+    photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[:24]
+    page.goto("/#/image")
+    _need("image", page)
+    load_through_ui(page, photos)
+    page.get_by_label("Results").fill("6")
+    page.get_by_label("Query image").set_input_files(str(photos[5]))
+    page.get_by_test_id("results-count").wait_for()
+    tiles = page.locator(".hit-tile")
+    assert tiles.count() == 6
+    assert tiles.first.locator(".tile-name").inner_text() == photos[5].name
+    assert "near-duplicate" in tiles.first.inner_text()
+    assert tiles.first.locator("a").get_attribute("href").endswith("/file")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.hit-tile img')].every(i => i.complete "
+        "&& i.naturalWidth > 0)")
+    shot(page, screenshots, "image")
+
+
+def test_audio_upload_search(page: Any, screenshots: Path) -> None:
+    """Real recorded speech prompts (Asterisk); the query is one of them."""
+    clips = sorted((DATASETS / "audio" / "asterisk").iterdir())[:8]
+    page.goto("/#/audio")
+    _need("audio", page)
+    load_through_ui(page, clips)
+    page.get_by_label("Query recording").set_input_files(str(clips[3]))
+    page.get_by_test_id("results-count").wait_for()
+    first = page.locator(".media-hit").first
+    assert first.locator(".hit-title").inner_text() == clips[3].name
+    assert first.locator("audio").count() == 1
+    first.locator(".offset").first.click()  # seeks the player
+    shot(page, screenshots, "audio")
