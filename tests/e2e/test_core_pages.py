@@ -66,7 +66,7 @@ def test_docs_render_offline(browser: Any, live_server: str) -> None:
         page.route("**/*", lambda route: route.continue_()
                    if route.request.url.startswith(live_server) else route.abort())
         page.goto("/docs")
-        page.locator(".opblock").first.wait_for(timeout=10_000)
+        page.locator(".opblock").first.wait_for(timeout=3_000)
     finally:
         context.close()
 

@@ -19,6 +19,6 @@ export function mediaHit({ name, score, fileUrl, kind, offsets, poster, extra })
     h("div", { class: "offsets", role: "group", "aria-label": `Matches in ${name}` },
       offsets.map((o) => h("button", { type: "button", class: "secondary offset",
         "aria-label": `Play ${name} from ${fmtTime(o.t)}`, onclick: () => seek(o.t) },
-      `▶ ${fmtTime(o.t)} (${fmtScore(o.score, 2)})`))),
+      `▶ ${o.t < 60 ? `${o.t.toFixed(1)} s` : fmtTime(o.t)} (${fmtScore(o.score, 2)})`))),
     extra || null);
 }
