@@ -26,6 +26,7 @@ from findalike.store import CollectionSpec, FieldSpec, Hit, VectorStore, in_filt
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from findalike.jobs import Work
     from findalike.media import MediaStore
 
 
@@ -108,6 +109,17 @@ class AppSpec:
     """Apps with equal non-empty keys share one encoder instance (text and QA)."""
     demo_files: Callable[[], list[tuple[str, Path]]] | None = None
     """Bundled demo data as (display name, path) pairs, loaded by ``serve --demo``."""
+    follow_up: Callable[[AppRuntime], Work] | None = None
+    """A job to run after the demo load (the recommender trains on what was loaded)."""
+    on_drop: Callable[[AppRuntime], None] | None = None
+    """Clears app state kept outside Milvus when the app's data is dropped."""
+    batch_size: int | None = None
+    """Records encoded per batch, if not FINDALIKE_ENCODE_BATCH_SIZE: small for
+    videos (memory), large for cheap encoders (fewer Milvus round trips)."""
+    one_row_per_item: bool = False
+    """Every item has exactly one vector, so counting rows counts items (fast)."""
+    index_type: str | None = None
+    """Milvus index; default AUTOINDEX for float vectors, BIN_FLAT (exact) for binary."""
 
 
 class AppRuntime:
@@ -161,6 +173,7 @@ class AppRuntime:
 
     def collection_spec(self) -> CollectionSpec:
         enc = self.encoder
+        index = self.spec.index_type or ("BIN_FLAT" if enc.vector_kind == "binary" else "AUTOINDEX")
         return CollectionSpec(
             name=self.collection,
             dim=enc.dim,
@@ -168,7 +181,12 @@ class AppRuntime:
             metric=enc.metric,
             encoder=f"{enc.name}@{enc.version}",
             fields=self.spec.fields,
+            index_type=index,
         )
+
+    @property
+    def batch_size(self) -> int:
+        return self.spec.batch_size or self.settings.encode_batch_size
 
     def ensure_collection(self) -> None:
         if not self._collection_ready:
@@ -216,12 +234,13 @@ class AppRuntime:
         )
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:
-        """Which of ``item_ids`` are already stored."""
+        """Which of ``item_ids`` are already stored (looked up by primary key, the
+        fast path on every Milvus)."""
         if not item_ids or not self.has_data():
             return set()
         rows = self.store.query(
             self.collection,
-            filter=f"part == 0 and {in_filter('item_id', item_ids)}",
+            filter=in_filter("id", [f"{i}:0" for i in item_ids]),
             output_fields=["item_id"],
         )
         return {str(r["item_id"]) for r in rows}
@@ -230,10 +249,10 @@ class AppRuntime:
         """(items, vectors) stored."""
         if not self.has_data():
             return 0, 0
-        return (
-            self.store.count(self.collection, filter="part == 0"),
-            self.store.count(self.collection),
-        )
+        vectors = self.store.count(self.collection)
+        if self.spec.one_row_per_item:
+            return vectors, vectors
+        return self.store.count(self.collection, filter="part == 0"), vectors
 
     def get_item(self, item_id: str) -> dict[str, Any] | None:
         """The first row of an item (its fields, without the vector), or None."""
@@ -241,7 +260,7 @@ class AppRuntime:
             return None
         rows = self.store.query(
             self.collection,
-            filter=f"item_id == {quote(item_id)} and part == 0",
+            filter=f"id == {quote(item_id + ':0')}",
             output_fields=["item_id", *[f.name for f in self.spec.fields]],
         )
         return rows[0] if rows else None
@@ -264,5 +283,9 @@ class AppRuntime:
         return self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
 
     def drop(self) -> bool:
+        """Drop the app's collection and whatever the app keeps beside it."""
         self._collection_ready = False
-        return self.store.drop(self.collection)
+        dropped = self.store.drop(self.collection)
+        if self.spec.on_drop is not None:
+            self.spec.on_drop(self)
+        return dropped

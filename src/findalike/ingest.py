@@ -83,7 +83,7 @@ class Loader:
                 continue
             self.seen.add(item.item_id)
             self.batch.append(item)
-            if len(self.batch) >= self.rt.settings.encode_batch_size:
+            if len(self.batch) >= self.rt.batch_size:
                 self._process(self.batch)
                 self.batch = []
 

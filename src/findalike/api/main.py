@@ -25,7 +25,7 @@ from findalike.config import Settings
 from findalike.encoders.base import Encoder
 from findalike.errors import FindalikeError, NotFound
 from findalike.ingest import load_files
-from findalike.jobs import JobManager
+from findalike.jobs import JobContext, JobManager, Work
 from findalike.media import MediaStore
 from findalike.store import VectorStore
 
@@ -121,6 +121,17 @@ def create_app(
     return app
 
 
+def _after(jobs: JobManager, first_id: str, work: Work) -> Work:
+    """``work``, started once job ``first_id`` has ended."""
+
+    def run(ctx: JobContext) -> str | None:
+        while not jobs.wait_for_change(first_id, jobs.get(first_id).version, 1.0).finished:
+            ctx.check_cancelled()
+        return work(ctx)
+
+    return run
+
+
 def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list[str]:
     """Queue a load of each app's bundled demo data into apps that hold nothing yet."""
     submitted = []
@@ -137,4 +148,7 @@ def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list
         job = jobs.submit(rt.name, load_files(rt, demo))
         log.info("loading %s demo data: job %s", rt.name, job.id)
         submitted.append(job.id)
+        if rt.spec.follow_up is not None:
+            submitted.append(jobs.submit(rt.name, _after(jobs, job.id, rt.spec.follow_up(rt)),
+                                         kind="follow-up").id)
     return submitted

@@ -73,7 +73,7 @@ def _app_info(rt: AppRuntime) -> AppInfo:
             info.encoder = props.get("encoder")
             info.dim = int(props["dim"]) if "dim" in props else None
             info.metric = props.get("metric")
-            info.items = rt.store.count(rt.collection, filter="part == 0")
+            info.items = rt.count()[0]
         else:
             info.items = 0
     except FindalikeError as exc:

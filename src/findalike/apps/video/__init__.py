@@ -50,4 +50,5 @@ APP = AppSpec(
     routes=make_router,
     requires=("av", "PIL", "torch"),
     encoder_key=IMAGE_ENCODER_KEY,
+    batch_size=2,
 )
