@@ -66,6 +66,9 @@ class LogMelStatsEncoder:
     fmax_hz: float = 7_600.0
     dynamic_range_db: float = 40.0
     time_slices: int = 2
+    window_s: float = 2.0
+    """The window length the app cuts; only recorded in ``version`` so that a collection
+    built with other windows is refused instead of mixed."""
     name: str = "logmel-stats"
     vector_kind: VectorKind = "float"
     metric: Metric = "COSINE"
@@ -77,7 +80,7 @@ class LogMelStatsEncoder:
 
     @property
     def version(self) -> str:
-        return f"1-sr{self.sample_rate_hz}-m{self.n_mels}"
+        return f"1-sr{self.sample_rate_hz}-m{self.n_mels}-w{self.window_s:g}"
 
     @property
     def dim(self) -> int:

@@ -21,10 +21,11 @@ DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "audio"
 
 
 def make_encoder(settings: Settings) -> Encoder:
-    """The log-mel statistics encoder at the configured sample rate."""
+    """The log-mel statistics encoder at the configured sample rate and window."""
     from findalike.encoders.audio import LogMelStatsEncoder
 
-    return LogMelStatsEncoder(sample_rate_hz=audio_settings().sample_rate_hz)
+    s = audio_settings()
+    return LogMelStatsEncoder(sample_rate_hz=s.sample_rate_hz, window_s=s.window_s)
 
 
 def demo_files() -> list[tuple[str, Path]]:
