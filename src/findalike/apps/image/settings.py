@@ -1,0 +1,33 @@
+"""The image app's own settings (environment variables, prefix ``FINDALIKE_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from findalike.imaging import DEFAULT_MAX_PIXELS
+
+
+class ImageSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
+
+    image_model: str = Field(
+        "efficientnet-lite0",
+        description="Image encoder: efficientnet-lite0 (PyTorch, default) or "
+        "efficientnet-lite3-int8 (TFLite). Shared by the image, video and objects apps.",
+    )
+    image_max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS, ge=1,
+        description="Largest image decoded (width x height); above it a load records the "
+        "item as failed and a query upload gets 413.",
+    )
+    image_near_duplicate_score: float = Field(
+        0.90, ge=-1.0, le=1.0,
+        description="Cosine similarity at or above which a hit is flagged as a "
+        "near-duplicate of the query (same photo resized, recompressed, cropped, flipped).",
+    )
+
+
+def image_settings() -> ImageSettings:
+    """The settings read from the environment now."""
+    return ImageSettings()
