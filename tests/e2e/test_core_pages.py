@@ -56,9 +56,7 @@ def test_home_lists_apps_and_docs(page: Any, screenshots: Path) -> None:
         assert page.request.get(url).ok, url
 
 
-@pytest.mark.xfail(reason="FastAPI's /docs page loads Swagger UI from a CDN; needs the core "
-                   "to serve it locally (e.g. the assets of fastapi-offline)", strict=False)
-def test_docs_render_offline(browser: Any, live_server: str) -> None:
+def test_docs_render_offline(browser: Any, live_server: str, screenshots: Path) -> None:
     context = browser.new_context(base_url=live_server)
     try:
         page = context.new_page()
@@ -66,7 +64,12 @@ def test_docs_render_offline(browser: Any, live_server: str) -> None:
         page.route("**/*", lambda route: route.continue_()
                    if route.request.url.startswith(live_server) else route.abort())
         page.goto("/docs")
-        page.locator(".opblock").first.wait_for(timeout=3_000)
+        page.locator(".opblock").first.wait_for(timeout=10_000)
+        assert page.locator(".opblock").count() > 10
+        shot(page, screenshots, "docs")
+        page.goto("/redoc")
+        page.locator("h2", has_text="Search Text search").first.wait_for(timeout=20_000)
+        shot(page, screenshots, "redoc")
     finally:
         context.close()
 

@@ -46,7 +46,11 @@ def discover(names: list[str] | None = None) -> tuple[list[AppSpec], list[Disabl
         if importlib.util.find_spec(module_name) is None:
             disabled.append(DisabledApp(name, "not available in this version"))
             continue
-        spec: AppSpec = importlib.import_module(module_name).APP
+        try:
+            spec: AppSpec = importlib.import_module(module_name).APP
+        except Exception as exc:  # a broken or half-installed app must not stop the server
+            disabled.append(DisabledApp(name, f"could not be loaded: {type(exc).__name__}: {exc}"))
+            continue
         missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
         if missing:
             disabled.append(
