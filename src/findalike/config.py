@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     )
     apps: list[str] = Field(
         default_factory=list,
-        description="Apps to enable (comma-separated JSON list); empty enables every app "
-        "whose dependencies are installed.",
+        description='Apps to enable, as a JSON list (`["text","qa"]`); empty enables every '
+        "app whose dependencies are installed.",
     )
     allowed_roots: list[Path] = Field(
         default_factory=list,
@@ -72,7 +72,6 @@ class Settings(BaseSettings):
         1_000_000, ge=1000, description="Text/QA: longest document or answer read (characters); "
         "a longer one is reported and skipped."
     )
-    load_demo: bool = Field(True, description="`findalike serve --demo` loads bundled demo data.")
 
     @property
     def resolved_milvus_uri(self) -> str:

@@ -42,6 +42,14 @@ ID_MAX_LENGTH = 160
 _PROPERTY_PREFIX = "findalike."
 
 
+class _LiteUnimplementedFilter(logging.Filter):
+    """Milvus Lite answers pymilvus's AllocTimestamp with UNIMPLEMENTED and pymilvus
+    falls back; grpc logs that harmless exchange as an ERROR with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Method not implemented" not in record.getMessage()
+
+
 class StoreError(FindalikeError):
     """Milvus refused an operation for a reason other than being unreachable."""
 
@@ -142,6 +150,7 @@ class VectorStore:
             if self._client is None:
                 if self.is_lite:
                     Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+                    logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
                 kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
                 if self._token:
                     kwargs["token"] = self._token
