@@ -55,4 +55,5 @@ APP = AppSpec(
     routes=make_router,
     requires=("soundfile", "soxr"),
     demo_files=demo_files,
+    batch_size=8,
 )
