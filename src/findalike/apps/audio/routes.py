@@ -10,22 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from findalike.app import AppRuntime
 from findalike.apps.audio.models import AudioSearchOptions, AudioSearchResponse
 from findalike.apps.audio.search import search_clip_bytes
-from findalike.errors import InvalidInput, TooLarge
-
-
-async def read_upload(file: UploadFile, max_bytes: int) -> tuple[str, bytes]:
-    """The uploaded file's base name and bytes; ``TooLarge`` past ``max_bytes``,
-    ``InvalidInput`` if empty."""
-    data = await file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLarge(
-            f"the query clip is over the {max_bytes}-byte limit (FINDALIKE_MAX_QUERY_BYTES)",
-            field="file",
-        )
-    if not data:
-        raise InvalidInput("the query clip is empty", field="file")
-    name = (file.filename or "query").replace("\\", "/").rsplit("/", 1)[-1]
-    return name, data
+from findalike.uploads import read_query_upload
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
@@ -43,7 +28,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
         matches_per_clip: Annotated[int, Form(ge=1, le=100)] = 5,
         min_score: Annotated[float, Form(ge=-1.0, le=1.0)] = 0.0,
     ) -> AudioSearchResponse:
-        name, data = await read_upload(file, rt.settings.max_query_bytes)
+        name, data = await read_query_upload(file, rt.settings.max_query_bytes, what="query clip")
         options = AudioSearchOptions(
             top_k=top_k, matches_per_clip=matches_per_clip, min_score=min_score
         )

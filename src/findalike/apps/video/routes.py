@@ -10,22 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from findalike.app import AppRuntime
 from findalike.apps.video.models import VideoSearchOptions, VideoSearchResponse
 from findalike.apps.video.search import search_upload
-from findalike.errors import InvalidInput, TooLarge
-
-
-async def read_upload(file: UploadFile, max_bytes: int) -> tuple[str, bytes]:
-    """The uploaded file's base name and bytes; ``TooLarge`` past ``max_bytes``,
-    ``InvalidInput`` if empty."""
-    data = await file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLarge(
-            f"the query file is over the {max_bytes}-byte limit (FINDALIKE_MAX_QUERY_BYTES)",
-            field="file",
-        )
-    if not data:
-        raise InvalidInput("the query file is empty", field="file")
-    name = (file.filename or "query").replace("\\", "/").rsplit("/", 1)[-1]
-    return name, data
+from findalike.uploads import read_query_upload
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
@@ -44,7 +29,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
         min_score: Annotated[float, Form(ge=-1.0, le=1.0)] = 0.0,
         segment_margin: Annotated[float, Form(ge=0.0, le=2.0)] = 0.08,
     ) -> VideoSearchResponse:
-        name, data = await read_upload(file, rt.settings.max_query_bytes)
+        name, data = await read_query_upload(file, rt.settings.max_query_bytes, what="query file")
         options = VideoSearchOptions(
             top_k=top_k, offsets_per_video=offsets_per_video, min_score=min_score,
             segment_margin=segment_margin,
