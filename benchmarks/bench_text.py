@@ -22,11 +22,11 @@ import argparse
 import asyncio
 import gzip
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,9 +176,20 @@ async def http_load(url: str, clients: int, requests: int) -> dict[str, float]:
             "p99_ms": round(percentile(latencies, 99) * 1000, 2)}
 
 
-def in_process_latency(data_dir: Path, encoder: Any, requests: int) -> dict[str, Any]:
+def in_child_process(fn: Any, *args: Any) -> Any:
+    """Run ``fn`` in a fresh process: Milvus Lite holds its file's lock until the
+    process that opened it exits, and the HTTP server must open the file next."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def in_process_latency(data_dir: Path, requests: int) -> dict[str, Any]:
     """The same searches without HTTP: the app's search function (encode + Milvus),
     and the store alone with precomputed query vectors."""
+    from findalike.encoders.sentence import MiniLMEncoder
+
+    encoder = MiniLMEncoder()
     from findalike.app import AppRuntime
     from findalike.apps.text import APP
     from findalike.apps.text.models import TextSearchRequest
@@ -257,8 +268,8 @@ def main() -> None:
     for n in sizes:
         work = Path(tempfile.mkdtemp(prefix=f"bench-search-{n}-"))
         try:
-            fill_collection(work, all_docs[:n], all_vectors[:n])
-            direct = in_process_latency(work, encoder, args.requests)
+            in_child_process(fill_collection, work, all_docs[:n], all_vectors[:n])
+            direct = in_child_process(in_process_latency, work, args.requests)
             server = Server(work)
             try:
                 http = [asyncio.run(http_load(server.url, int(c), args.requests))

@@ -71,7 +71,9 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         settings: SettingsDep,
         files: Annotated[list[UploadFile] | None, File(description="Files or zips.")] = None,
         path: Annotated[
-            str | None, Form(description="A file or folder on the server, inside an allowed root.")
+            str | None,
+            Form(description="A file or folder on the server, inside an allowed root.",
+                 examples=["/srv/findalike/incoming/docs"]),
         ] = None,
     ) -> Job:
         if not files and not path:

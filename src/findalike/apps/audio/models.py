@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AudioSearchOptions(BaseModel):
@@ -17,6 +17,11 @@ class AudioSearchOptions(BaseModel):
 
 class AudioSearchRequest(AudioSearchOptions):
     """Search by a clip given inline (base64) or by a stored clip's id."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"item_id": "0c8e4b2a9f1d4e7b8a6c5d3e2f1a0b9c", "top_k": 5, "exclude_self": True},
+        ]}
+    )
 
     audio_base64: str | None = Field(
         None, description="A query clip (wav, flac, ogg, mp3), base64-encoded. For large "

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUERY_LETTERS = 1_000_000
 
 
 class DnaQuery(BaseModel):
     """A sequence to classify or to find similar sequences for."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"sequence": "AGAGTTTGATCCTGGCTCAGGATGAACGCTGGCGGCGTGCCTAATACATGCAAGTCG", "limit": 5},
+        ]}
+    )
 
     sequence: str = Field(
         min_length=1, max_length=MAX_QUERY_LETTERS,
@@ -33,6 +38,12 @@ class DnaResults(BaseModel):
 
 
 class DnaClassifyRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"sequence": "AGAGTTTGATCCTGGCTCAGGATGAACGCTGGCGGCGTGCCTAATACATGCAAG", "neighbours": 5},
+        ]}
+    )
+
     sequence: str = Field(min_length=1, max_length=MAX_QUERY_LETTERS)
     neighbours: int | None = Field(
         None, ge=1, le=200, description="k of the vote (default FINDALIKE_DNA_NEIGHBOURS)."
@@ -49,6 +60,12 @@ class DnaClassification(BaseModel):
 
 
 class DnaEvaluateRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"holdout_fraction": 0.2, "neighbours": 5, "seed": 0},
+        ]}
+    )
+
     holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="Share held out.")
     neighbours: int | None = Field(None, ge=1, le=200)
     seed: int = Field(0, description="Chooses which items are held out (reproducible).")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MoleculeSearch(BaseModel):
     """A similarity, substructure or superstructure search."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"query": "CC(=O)Oc1ccccc1C(=O)O", "mode": "similarity", "limit": 10, "threshold": 0.3},
+        ]}
+    )
 
     query: str = Field(
         min_length=1, max_length=10_000,

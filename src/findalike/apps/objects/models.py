@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DetectOptions(BaseModel):
@@ -18,6 +18,11 @@ class DetectOptions(BaseModel):
 class DetectRequest(DetectOptions):
     """Find known objects in a video (or an image), sent base64-encoded. Uploading the
     file to ``POST /api/objects/detect/upload`` does the same without base64."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"media_base64": "<base64 of an mp4 or a jpg>", "filename": "street.mp4"},
+        ]}
+    )
 
     media_base64: str = Field(description="The video (mp4, webm, mkv, gif, ...) or image.")
     filename: str = Field(

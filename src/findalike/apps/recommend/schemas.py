@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Recommendation(BaseModel):
@@ -37,6 +37,11 @@ class SimilarItems(BaseModel):
 
 class FoldInRequest(BaseModel):
     """A user who is not in the model, described by items they liked."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"items": ["1002", "1050", "1582"], "ratings": [5, 4, 5], "k": 10},
+        ]}
+    )
 
     items: list[str] = Field(min_length=1, max_length=1000, description="Liked item ids.")
     ratings: list[float] | None = Field(
@@ -54,6 +59,7 @@ class FoldInRequest(BaseModel):
 class RecommendRequest(BaseModel):
     """``POST /api/recommend/search``: recommendations for a stored ``user``, or for
     a new user from ``items`` they liked (fold-in)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{"user": "1", "k": 10}]})
 
     user: str | None = None
     items: list[str] | None = Field(None, min_length=1, max_length=1000)
@@ -67,6 +73,12 @@ class RecommendRequest(BaseModel):
 
 
 class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"k": 10, "holdout": "random", "test_fraction": 0.2},
+        ]}
+    )
+
     k: int = Field(10, ge=1, le=100)
     holdout: Literal["random", "temporal"] = Field(
         "random", description="random: a random share of each user's ratings; temporal: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class VideoSearchOptions(BaseModel):
@@ -25,6 +25,11 @@ class VideoSearchOptions(BaseModel):
 class VideoSearchRequest(VideoSearchOptions):
     """Search by an image (base64) or by a stored video (``item_id``: videos that
     share scenes with it). A clip upload goes to ``POST /api/video/search/upload``."""
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"item_id": "3f2a9c0d4b1e4f6a8c7d5e2b1a0f9e8d", "top_k": 5},
+        ]}
+    )
 
     image_base64: str | None = Field(
         None, description="A query image (jpg, png, webp, gif, bmp), base64-encoded."
