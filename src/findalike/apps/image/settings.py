@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from findalike.encoders.image import DEFAULT_IMAGE_MODEL
 from findalike.imaging import DEFAULT_MAX_PIXELS
 
 
@@ -12,9 +13,10 @@ class ImageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
 
     image_model: str = Field(
-        "efficientnet-lite0",
-        description="Image encoder: efficientnet-lite0 (PyTorch, default) or "
-        "efficientnet-lite3-int8 (TFLite). Shared by the image, video and objects apps.",
+        DEFAULT_IMAGE_MODEL,
+        description="Image encoder: efficientnet-lite3-int8 (TFLite, default: as good on the "
+        "near-duplicate test and ~8x faster on CPU) or efficientnet-lite0 (PyTorch). Shared "
+        "by the image, video and objects apps.",
     )
     image_max_pixels: int = Field(
         DEFAULT_MAX_PIXELS, ge=1,
@@ -22,9 +24,11 @@ class ImageSettings(BaseSettings):
         "item as failed and a query upload gets 413.",
     )
     image_near_duplicate_score: float = Field(
-        0.90, ge=-1.0, le=1.0,
+        0.85, ge=-1.0, le=1.0,
         description="Cosine similarity at or above which a hit is flagged as a "
-        "near-duplicate of the query (same photo resized, recompressed, cropped, flipped).",
+        "near-duplicate of the query (same photo resized, recompressed, cropped, flipped). "
+        "Measured on 184 photos with efficientnet-lite3-int8: ~90% of transformed copies "
+        "score >= 0.85 (flips ~1.0), and 5% of photos have a different photo above 0.84.",
     )
 
 

