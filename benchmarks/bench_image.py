@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import io
 import json
+import multiprocessing
 import os
 import platform
 import socket
@@ -198,6 +199,27 @@ def http_search(base: str, uploads: list[bytes], item_ids: list[str]) -> dict[st
     return out
 
 
+def prepare(data_dir: Path, scale: int) -> dict[str, Any]:
+    """Encoder alone, a load job, then the collection filled to ``scale`` rows."""
+    images = [decode_image(p.read_bytes(), max_side_px=ENCODE_SIDE_PX) for p in photos()]
+    settings = Settings(data_dir=data_dir)
+    store = VectorStore(settings.resolved_milvus_uri)
+    rt = AppRuntime(APP, settings, store, media=MediaStore(data_dir / "media"))
+    jobs = JobManager(data_dir / "jobs.sqlite")
+    out: dict[str, Any] = {"encoder": f"{rt.encoder.name}@{rt.encoder.version}"}
+    out["encode_only"] = encoder_alone(rt, images)
+    out["load_job"] = load_job(rt, jobs)
+    out["load_over_encode_ratio"] = round(
+        out["load_job"]["images_per_s"] / out["encode_only"]["images_per_s"], 3)
+    print(json.dumps({k: out[k] for k in ("encode_only", "load_job")}), flush=True)
+    out["item_ids"] = [str(r["item_id"]) for r in rt.store.query(
+        rt.collection, filter="part == 0", output_fields=["item_id"])]
+    out["search_rows"] = add_scale_rows(rt, scale)
+    jobs.shutdown()
+    store.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=10_000)
@@ -215,21 +237,13 @@ def main() -> None:
         result["model_comparison"] = compare_models(images, query_every=3)
     with tempfile.TemporaryDirectory(prefix="findalike-bench-image-") as tmp:
         data_dir = Path(tmp) / "data"
-        settings = Settings(data_dir=data_dir)
-        store = VectorStore(settings.resolved_milvus_uri)
-        rt = AppRuntime(APP, settings, store, media=MediaStore(data_dir / "media"))
-        jobs = JobManager(data_dir / "jobs.sqlite")
-        result["encoder"] = f"{rt.encoder.name}@{rt.encoder.version}"
-        result["encode_only"] = encoder_alone(rt, images)
-        result["load_job"] = load_job(rt, jobs)
-        result["load_over_encode_ratio"] = round(
-            result["load_job"]["images_per_s"] / result["encode_only"]["images_per_s"], 3)
-        print(json.dumps({k: result[k] for k in ("encode_only", "load_job")}), flush=True)
-        item_ids = [str(r["item_id"]) for r in rt.store.query(
-            rt.collection, filter="part == 0", output_fields=["item_id"])]
-        result["search_rows"] = add_scale_rows(rt, args.scale)
-        jobs.shutdown()
-        store.close()
+        # in a child process: Milvus Lite keeps its file locked until the process ends,
+        # and the server started next must open the same file
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            prepared = pool.apply(prepare, (data_dir, args.scale))
+        item_ids = prepared.pop("item_ids")
+        result.update(prepared)
         rng = np.random.default_rng(1)
         picks = rng.integers(0, len(images), args.queries)
         uploads = [jpeg_bytes(list(TRANSFORMS.values())[i % 5](images[p]), quality=80)

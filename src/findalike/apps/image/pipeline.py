@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -18,16 +17,6 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 ENCODE_SIDE_PX = 512
 """Images are kept in memory at most this large between reading and encoding (the
 encoders look at 224-280 px); originals are stored untouched."""
-
-
-@dataclass
-class ImagePayload:
-    """What the encoder needs (a reduced RGB picture) and what the media store keeps
-    (the original bytes)."""
-
-    image: Image.Image
-    original: bytes
-    suffix: str
 
 
 def app_settings(rt: AppRuntime) -> ImageSettings:
@@ -48,34 +37,33 @@ def decode_query(rt: AppRuntime, data: bytes) -> Image.Image:
 
 
 def read_image(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFailure]:
-    """One image file -> one record. A file that is not a complete, readable image
-    of at most ``image_max_pixels`` raises (the load records it and goes on)."""
+    """One image file -> one record whose payload is the decoded picture (at most
+    ``ENCODE_SIDE_PX``). A file that is not a complete, readable image of at most
+    ``image_max_pixels`` raises (the load records it and goes on).
+
+    The original and its thumbnail are stored here, by content hash, so that a batch
+    waiting to be encoded holds small pictures, not the files' bytes (a file that
+    then fails to encode leaves an unreferenced, unlisted file behind)."""
     width, height = image_size(data)
     picture = decode_query(rt, data)
-    suffix = PurePosixPath(name).suffix.lower() or ".bin"
-    if suffix == ".jpeg":
-        suffix = ".jpg"
+    item_id = content_id(data)
+    if rt.media is not None:
+        suffix = PurePosixPath(name).suffix.lower().replace(".jpeg", ".jpg") or ".bin"
+        rt.media.put(rt.name, item_id, data, suffix)
+        rt.media.put(rt.name, item_id, thumbnail_jpeg(picture), ".jpg", variant="thumb")
     yield Record(
-        item_id=content_id(data),
-        payload=ImagePayload(image=picture, original=data, suffix=suffix),
+        item_id=item_id,
+        payload=picture,
         fields={"name": _fit(name), "width": width, "height": height},
         label=name,
     )
 
 
 def image_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
-    """Encode a batch, then store each original and its thumbnail by content hash.
-    Media are written only for items that encoded, so a failed item leaves nothing."""
-    payloads: list[ImagePayload] = [r.payload for r in records]
-    vectors = rt.encoder.encode([p.image for p in payloads])
-    items = []
-    for record, payload, vector in zip(records, payloads, vectors, strict=True):
-        if rt.media is not None:
-            rt.media.put(rt.name, record.item_id, payload.original, payload.suffix)
-            rt.media.put(rt.name, record.item_id, thumbnail_jpeg(payload.image), ".jpg",
-                         variant="thumb")
-        items.append(EncodedItem(record=record, rows=[rt.row(record, 0, vector)]))
-    return items
+    """One vector per image."""
+    vectors = rt.encoder.encode([r.payload for r in records])
+    return [EncodedItem(record=r, rows=[rt.row(r, 0, v)])
+            for r, v in zip(records, vectors, strict=True)]
 
 
 def _fit(name: str, max_bytes: int = 500) -> str:
