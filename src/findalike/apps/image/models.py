@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ImageSearchRequest(BaseModel):
     """Search by a stored image ("more like this"); to search by a new picture, upload
     it to ``POST /api/image/search/upload`` or send it base64-encoded here."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"item_id": "5d41402abc4b2a76b9719d911017c5", "top_k": 9}]}
+    )
 
     item_id: str | None = Field(
         None, pattern=r"^[0-9a-f]{8,64}$",

@@ -10,21 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from findalike.app import AppRuntime
 from findalike.apps.image.models import ImageSearchResponse
 from findalike.apps.image.search import search_bytes
-from findalike.errors import InvalidInput, TooLarge
-
-
-async def read_upload(file: UploadFile, max_bytes: int) -> bytes:
-    """The uploaded file's bytes; ``TooLarge`` past ``max_bytes``, ``InvalidInput``
-    if empty."""
-    data = await file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLarge(
-            f"the query image is over the {max_bytes}-byte limit (FINDALIKE_MAX_QUERY_BYTES)",
-            field="file",
-        )
-    if not data:
-        raise InvalidInput("the query image is empty (0 bytes)", field="file")
-    return data
+from findalike.uploads import read_query_upload
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
@@ -40,7 +26,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
         top_k: Annotated[int, Form(ge=1, le=200)] = 10,
         min_score: Annotated[float, Form(ge=-1.0, le=1.0)] = -1.0,
     ) -> ImageSearchResponse:
-        data = await read_upload(file, rt.settings.max_query_bytes)
+        _, data = await read_query_upload(file, rt.settings.max_query_bytes, what="query image")
         return await anyio.to_thread.run_sync(
             lambda: search_bytes(rt, data, top_k=top_k, min_score=min_score)
         )

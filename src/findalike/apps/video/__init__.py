@@ -48,7 +48,7 @@ APP = AppSpec(
     search_response=VideoSearchResponse,
     search=search,
     routes=make_router,
-    requires=("av", "PIL", "torch"),
+    requires=("av", "PIL", "ai_edge_litert"),
     encoder_key=IMAGE_ENCODER_KEY,
     batch_size=2,
 )
