@@ -23,18 +23,25 @@ CAT_BOX = (200, 150, 200 + 360, 150 + 240)  # where the cat is pasted, pixels
 CAT_START_S, CAT_END_S = 2.0, 4.0  # 0-2 s an astronaut (no known object), 2-4 s the cat
 
 
+def cat_scene() -> np.ndarray:
+    """The cameraman photo with the cat pasted at CAT_BOX."""
+    from PIL import Image
+
+    scene = Image.fromarray(photo("camera")).resize(SIZE)
+    cat = Image.fromarray(photo("chelsea")).resize((CAT_BOX[2] - CAT_BOX[0],
+                                                   CAT_BOX[3] - CAT_BOX[1]))
+    scene.paste(cat, CAT_BOX[:2])
+    return np.asarray(scene)
+
+
 def make_cat_clip(path: Path) -> None:
     from PIL import Image
 
     from findalike.video import write_clip
 
     astronaut = np.asarray(Image.fromarray(photo("astronaut")).resize(SIZE))
-    scene = Image.fromarray(photo("camera")).resize(SIZE)
-    cat = Image.fromarray(photo("chelsea")).resize((CAT_BOX[2] - CAT_BOX[0],
-                                                   CAT_BOX[3] - CAT_BOX[1]))
-    scene.paste(cat, CAT_BOX[:2])
     seconds = int(CAT_START_S * FPS)
-    write_clip([astronaut] * seconds + [np.asarray(scene)] * seconds, path, fps=FPS)
+    write_clip([astronaut] * seconds + [cat_scene()] * seconds, path, fps=FPS)
 
 
 def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -88,6 +95,15 @@ def test_objects_register_and_detect_in_clip(
     assert drawn and all(d == "yes" for d in drawn), drawn
     page.wait_for_function("() => document.querySelector('.known-thumb').naturalWidth > 0")
     shot(page, screenshots, "objects")
+
+    # A still image works too: its boxes are drawn over the picture itself.
+    still = tmp_path / "still.jpg"
+    Image.fromarray(cat_scene()).save(still, quality=90)
+    page.get_by_label("Video or image to check").set_input_files(str(still))
+    page.locator(".results-head", has_text="1 known object found").wait_for()
+    assert page.locator(".object-hit .hit-title").all_inner_texts() == ["chelsea"]
+    page.wait_for_function(
+        "() => document.querySelector('.object-hit canvas.frame')?.dataset.drawn === 'yes'")
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 5000)

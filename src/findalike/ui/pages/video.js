@@ -17,7 +17,7 @@ export function render(root, info) {
     try {
       const r = await api(`/api/${info.name}/search/upload`,
         { form: uploadForm(file, { top_k: Number(topK.value) || 5 }) });
-      replace(results, resultsHeading(r.results.length, "videos"),
+      replace(results, resultsHeading(r.results.length, r.results.length === 1 ? "video" : "videos"),
         h("p", { class: "muted" }, `Query: ${r.query}, ${r.query_frames} frame(s) embedded.`),
         h("ol", { class: "hits" }, r.results.map((v) => mediaHit({
           name: v.name, score: v.score, fileUrl: v.file_url, kind: "video", poster: v.thumbnail_url,
