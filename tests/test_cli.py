@@ -111,7 +111,8 @@ def test_a_killed_server_marks_the_job_interrupted_and_a_reload_completes(
 ) -> None:
     big = tmp_path / "big.jsonl"
     texts = sotu_sentences(1500)
-    big.write_text("\n".join(json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts)))
+    big.write_text("\n".join(json.dumps({"title": f"s{i}", "text": t})
+                             for i, t in enumerate(texts)))
     out = _cli(server, "load", "text", str(big), "--no-wait")
     job_id = out.split("job")[-1].strip()
     deadline = time.monotonic() + 120

@@ -34,7 +34,8 @@ def sotu_sentences(n: int) -> list[str]:
 
 
 def _jsonl(texts: list[str]) -> bytes:
-    return "\n".join(json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts)).encode()
+    lines = (json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts))
+    return "\n".join(lines).encode()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,8 @@ def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestCl
     seed = client.post("/api/text/load", files=[("files", ("seed.jsonl", _jsonl(
         ["Taxes on families should be cut.", "Our soldiers serve with honour abroad."])))])
     assert wait_job(client, seed.json()["id"])["done"] == 2
-    r = client.post("/api/text/load", files=[("files", ("big.jsonl", _jsonl(sotu_sentences(10_000))))])
+    big = _jsonl(sotu_sentences(10_000))
+    r = client.post("/api/text/load", files=[("files", ("big.jsonl", big))])
     job_id = r.json()["id"]
     progress_seen: set[int] = set()
     searches_answered = 0
