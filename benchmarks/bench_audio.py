@@ -17,7 +17,6 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import numpy as np
 import soundfile as sf
+from harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "datasets" / "audio"
@@ -38,28 +39,8 @@ CLIPS = sorted(p for p in DATA.rglob("*") if p.suffix in {".wav", ".flac", ".ogg
 EXCERPT_S = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["audio"]'}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/audio/count", timeout=2).is_success:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return harness.start_server(data_dir, port, apps=["audio"], ready_path="/api/audio/count")
 
 
 def wav(samples: np.ndarray, rate: int) -> bytes:

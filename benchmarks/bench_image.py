@@ -22,18 +22,18 @@ import json
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import numpy as np
+from harness import free_port
 from PIL import Image, ImageEnhance, ImageOps
 
 from findalike.app import AppRuntime
@@ -134,28 +134,8 @@ def add_scale_rows(rt: AppRuntime, total: int, seed: int = 0) -> int:
     return len(rows) + n
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["image"]'}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/image/count", timeout=2).is_success:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return harness.start_server(data_dir, port, apps=["image"], ready_path="/api/image/count")
 
 
 async def _latency(base: str, requests: list[dict[str, Any]], clients: int) -> dict[str, Any]:

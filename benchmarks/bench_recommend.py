@@ -15,17 +15,17 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import httpx
 import numpy as np
+from harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "datasets" / "ratings"
@@ -33,28 +33,9 @@ RESULTS = REPO / "benchmarks" / "results" / "recommend.json"
 K = 10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["recommend"]'}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/recommend/model", timeout=2).is_success:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return harness.start_server(data_dir, port, apps=["recommend"],
+                                ready_path="/api/recommend/model")
 
 
 def wait_job(client: httpx.Client, job_id: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import statistics
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from harness import free_port
 
 from findalike.api.main import create_app
 from findalike.config import Settings
@@ -37,14 +37,8 @@ QUERIES = ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "c1ccc2ccccc2c1", "NC(=O
 REQUESTS_PER_LEVEL = 64
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(settings: Settings) -> tuple[uvicorn.Server, str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()

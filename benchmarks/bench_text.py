@@ -26,9 +26,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from harness import free_port, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -123,29 +121,12 @@ class _Dims:
         self.dim, self.vector_kind, self.metric = dim, "float", "COSINE"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["text"]',
-               "FINDALIKE_MAX_UPLOAD_BYTES": str(4 * 1024**3)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "findalike.cli", "serve", "--port", str(self.port),
-             "--log-level", "warning"], env=env, start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        self.proc = start_server(data_dir, self.port, apps=["text"], timeout_s=120,
+                                 env={"FINDALIKE_MAX_UPLOAD_BYTES": str(4 * 1024**3)})
         # the first search loads the model: keep it out of the measurements
         httpx.post(f"{self.url}/api/text/search", json={"query": "warm up"}, timeout=120)
 

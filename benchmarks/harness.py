@@ -1,0 +1,54 @@
+"""What every benchmark needs to measure findalike over HTTP: a free loopback port
+and the real server in a subprocess, ready before the clock starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    data_dir: Path,
+    port: int,
+    *,
+    apps: list[str],
+    ready_path: str = "/api/health",
+    timeout_s: float = 90.0,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """findalike (uvicorn) on 127.0.0.1:``port`` over ``data_dir`` with ``apps``,
+    returned once ``ready_path`` answers 2xx; killed and ``RuntimeError`` otherwise."""
+    full_env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir),
+                "FINDALIKE_APPS": json.dumps(apps), **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=full_env, cwd=REPO,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=2).is_success:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"the server did not start (apps {apps}, data {data_dir})")
