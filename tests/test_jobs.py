@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from findalike.errors import Conflict, InvalidInput, NotFound
-from findalike.jobs import MAX_ERRORS_KEPT, JobContext, JobManager
+from findalike.jobs import (
+    FINISHED_KEPT_IN_MEMORY,
+    MAX_ERRORS_KEPT,
+    JobContext,
+    JobManager,
+    checkpoint,
+)
 
 
 def test_progress_is_recorded_and_job_ends_done(tmp_path: Path) -> None:
@@ -112,3 +119,98 @@ def test_a_restart_marks_unfinished_jobs_interrupted(tmp_path: Path) -> None:
     assert JobManager(db).get(job.id).state in ("interrupted", "done")
     done_ids = [j.id for j in second.list()]
     assert job.id in done_ids
+
+
+def _deep_media_loop(started: threading.Event, steps: list[int]) -> None:
+    """Stands for a frame/window loop deep inside a reader: no JobContext in reach."""
+    started.set()
+    while True:
+        checkpoint()
+        steps.append(1)
+        time.sleep(0.005)
+
+
+@pytest.mark.timeout(60)
+def test_checkpoint_stops_a_deep_loop_on_cancel(tmp_path: Path) -> None:
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    started, steps = threading.Event(), []
+    job = jobs.submit("video", lambda ctx: _deep_media_loop(started, steps))
+    assert started.wait(10)
+    cancelled_at = time.monotonic()
+    jobs.cancel(job.id)
+    ended = jobs.wait(job.id, timeout_s=10)
+    print(f"cancel took effect in {time.monotonic() - cancelled_at:.3f} s (bar: 10 s)")
+    assert ended.state == "cancelled"
+    count = len(steps)
+    time.sleep(0.05)
+    assert len(steps) == count  # the loop really stopped
+    jobs.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_interrupts_a_deep_loop(tmp_path: Path) -> None:
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    started, steps = threading.Event(), []
+    job = jobs.submit("video", lambda ctx: _deep_media_loop(started, steps))
+    queued = jobs.submit("video", lambda ctx: "never runs")
+    assert started.wait(10)
+    jobs.shutdown()  # returns only once the worker thread has left the loop
+    reopened = JobManager(tmp_path / "jobs.sqlite")
+    ended = reopened.get(job.id)
+    assert ended.state == "interrupted" and "server stopped" in ended.message, ended
+    assert reopened.get(queued.id).state == "interrupted"
+
+
+def test_checkpoint_is_a_no_op_outside_a_job_and_resets_after_one(tmp_path: Path) -> None:
+    checkpoint()  # a search request, not a job: nothing to cancel
+    jobs = JobManager(tmp_path / "jobs.sqlite", workers=1)
+    started, steps = threading.Event(), []
+    first = jobs.submit("video", lambda ctx: _deep_media_loop(started, steps))
+    assert started.wait(10)
+    jobs.cancel(first.id)
+    assert jobs.wait(first.id).state == "cancelled"
+
+    def after(ctx: JobContext) -> str:  # same worker thread: must not see the old cancel
+        checkpoint()
+        return "ran"
+
+    assert jobs.wait(jobs.submit("video", after).id).message == "ran"
+    jobs.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_a_cancel_inside_an_item_is_not_taken_for_a_bad_item(tmp_path: Path) -> None:
+    """The load pipeline isolates a bad item with ``except Exception``; a cancel raised
+    by a checkpoint inside that item must still end the job."""
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    started, steps = threading.Event(), []
+
+    def work(ctx: JobContext) -> str:
+        while True:
+            try:
+                _deep_media_loop(started, steps)
+            except Exception:  # noqa: BLE001 - what the loader does per item
+                ctx.fail_item("item", "bad")
+
+    job = jobs.submit("video", work)
+    assert started.wait(10)
+    jobs.cancel(job.id)
+    ended = jobs.wait(job.id, timeout_s=10)
+    assert ended.state == "cancelled" and ended.failed == 0, ended
+    jobs.shutdown()
+
+
+def test_finished_jobs_leave_memory_but_stay_readable(tmp_path: Path) -> None:
+    manager = JobManager(tmp_path / "jobs.sqlite")
+    ids = [manager.submit("text", lambda ctx: "ok").id for _ in range(FINISHED_KEPT_IN_MEMORY + 30)]
+    for job_id in ids:
+        assert manager.wait(job_id, timeout_s=30).state == "done"
+    held = [i for i in ids if manager.version_of(i) is not None]
+    assert len(held) == FINISHED_KEPT_IN_MEMORY
+    assert held == ids[-FINISHED_KEPT_IN_MEMORY:]  # the newest stay, the oldest go
+    oldest = manager.get(ids[0])  # read back from SQLite
+    assert oldest.state == "done" and oldest.message == "ok"
+    assert len(manager.list(limit=500)) == len(ids)
+    with pytest.raises(Conflict):
+        manager.cancel(ids[0])
+    manager.shutdown()

@@ -17,7 +17,7 @@ from pathlib import Path
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
 from findalike.errors import FindalikeError
 from findalike.jobs import JobContext, Work
-from findalike.sources import SourceFile, expand
+from findalike.sources import SourceFile, SourceReader, expand
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,17 @@ class Loader:
         self.batch: list[Record] = []
         self.seen: set[str] = set()
         self.rows_since_flush = 0
+        self.reader = SourceReader(
+            max_item_bytes=rt.settings.max_item_bytes,
+            max_unzipped_bytes=rt.settings.max_unzipped_bytes,
+        )
 
     def run(self, files: Sequence[tuple[str, Path]]) -> str | None:
+        """Load ``files``; every zip is opened once and closed when the load ends."""
+        with self.reader:
+            return self._run(files)
+
+    def _run(self, files: Sequence[tuple[str, Path]]) -> str | None:
         settings = self.rt.settings
         sources = list(
             expand(
@@ -61,7 +70,7 @@ class Loader:
 
     def _read(self, source: SourceFile) -> None:
         try:
-            data = source.read()
+            data = self.reader.read(source)
             found = list(self.rt.spec.read(source.name, data, self.rt))
         except FindalikeError as exc:
             self.job.fail_item(source.name, exc.detail)

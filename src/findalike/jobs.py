@@ -5,10 +5,16 @@ A job record is kept in memory while the job runs and written to SQLite (stdlib)
 at every state change and at most every ``persist_every_s`` while it makes
 progress. On start-up, jobs that were queued or running when the last process
 ended are marked ``interrupted``: they never show as running forever.
+
+Code deep inside a reader or encoder, which is not handed the job's context, calls
+``checkpoint()`` in its loops over untrusted content (frames, windows, blocks): it
+raises ``JobCancelled`` once the job it runs in was cancelled (or the server is
+stopping), and does nothing outside a job.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sqlite3
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 JobState = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 TERMINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupted"})
 MAX_ERRORS_KEPT = 1000
+FINISHED_KEPT_IN_MEMORY = 100
+"""Finished jobs kept in memory for fast reads; older ones are read from SQLite."""
 
 
 class ItemError(BaseModel):
@@ -70,8 +78,24 @@ class Job(BaseModel):
         return self.state in TERMINAL_STATES
 
 
-class JobCancelled(Exception):
-    """Raised inside a job's work when it was asked to stop."""
+class JobCancelled(BaseException):
+    """Raised inside a job's work when it was asked to stop. A ``BaseException`` (like
+    ``asyncio.CancelledError``) so that the ``except Exception`` which keeps one bad
+    item from failing a load cannot swallow a cancel raised deep inside that item."""
+
+
+_CURRENT: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
+    "findalike_current_job", default=None
+)
+
+
+def checkpoint() -> None:
+    """Raise ``JobCancelled`` if the job this code runs in was asked to stop; a no-op
+    outside a job (a search request, a test). Cheap: call it once per frame, window
+    or block of a loop whose length depends on the content."""
+    ctx = _CURRENT.get()
+    if ctx is not None:
+        ctx.check_cancelled()
 
 
 class JobContext:
@@ -127,6 +151,7 @@ class JobManager:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="findalike-job")
+        self._stopping = False
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(db_path), check_same_thread=False)
         self._db.execute(
@@ -156,6 +181,12 @@ class JobManager:
         if row is None:
             raise NotFound(f"No job with id {job_id!r}.")
         return Job.model_validate_json(row[0])
+
+    def version_of(self, job_id: str) -> int | None:
+        """The version of a job held in memory (None if it is not): a cheap check for
+        watchers, which copy the job only when this moves."""
+        job = self._jobs.get(job_id)
+        return None if job is None else job.version
 
     def list(self, *, app: str | None = None, limit: int = 50) -> list[Job]:
         with self._lock:
@@ -202,7 +233,10 @@ class JobManager:
         return job
 
     def shutdown(self) -> None:
+        """Stop: running jobs are cancelled (they stop at their next ``checkpoint`` or
+        batch) and recorded as ``interrupted``, queued ones never start."""
         with self._lock:
+            self._stopping = True
             for ctx in self._contexts.values():
                 ctx._cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -218,10 +252,14 @@ class JobManager:
         if job.finished:
             return
         self._update(job, state="running", phase="reading", started_at=_now())
+        token = _CURRENT.set(ctx)  # pool threads are reused: reset in ``finally``
         try:
             message = work(ctx)
         except JobCancelled:
-            self._finish(job, "cancelled", "cancelled at the client's request")
+            if self._stopping:
+                self._finish(job, "interrupted", "the server stopped during this job")
+            else:
+                self._finish(job, "cancelled", "cancelled at the client's request")
         except FindalikeError as exc:
             self._finish(job, "failed", exc.detail)
         except Exception as exc:  # a bug or a backend failure: keep the server alive
@@ -232,14 +270,26 @@ class JobManager:
             state: JobState = "failed" if nothing_stored else "done"
             self._finish(job, state, message or _summary(job))
         finally:
+            _CURRENT.reset(token)
             with self._lock:
                 self._contexts.pop(job.id, None)
 
     def _finish(self, job: Job, state: JobState, message: str) -> None:
-        self._update(
-            job, state=state, phase=state, message=message, finished_at=_now(), eta_s=None,
-            force=True,
-        )
+        with self._lock:  # watchers wake once both are done
+            self._update(
+                job, state=state, phase=state, message=message, finished_at=_now(), eta_s=None,
+                force=True,
+            )
+            self._evict_finished()
+
+    def _evict_finished(self) -> None:
+        """Forget all but the newest ``FINISHED_KEPT_IN_MEMORY`` finished jobs (their
+        records stay in SQLite), so a long-running server does not grow forever."""
+        with self._lock:
+            finished = [j.id for j in self._jobs.values() if j.finished]  # oldest first
+            for job_id in finished[: max(0, len(finished) - FINISHED_KEPT_IN_MEMORY)]:
+                del self._jobs[job_id]
+                self._last_persist.pop(job_id, None)
 
     def _add_error(self, job: Job, error: ItemError) -> None:
         with self._lock:

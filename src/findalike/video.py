@@ -6,6 +6,12 @@ detected as a large mean difference between consecutive tiny greyscale frames.
 Sampled frames are returned as RGB ``PIL.Image`` objects no larger than
 ``max_side_px`` on their longer side, with their time offset in seconds.
 
+Sampling is one decoding pass with hard bounds, whatever the content: at most
+``max_frames`` frames are kept (past it the rule is coarsened and the frames kept so
+far thinned, never a second pass), at most ``max_decoded_frames`` are decoded and
+only the first ``max_duration_s`` seconds, frames over ``MAX_FRAME_PX`` are refused,
+and the job's cancellation is checked at every frame (``findalike.jobs.checkpoint``).
+
 Every function here raises ``findalike.errors.Unprocessable`` for content that is
 not a usable video (no video stream, corrupt container, undecodable frames) and
 ``TooLarge`` for a video over its limits; nothing else escapes for bad input.
@@ -15,19 +21,24 @@ PyAV is imported inside the functions so that importing this module stays cheap.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from findalike.errors import TooLarge, Unprocessable
+from findalike.jobs import checkpoint
 
 if TYPE_CHECKING:
     from PIL import Image
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif"})
 _SCENE_PROBE_PX = (32, 18)  # tiny greyscale frames compared for cut detection
+MAX_FRAME_PX = 7680 * 4320
+"""Frames larger than 8K UHD are refused: decoding one costs too much to be worth it."""
+_MIN_COARSE_GAP_S = 0.05  # the least scene gap once thinning started (the default may be 0)
+_MAX_THINNING_ROUNDS = 64  # doublings: far past any real duration; a last-resort guard
 
 
 @dataclass(frozen=True)
@@ -39,8 +50,12 @@ class Sampling:
     greyscale frames above which a frame starts a new scene and is sampled too;
     0 disables scene sampling. ``min_scene_gap_s``: scene samples closer than this to
     the previous sample are skipped (flashes, fades). ``max_frames``: at most this many
-    frames; past it the interval is doubled and the video sampled again.
+    frames; past it the interval and the scene gap are doubled and the frames kept so
+    far thinned to the coarser rule (in the same decoding pass).
     ``max_side_px``: sampled frames are shrunk to this longer side.
+    ``max_duration_s``: only frames up to this time are decoded (a query's limit).
+    ``max_fps``: with ``max_duration_s`` it caps the frames decoded at all
+    (``max_decoded_frames``), whatever the timestamps claim.
     """
 
     interval_s: float = 1.0
@@ -48,6 +63,13 @@ class Sampling:
     min_scene_gap_s: float = 0.1
     max_frames: int = 600
     max_side_px: int = 480
+    max_duration_s: float = 4 * 3600.0
+    max_fps: float = 120.0
+
+    @property
+    def max_decoded_frames(self) -> int:
+        """The most frames one sampling decodes (4 h at 120 fps: 1.7 M)."""
+        return math.ceil(self.max_duration_s * self.max_fps) + 1
 
 
 @dataclass(frozen=True)
@@ -120,6 +142,7 @@ def probe(data: bytes, *, max_duration_s: float = 4 * 3600.0) -> VideoInfo:
             raise Unprocessable(f"the video stream cannot be decoded ({_reason(exc)})") from exc
         if first is None:
             raise Unprocessable("the video stream holds no frames")
+        _check_frame_size(first)
         rate = stream.average_rate or stream.guessed_rate
         return VideoInfo(
             duration_s=duration_s,
@@ -139,14 +162,14 @@ def _duration_s(container: Any, stream: Any) -> float:
 
 
 def sample_frames(data: bytes, sampling: Sampling = Sampling()) -> list[SampledFrame]:
-    """The sampled frames of a video, in time order (see ``Sampling``); raises
-    ``Unprocessable`` if no frame can be decoded. A stream that breaks part-way keeps
-    the frames decoded before the break."""
-    frames = list(_sample(data, sampling, sampling.interval_s))
-    interval_s = sampling.interval_s
-    while len(frames) > sampling.max_frames:
-        interval_s *= 2
-        frames = list(_sample(data, sampling, interval_s))
+    """The sampled frames of a video, in time order (see ``Sampling``), from one
+    decoding pass: at most ``sampling.max_frames`` of them, whatever the number of
+    cuts. Raises ``Unprocessable`` if no frame can be decoded, ``TooLarge`` for frames
+    over ``MAX_FRAME_PX``, ``JobCancelled`` inside a cancelled job. A stream that breaks
+    part-way keeps the frames decoded before the break."""
+    picker = _Picker(sampling)
+    _decode_into(data, sampling, picker)
+    frames = picker.frames()
     if not frames:
         raise Unprocessable("no frame of the video could be decoded")
     for i, f in enumerate(frames):
@@ -154,49 +177,120 @@ def sample_frames(data: bytes, sampling: Sampling = Sampling()) -> list[SampledF
     return frames
 
 
-def _sample(data: bytes, sampling: Sampling, interval_s: float) -> Iterator[SampledFrame]:
+def _decode_into(data: bytes, sampling: Sampling, picker: _Picker) -> None:
     import av
 
     container = _open(data)
     with container:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
-        next_regular_s = 0.0
-        last_sample_s = -1e9
         previous: np.ndarray | None = None
-        scene_on = sampling.scene_threshold > 0
-        budget = sampling.max_frames * 4  # hard stop even if the rule keeps firing
+        previous_s: float | None = None
         try:
             for number, frame in enumerate(container.decode(stream)):
+                checkpoint()
                 time_s = _frame_time_s(frame, number, stream)
-                cut = False
-                if scene_on:
-                    probe_px = frame.to_ndarray(
-                        width=_SCENE_PROBE_PX[0], height=_SCENE_PROBE_PX[1], format="gray"
-                    ).astype(np.float32) / 255.0
-                    if previous is not None:
-                        cut = float(np.abs(probe_px - previous).mean()) > sampling.scene_threshold
-                    previous = probe_px
-                regular = time_s >= next_regular_s - 1e-6
-                scene = cut and time_s - last_sample_s >= sampling.min_scene_gap_s
-                if not (regular or scene):
-                    continue
-                if regular:
-                    while next_regular_s <= time_s + 1e-6:
-                        next_regular_s += interval_s
-                last_sample_s = time_s
-                yield SampledFrame(
-                    index=0,
-                    frame_number=number,
-                    time_s=round(time_s, 3),
-                    image=_shrink(frame.to_image(), sampling.max_side_px),
-                    scene_change=scene and not regular,
-                )
-                budget -= 1
-                if budget <= 0:
+                if number >= sampling.max_decoded_frames or time_s > sampling.max_duration_s:
                     return
+                _check_frame_size(frame)
+                cut, previous = _scene_cut(frame, previous, sampling.scene_threshold)
+                picker.offer(frame, number, time_s, previous_s, cut)
+                previous_s = time_s
         except (av.error.FFmpegError, ValueError, OSError):
             return  # a truncated stream: keep what was decoded
+
+
+def _scene_cut(
+    frame: Any, previous: np.ndarray | None, threshold: float
+) -> tuple[bool, np.ndarray | None]:
+    """Whether ``frame`` starts a new scene, and its tiny grey probe for the next one."""
+    if threshold <= 0:
+        return False, None
+    probe_px = frame.to_ndarray(
+        width=_SCENE_PROBE_PX[0], height=_SCENE_PROBE_PX[1], format="gray"
+    ).astype(np.float32) / 255.0
+    cut = previous is not None and float(np.abs(probe_px - previous).mean()) > threshold
+    return cut, probe_px
+
+
+def _check_frame_size(frame: Any) -> None:
+    if int(frame.width) * int(frame.height) > MAX_FRAME_PX:
+        raise TooLarge(f"frames of {frame.width}x{frame.height} pixels are over the "
+                       f"{MAX_FRAME_PX}-pixel limit (8K UHD)")
+
+
+@dataclass
+class _Pick:
+    """A kept frame with what re-judging it needs: the previous decoded frame's time
+    and whether it starts a scene."""
+
+    frame: SampledFrame
+    time_s: float
+    previous_s: float | None
+    cut: bool
+
+
+class _Picker:
+    """Chooses the frames to keep while they are decoded. A frame is kept if it is
+    the first at or past a multiple of the interval (regular) or starts a scene at
+    least the scene gap after the last kept frame. When more than ``max_frames`` are
+    kept, the interval and the gap are doubled and the kept frames re-judged by the
+    coarser rule: a frame regular at 2x the interval was regular at 1x, so thinning
+    never needs a frame that was not kept. Deterministic: it depends on the content
+    only."""
+
+    def __init__(self, sampling: Sampling) -> None:
+        self._sampling = sampling
+        self._interval_s = sampling.interval_s
+        self._gap_s = sampling.min_scene_gap_s
+        self._kept: list[_Pick] = []
+
+    def offer(
+        self, frame: Any, number: int, time_s: float, previous_s: float | None, cut: bool
+    ) -> None:
+        regular = _crosses_grid(previous_s, time_s, self._interval_s)
+        scene = cut and time_s - self._last_kept_s() >= self._gap_s
+        if not (regular or scene):
+            return
+        image = _shrink(frame.to_image(), self._sampling.max_side_px)
+        sampled = SampledFrame(index=0, frame_number=number, time_s=round(time_s, 3),
+                               image=image, scene_change=scene and not regular)
+        self._kept.append(_Pick(sampled, time_s, previous_s, cut))
+        if len(self._kept) > self._sampling.max_frames:
+            self._thin()
+
+    def frames(self) -> list[SampledFrame]:
+        return [p.frame for p in self._kept]
+
+    def _last_kept_s(self) -> float:
+        return self._kept[-1].time_s if self._kept else -math.inf
+
+    def _thin(self) -> None:
+        for _ in range(_MAX_THINNING_ROUNDS):
+            if len(self._kept) <= self._sampling.max_frames:
+                return
+            self._interval_s *= 2
+            self._gap_s = max(2 * self._gap_s, _MIN_COARSE_GAP_S)
+            self._kept = self._rejudged()
+        del self._kept[self._sampling.max_frames :]
+
+    def _rejudged(self) -> list[_Pick]:
+        kept: list[_Pick] = []
+        for p in self._kept:
+            regular = _crosses_grid(p.previous_s, p.time_s, self._interval_s)
+            scene = p.cut and (not kept or p.time_s - kept[-1].time_s >= self._gap_s)
+            if regular or scene:
+                p.frame.scene_change = scene and not regular
+                kept.append(p)
+        return kept
+
+
+def _crosses_grid(previous_s: float | None, time_s: float, interval_s: float) -> bool:
+    """Whether a multiple of ``interval_s`` lies in (previous_s, time_s], i.e. the frame
+    at ``time_s`` is the first at or past it; the first frame always is."""
+    if previous_s is None:
+        return True
+    return math.floor((time_s + 1e-6) / interval_s) > math.floor((previous_s + 1e-6) / interval_s)
 
 
 def _frame_time_s(frame: Any, number: int, stream: Any) -> float:

@@ -207,3 +207,86 @@ def test_bad_queries_are_4xx(client: TestClient, load_job: dict) -> None:
     assert r.status_code == 400
     r = client.post("/api/audio/search", json={"audio_base64": "***"})
     assert r.status_code == 400
+
+
+# -- decoding capped by its output (issue 9) ------------------------------------------------
+
+def _silence_flac(seconds: int, rate: int = 16_000) -> bytes:
+    """``seconds`` of silence as 16-bit mono FLAC, written a minute at a time: an hour is
+    about 180 KB on disk and 230 MB as float32 samples."""
+    out = io.BytesIO()
+    with sf.SoundFile(out, mode="w", samplerate=rate, channels=1, format="FLAC",
+                      subtype="PCM_16") as f:
+        minute = np.zeros(rate * 60, dtype=np.int16)
+        for _ in range(seconds // 60):
+            f.write(minute)
+        f.write(np.zeros(rate * (seconds % 60), dtype=np.int16))
+    return out.getvalue()
+
+
+def _peak_traced_bytes(fn):  # noqa: ANN001, ANN202
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.timeout(120)
+def test_an_hour_long_query_decodes_only_query_max_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import tracemalloc
+
+    from findalike.app import AppRuntime
+    from findalike.apps.audio import APP
+    from findalike.apps.audio.models import AudioSearchOptions
+    from findalike.apps.audio.pipeline import audio_settings
+    from findalike.store import VectorStore
+
+    audio_search = importlib.import_module("findalike.apps.audio.search")  # not the function
+    data = _silence_flac(3600)
+    assert len(data) < 1_000_000
+    decoded, peaks = [], []
+    real_decode = audio_search.decode
+
+    def spying_decode(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        tracemalloc.reset_peak()  # the decode's own peak, not the encoder's
+        decoded.append(real_decode(*args, **kwargs))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        return decoded[-1]
+
+    monkeypatch.setattr(audio_search, "decode", spying_decode)
+    store = VectorStore(str(tmp_path / "milvus.db"))
+    rt = AppRuntime(APP, Settings(data_dir=tmp_path), store)
+    try:
+        res, _ = _peak_traced_bytes(lambda: audio_search.search_clip_bytes(
+            rt, data, AudioSearchOptions(), name="hour.flac"))
+    finally:
+        store.close()
+    s = audio_settings()
+    whole_hour = 3600 * s.sample_rate_hz * 4
+    print(f"query decoded {decoded[0].samples.size} samples; decode peak traced memory "
+          f"{peaks[0] / 1e6:.1f} MB (a whole decode: {whole_hour / 1e6:.0f} MB; bar 32 MB)")
+    assert decoded[0].samples.size == int(s.query_max_s * s.sample_rate_hz)
+    assert decoded[0].truncated and res.query_truncated
+    assert res.query_duration_s == s.query_max_s
+    assert peaks[0] < 32 * 1024**2
+
+
+def test_a_load_refuses_over_an_hour_before_decoding() -> None:
+    from findalike.apps.audio.decode import decode
+    from findalike.errors import InvalidInput
+
+    data = _silence_flac(3660)
+    with pytest.raises(InvalidInput, match="over the 3600 s limit"):
+        _peak_traced_bytes(lambda: decode(data, 16_000, name="long.flac"))
+    short, peak = _peak_traced_bytes(lambda: decode(_silence_flac(90), 16_000, max_seconds=30))
+    assert short.samples.size == 30 * 16_000 and short.truncated
+    assert peak < 16 * 1024**2
+    whole = decode(_silence_flac(90), 16_000)
+    assert whole.samples.size == 90 * 16_000 and not whole.truncated

@@ -125,3 +125,26 @@ def test_vectors_unchanged_after_another_load(client: TestClient) -> None:
     assert len(rows) == len(before)
     for row in rows:
         assert np.array_equal(np.asarray(row["vector"]), before[row["item_id"]])
+
+
+def test_a_gzip_bomb_fails_its_item_and_the_rest_of_the_load_is_stored(tmp_path: Path) -> None:
+    """Issue 9: a .fa.gz of a few tens of KB that inflates far past
+    FINDALIKE_MAX_ITEM_BYTES fails with the limit named; it is never inflated whole."""
+    cap = 1024**2
+    bomb = gzip.compress(b">bomb class=X\n" + b"ACGT" * (16 * cap), compresslevel=9)
+    assert len(bomb) < 200_000  # ~64 MiB of letters
+    good = gzip.compress(b">a class=Firmicutes\nACGTACGTTGCAACGT\n"
+                         b">b class=Proteobacteria\nTTGCAACGTACGGGCA\n")
+    settings = Settings(data_dir=tmp_path, apps=["dna"], max_item_bytes=cap)
+    with TestClient(create_app(settings)) as c:
+        job = _load_many(c, [("bomb.fa.gz", bomb), ("good.fa.gz", good)])
+    assert job["state"] == "done" and job["done"] == 2 and job["failed"] == 1, job
+    error = job["errors"][0]
+    assert error["item"] == "bomb.fa.gz"
+    assert "FINDALIKE_MAX_ITEM_BYTES" in error["error"] and str(cap) in error["error"]
+
+
+def _load_many(client: TestClient, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    r = client.post("/api/dna/load", files=[("files", f) for f in files])
+    assert r.status_code == 202, r.text
+    return wait_job(client, r.json()["id"])

@@ -21,7 +21,7 @@ from findalike.apps.video import APP  # noqa: E402
 from findalike.apps.video.models import VideoSearchOptions, VideoSearchRequest  # noqa: E402
 from findalike.apps.video.search import search, search_upload  # noqa: E402
 from findalike.config import Settings  # noqa: E402
-from findalike.errors import Unprocessable  # noqa: E402
+from findalike.errors import TooLarge, Unprocessable  # noqa: E402
 from findalike.ingest import load_files  # noqa: E402
 from findalike.jobs import JobManager  # noqa: E402
 from findalike.media import MediaStore  # noqa: E402
@@ -202,3 +202,97 @@ def test_bad_videos_are_reported_per_item_and_nothing_is_lost(loaded: dict) -> N
         probe((tmp / "garbage.mp4").read_bytes())
     res = search_upload(rt, "q.jpg", _jpeg(_photo("coffee"), 300, 50), VideoSearchOptions())
     assert res.results[0].name == "a.mp4"
+
+
+# -- bounded sampling (issue 9): many cuts, long queries, one decoding pass ---------------
+
+def _many_cuts_clip(path: Path, cuts: int = 40, *, seed: int | None = None) -> bytes:
+    """A tiny clip (64x64, 10 fps) with ``cuts`` hard cuts: alternating black and white
+    pairs of frames, or random noise frames when ``seed`` is given (every frame a cut)."""
+    if seed is None:
+        frames = [np.full((64, 64, 3), 255 * (i % 2), np.uint8)
+                  for i in range(cuts + 1) for _ in range(2)]
+    else:
+        rng = np.random.default_rng(seed)
+        frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(cuts + 1)]
+    write_clip(frames, path, fps=FPS)
+    return path.read_bytes()
+
+
+def _count_opens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import findalike.video as video
+
+    opens: list[int] = []
+    real_open = video._open
+
+    def counting_open(data: bytes):  # noqa: ANN202
+        opens.append(1)
+        return real_open(data)
+
+    monkeypatch.setattr(video, "_open", counting_open)
+    return opens
+
+
+@pytest.mark.timeout(60)
+def test_more_cuts_than_max_frames_are_thinned_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _many_cuts_clip(tmp_path / "cuts.mp4")
+    assert len(data) < 16_000  # the review's 7-KB clip that never answered
+    full = sample_frames(data, Sampling())
+    assert sum(f.scene_change for f in full) >= 30  # the cuts are really there
+    opens = _count_opens(monkeypatch)
+    for max_frames in (32, 8, 1):
+        frames = sample_frames(data, Sampling(max_frames=max_frames))
+        times = [f.time_s for f in frames]
+        assert 1 <= len(frames) <= max_frames, (max_frames, times)
+        assert times == sorted(times) and times[0] == 0.0
+        assert [f.index for f in frames] == list(range(len(frames)))
+    assert len(opens) == 3  # one decoding pass per sampling, never a retry loop
+    noise = _many_cuts_clip(tmp_path / "noise.mp4", 80, seed=7)
+    frames = sample_frames(noise, Sampling(max_frames=5, min_scene_gap_s=0.0))
+    assert 1 <= len(frames) <= 5
+
+
+@pytest.mark.timeout(60)
+def test_decoding_stops_at_the_duration_and_frame_budget(tmp_path: Path) -> None:
+    data = _many_cuts_clip(tmp_path / "cuts.mp4")  # 8.2 s
+    frames = sample_frames(data, Sampling(max_duration_s=3.0))
+    assert frames and max(f.time_s for f in frames) <= 3.0
+    budget = Sampling(max_duration_s=1.0, max_fps=5.0)  # at most 6 frames decoded
+    assert budget.max_decoded_frames == 6
+    frames = sample_frames(data, budget)
+    assert frames and max(f.frame_number for f in frames) < 6
+
+
+@pytest.mark.timeout(120)
+def test_a_query_clip_samples_only_its_first_part(
+    loaded: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findalike.apps.video.settings import VideoSettings
+
+    rt: AppRuntime = loaded["rt"]
+    data = _many_cuts_clip(tmp_path / "cuts.mp4")
+    monkeypatch.setitem(rt.state, "settings", VideoSettings(query_max_duration_s=2.0))
+    res = search_upload(rt, "q.mp4", data, VideoSearchOptions(top_k=3))
+    assert res.query == "clip" and 1 <= res.query_frames <= 21  # 2 s at 10 fps, plus one
+    monkeypatch.setitem(rt.state, "settings", VideoSettings(max_duration_s=5.0))
+    with pytest.raises(TooLarge):  # probed and refused before any decoding
+        search_upload(rt, "q.mp4", data, VideoSearchOptions(top_k=3))
+
+
+@pytest.mark.timeout(120)
+def test_http_clip_query_with_40_cuts_answers(loaded: dict, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from findalike.api.main import create_app
+
+    data = _many_cuts_clip(tmp_path / "cuts.mp4")
+    settings = Settings(data_dir=tmp_path / "srv", apps=["video"])
+    app = create_app(settings, encoders={"image": loaded["rt"].encoder})
+    with TestClient(app) as client:
+        r = client.post("/api/video/search/upload", files={"file": ("cuts.mp4", data)},
+                        data={"top_k": "3"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"] == "clip" and 1 <= body["query_frames"] <= 32

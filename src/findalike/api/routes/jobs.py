@@ -65,4 +65,6 @@ async def _events(jobs: JobManager, job: Job, request: Request) -> AsyncIterator
         if job.finished or await request.is_disconnected():
             return
         await anyio.sleep(POLL_S)
-        job = jobs.get(job.id)
+        current = jobs.version_of(job.id)  # an int read: hundreds of watchers stay cheap
+        if current is None or current != job.version:
+            job = jobs.get(job.id)

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from findalike.errors import InvalidInput
+from findalike.jobs import checkpoint
 
 MAX_DURATION_S = 3600.0
 """Longer clips are refused: an hour of audio is ~1 GB of float samples at 48 kHz x 2."""
+BLOCK_FRAMES = 1 << 16
+"""Frames decoded at a time (about 1.4 s at 48 kHz)."""
+UNKNOWN_FRAMES = 1 << 62
+"""A frame count at least this large means the header does not know the length."""
 
 
 @dataclass(frozen=True)
 class DecodedAudio:
     """A clip as mono float32 samples at ``sample_rate_hz``; ``source_rate_hz`` and
-    ``channels`` describe the file as it was."""
+    ``channels`` describe the file as it was; ``truncated``: the file went on past the
+    seconds that were decoded."""
 
     samples: np.ndarray
     sample_rate_hz: int
     source_rate_hz: int
     channels: int
+    truncated: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -43,32 +51,70 @@ class Window:
     samples: np.ndarray
 
 
-def decode(data: bytes, sample_rate_hz: int, *, name: str = "audio") -> DecodedAudio:
-    """Decode a whole file. Raises ``InvalidInput`` for empty, corrupt, silent-length
-    or over-long audio (the message says which)."""
+def decode(
+    data: bytes, sample_rate_hz: int, *, name: str = "audio", max_seconds: float | None = None
+) -> DecodedAudio:
+    """Decode a file into mono samples at ``sample_rate_hz``, reading at most its first
+    ``max_seconds`` (a query: the rest is never decoded, ``truncated`` says it was
+    there). Without ``max_seconds`` (a load) a clip over ``MAX_DURATION_S`` is refused:
+    on the header's frame count before anything is read, or, if the header does not
+    know or understates it, as soon as the samples read pass the limit. Decoding is
+    blockwise and mixes to mono block by block, so the memory held is the capped mono
+    signal, never the whole file (an hour of silent FLAC is 546 KB, but 1.4 GB of
+    float samples). Raises ``InvalidInput`` for empty, corrupt, silent-length or
+    over-long audio (the message says which)."""
     import soundfile as sf  # imported here: the app module stays cheap to import
 
     if not data:
         raise InvalidInput(f"{name}: empty file")
+    limit_s = MAX_DURATION_S if max_seconds is None else min(max_seconds, MAX_DURATION_S)
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             rate, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             if rate <= 0 or channels <= 0:
                 raise InvalidInput(f"{name}: no audio stream")
-            if frames > MAX_DURATION_S * rate:
+            cap = max(1, int(limit_s * rate))
+            if max_seconds is None and cap < frames < UNKNOWN_FRAMES:
                 raise InvalidInput(
                     f"{name}: {frames / rate:.0f} s of audio is over the "
                     f"{MAX_DURATION_S:.0f} s limit"
                 )
-            audio = f.read(dtype="float32", always_2d=True)
+            mono, more = _read_mono(f, cap)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{name}: not a readable audio file ({exc})") from exc
-    if audio.shape[0] == 0:
+    if more and max_seconds is None:
+        raise InvalidInput(f"{name}: more than {MAX_DURATION_S:.0f} s of audio, over the "
+                           f"{MAX_DURATION_S:.0f} s limit")
+    if mono.size == 0:
         raise InvalidInput(f"{name}: the file holds no audio samples")
-    mono = audio.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise InvalidInput(f"{name}: the audio holds invalid (non-finite) samples")
-    return DecodedAudio(resample(mono, rate, sample_rate_hz), sample_rate_hz, rate, channels)
+    return DecodedAudio(resample(mono, rate, sample_rate_hz), sample_rate_hz, rate, channels,
+                        truncated=more)
+
+
+def _read_mono(f: Any, cap_frames: int) -> tuple[np.ndarray, bool]:
+    """At most ``cap_frames`` frames of the open ``soundfile.SoundFile`` ``f``, mixed to
+    mono float32, and whether more frames follow. Checks the job's cancellation at
+    every block."""
+    known = int(f.frames)
+    size = min(cap_frames, known if 0 < known < UNKNOWN_FRAMES else BLOCK_FRAMES)
+    out = np.empty(size, dtype=np.float32)
+    got = 0
+    while got < cap_frames:
+        checkpoint()
+        block = f.read(min(BLOCK_FRAMES, cap_frames - got), dtype="float32", always_2d=True)
+        n = int(block.shape[0])
+        if n == 0:
+            break
+        if got + n > out.size:  # the header understated the length: grow, up to the cap
+            grown = np.empty(min(cap_frames, max(2 * out.size, got + n)), dtype=np.float32)
+            grown[:got] = out[:got]
+            out = grown
+        out[got : got + n] = block.mean(axis=1)
+        got += n
+    more = got >= cap_frames and f.read(1, dtype="float32", always_2d=True).shape[0] > 0
+    return out[:got], bool(more)
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

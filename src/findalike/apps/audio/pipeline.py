@@ -15,7 +15,9 @@ import numpy as np
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.apps.audio.decode import DecodedAudio, Window, decode, windows
 from findalike.apps.audio.settings import AudioSettings
+from findalike.jobs import checkpoint
 
+ENCODE_CHUNK_WINDOWS = 256
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3"})
 
 
@@ -74,11 +76,20 @@ def clip_windows(rt: AppRuntime, samples: np.ndarray, *, query: bool = False) ->
     return windows(samples, rate_hz, s.window_s, hop_s)
 
 
+def _encode_windows(rt: AppRuntime, samples: list[np.ndarray]) -> np.ndarray:
+    """The windows embedded ``ENCODE_CHUNK_WINDOWS`` at a time, checking the job's
+    cancellation between chunks (an hour-long clip is 3,600 windows)."""
+    chunks = []
+    for start in range(0, len(samples), ENCODE_CHUNK_WINDOWS):
+        checkpoint()
+        chunks.append(np.asarray(rt.encoder.encode(samples[start : start + ENCODE_CHUNK_WINDOWS])))
+    return np.concatenate(chunks) if chunks else np.asarray(rt.encoder.encode([]))
+
+
 def audio_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     """Every record's windows embedded in one batch; the originals stored as media."""
     per_record = [clip_windows(rt, r.payload.audio.samples) for r in records]
-    flat = [w.samples for ws in per_record for w in ws]
-    vectors = rt.encoder.encode(flat)
+    vectors = _encode_windows(rt, [w.samples for ws in per_record for w in ws])
     out: list[EncodedItem] = []
     start = 0
     for record, ws in zip(records, per_record, strict=True):

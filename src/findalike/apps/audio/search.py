@@ -44,12 +44,12 @@ def search_clip_bytes(
     exclude_item: str | None = None,
     name: str = "query",
 ) -> AudioSearchResponse:
-    """Search by the clip in ``data`` (any format the app loads). ``InvalidInput`` if
-    it cannot be decoded."""
+    """Search by the clip in ``data`` (any format the app loads); only its first
+    ``query_max_s`` seconds are decoded. ``InvalidInput`` if it cannot be decoded."""
     s = settings_of(rt)
-    audio = decode(data, encoder_rate_hz(rt), name=name)
+    audio = decode(data, encoder_rate_hz(rt), name=name, max_seconds=s.query_max_s)
     max_samples = int(s.query_max_s * audio.sample_rate_hz)
-    truncated = audio.samples.size > max_samples
+    truncated = audio.truncated or audio.samples.size > max_samples
     samples = audio.samples[:max_samples]
     wins = clip_windows(rt, samples, query=True)
     vectors = rt.encoder.encode([w.samples for w in wins])

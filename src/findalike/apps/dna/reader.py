@@ -6,13 +6,13 @@ number or line and skipped, never failing its neighbours."""
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 
 from findalike.app import AppRuntime, ReadFailure, Record, content_id
 from findalike.apps.dna.settings import DnaSettings
 from findalike.errors import InvalidInput, UnsupportedMedia
+from findalike.sources import gunzip_capped
 
 _NOT_DNA = re.compile(r"[^ACGTN]")
 _SPACE = re.compile(r"\s+")
@@ -55,8 +55,8 @@ def clean_sequence(text: str, *, max_letters: int, k: int) -> str:
 
 def read_dna(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFailure]:
     lower = name.lower()
-    if lower.endswith(".gz"):
-        data = gzip.decompress(data)
+    if lower.endswith(".gz"):  # capped by its output: a tiny .gz can inflate to gigabytes
+        data = gunzip_capped(data, rt.settings.max_item_bytes)
         lower = lower[:-3]
     text = data.decode("utf-8", errors="replace")
     settings = dna_settings(rt)

@@ -26,6 +26,7 @@ from findalike.apps.objects.pipeline import (
 from findalike.encoders.detector import Detection
 from findalike.errors import InvalidInput
 from findalike.imaging import decode_image
+from findalike.jobs import checkpoint
 from findalike.store import similarity
 from findalike.video import SampledFrame, probe, sample_frames
 
@@ -51,8 +52,7 @@ def detect_known_objects(
     settings = settings_of(rt)
     threshold = (settings.min_match_score if options.min_match_score is None
                  else options.min_match_score)
-    found = detector_of(rt).detect([f.image for f in frames],
-                                   min_score=settings.min_detector_score)
+    found = _detect_per_frame(rt, frames, settings.min_detector_score)
     boxes = [(f, d) for f, dets in zip(frames, found, strict=True) for d in dets]
     matches = _match(rt, boxes)
     known: dict[str, KnownObjectFound] = {}
@@ -73,6 +73,19 @@ def detect_known_objects(
                           duration_s=duration_s, found=ordered, unknown=unknown)
 
 
+def _detect_per_frame(
+    rt: AppRuntime, frames: list[SampledFrame], min_score: float
+) -> list[list[Detection]]:
+    """The detector's boxes of every frame, one frame at a time with a cancellation
+    checkpoint between frames (a no-op unless this runs inside a job)."""
+    detector = detector_of(rt)
+    found = []
+    for frame in frames:
+        checkpoint()
+        found.extend(detector.detect([frame.image], min_score=min_score))
+    return found
+
+
 def _frames(
     rt: AppRuntime, name: str, data: bytes
 ) -> tuple[list[SampledFrame], float, float]:
@@ -81,8 +94,9 @@ def _frames(
     if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
         image = decode_image(data)
         return [SampledFrame(0, 0, 0.0, image, False)], 0.0, 1.0
-    info = probe(data)
-    frames = sample_frames(data, settings_of(rt).sampling())
+    settings = settings_of(rt)
+    info = probe(data, max_duration_s=settings.max_duration_s)  # refused before decoding
+    frames = sample_frames(data, settings.sampling())
     return frames, info.duration_s, info.width / frames[0].image.size[0]
 
 

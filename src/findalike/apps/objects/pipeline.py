@@ -15,6 +15,7 @@ from findalike.apps.objects.settings import ObjectsSettings
 from findalike.encoders.detector import Detection, SsdMobileNetDetector
 from findalike.errors import FindalikeError
 from findalike.imaging import decode_image, thumbnail_jpeg
+from findalike.jobs import checkpoint
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -78,6 +79,7 @@ def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     vectors = rt.encoder.encode(pictures)
     out, next_crop = [], len(images)
     for i, (record, main) in enumerate(zip(records, mains, strict=True)):
+        checkpoint()
         rows = [rt.row(record, 0, vectors[i], kind="image", detector_label="")]
         if main is not None:
             rows.append(rt.row(record, 1, vectors[next_crop], kind="crop",

@@ -18,7 +18,12 @@ class ObjectsSettings(BaseSettings):
         "(plus the first frame after each cut)."
     )
     max_frames: int = Field(
-        240, ge=1, description="Most frames checked in one video (the interval grows past it)."
+        240, ge=1, description="Most frames checked in one video (the interval and the gap "
+        "between cuts grow past it, in one decoding pass)."
+    )
+    max_duration_s: float = Field(
+        600.0, gt=0, description="Longest video checked for objects (413 above it); every "
+        "sampled frame goes through the detector, so this bounds the work of one request."
     )
     frame_side_px: int = Field(
         640, ge=64, description="Frames are shrunk to this longer side before detection."
@@ -34,5 +39,5 @@ class ObjectsSettings(BaseSettings):
     def sampling(self) -> Sampling:
         return Sampling(
             interval_s=self.interval_s, max_frames=self.max_frames,
-            max_side_px=self.frame_side_px,
+            max_side_px=self.frame_side_px, max_duration_s=self.max_duration_s,
         )

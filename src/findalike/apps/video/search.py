@@ -26,7 +26,7 @@ from findalike.apps.video.pipeline import settings_of
 from findalike.errors import InvalidInput, NotFound
 from findalike.imaging import decode_image
 from findalike.store import Hit, similarity
-from findalike.video import sample_frames
+from findalike.video import probe, sample_frames
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 MAX_SEGMENTS = 20
@@ -61,8 +61,13 @@ def search_image_bytes(
 def search_clip_bytes(
     rt: AppRuntime, data: bytes, options: VideoSearchOptions
 ) -> VideoSearchResponse:
+    """Search by a clip: probed first (a corrupt file or one over
+    FINDALIKE_VIDEO_MAX_DURATION_S is refused before any decoding), then only its
+    first FINDALIKE_VIDEO_QUERY_MAX_DURATION_S seconds are sampled, at most
+    FINDALIKE_VIDEO_QUERY_MAX_FRAMES frames in one decoding pass."""
     settings = settings_of(rt)
-    frames = sample_frames(data, settings.sampling(max_frames=settings.query_max_frames))
+    probe(data, max_duration_s=settings.max_duration_s)
+    frames = sample_frames(data, settings.query_sampling())
     vectors = rt.encoder.encode([f.image for f in frames])
     return _rank(rt, vectors, [f.time_s for f in frames], options, kind="clip")
 

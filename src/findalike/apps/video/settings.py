@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,10 +24,14 @@ class VideoSettings(BaseSettings):
     )
     max_frames: int = Field(
         600, ge=1, description="Most frames sampled from one video; past it the interval "
-        "is doubled until the video fits."
+        "and the gap between cuts are doubled until the video fits (in one decoding pass)."
     )
     query_max_frames: int = Field(
         32, ge=1, description="Most frames sampled from a query clip."
+    )
+    query_max_duration_s: float = Field(
+        120.0, gt=0, description="Only the first this many seconds of a query clip are "
+        "decoded and sampled."
     )
     frame_side_px: int = Field(
         480, ge=64, description="Sampled frames are shrunk to this longer side before encoding."
@@ -34,10 +40,19 @@ class VideoSettings(BaseSettings):
         4 * 3600.0, gt=0, description="Longest video accepted (413 / job error above it)."
     )
 
-    def sampling(self, *, max_frames: int | None = None) -> Sampling:
+    def sampling(self) -> Sampling:
+        """How a loaded video is sampled."""
         return Sampling(
             interval_s=self.interval_s,
             scene_threshold=self.scene_threshold,
-            max_frames=max_frames or self.max_frames,
+            max_frames=self.max_frames,
             max_side_px=self.frame_side_px,
+            max_duration_s=self.max_duration_s,
+        )
+
+    def query_sampling(self) -> Sampling:
+        """How a query clip is sampled: fewer frames, only its first part decoded."""
+        return replace(
+            self.sampling(), max_frames=self.query_max_frames,
+            max_duration_s=min(self.query_max_duration_s, self.max_duration_s),
         )
