@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 import findalike.apps
@@ -33,6 +34,8 @@ def variables() -> list[tuple[str, str, str]]:
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            if isinstance(default, SecretStr):
+                default = default.get_secret_value()
             rows.append((f"{prefix}{name}".upper(), repr(default) if default != "" else '""',
                          (field.description or "").replace("\n", " ")))
     return rows

@@ -5,13 +5,15 @@ exact agreement with brute-force search, not about a model."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import numpy as np
 import pytest
 
-from findalike.errors import Conflict, Unavailable
-from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter
+from findalike.errors import Conflict, Unavailable, Unprocessable
+from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter, quote
 
 DIM = 32
 
@@ -123,3 +125,69 @@ def test_unreachable_server_is_unavailable() -> None:
     store = VectorStore("http://127.0.0.1:9", timeout_s=2)
     with pytest.raises(Unavailable, match="unreachable"):
         store.ping()
+
+
+AWKWARD_VALUES = [
+    'with "double" quotes', "single ' quote", "back\\slash", 'slash-quote \\"', "tab\there",
+    "new\nline", "cr\rhere", "é 中文 😀", "] or id != \"", "x\" or true or \"",
+]
+
+
+def test_filter_values_round_trip_whatever_their_characters(
+    store: VectorStore, name: str
+) -> None:
+    """Values are escaped in Milvus' own grammar: each awkward value finds exactly its
+    row, as a VARCHAR field and as a JSON key, on Lite and on the server alike."""
+    store.ensure(_spec(name))
+    rows, _ = _rows(len(AWKWARD_VALUES))
+    for row, value in zip(rows, AWKWARD_VALUES, strict=True):
+        row["title"], row["meta"] = value, {"tag": value}
+    store.upsert(name, rows)
+    store.flush(name)
+    for row, value in zip(rows, AWKWARD_VALUES, strict=True):
+        for expr in (f"title == {quote(value)}", f'meta["tag"] == {quote(value)}'):
+            found = store.query(name, filter=expr, output_fields=["item_id"])
+            assert [r["item_id"] for r in found] == [row["item_id"]], (value, expr)
+    store.drop(name)
+
+
+@pytest.mark.parametrize("value", ["bell\x07", "nul\x00", "esc\x1b[0m", "lone \ud800"])
+def test_values_with_no_escape_both_engines_read_are_refused(value: str) -> None:
+    with pytest.raises(Unprocessable, match="control character U\\+"):
+        quote(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_refused(value: float) -> None:
+    with pytest.raises(Unprocessable, match="not a number"):
+        quote(value)
+
+
+def test_a_hung_milvus_costs_each_caller_one_timeout_not_a_queue(hung_milvus_uri: str) -> None:
+    """Twelve callers at once against a Milvus that never answers: all get Unavailable
+    after the one connection attempt (serialised attempts would take 12 timeouts);
+    callers right after it fail at once (the breaker) instead of trying again."""
+    timeout_s = 2.0
+    store = VectorStore(hung_milvus_uri, timeout_s=timeout_s, retry_after_s=30.0)
+    outcomes: list[str] = []
+
+    def call() -> None:
+        try:
+            store.ping()
+            outcomes.append("answered")
+        except Unavailable:
+            outcomes.append("unavailable")
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=call) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=12 * timeout_s)
+    elapsed_s = time.monotonic() - started
+    assert outcomes == ["unavailable"] * 12
+    assert elapsed_s < 6 * timeout_s, f"callers queued: {elapsed_s:.1f} s"
+    before = time.monotonic()
+    with pytest.raises(Unavailable, match="next attempt in"):
+        store.ping()
+    assert time.monotonic() - before < timeout_s  # the breaker answers without trying

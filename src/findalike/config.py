@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,13 +42,39 @@ class Settings(BaseSettings):
         description="Server-side folders that POST /api/{app}/load may read from "
         "(JSON list). Empty: loading by path is refused.",
     )
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="API keys as `read:<key>,write:<key>` (16+ characters each; several of "
+        "each allowed). `read` keys search and read, `write` keys also load, delete, drop, "
+        "train and cancel. Empty: no key needed, allowed only when serving on loopback.",
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description="Host names the server answers to (JSON list); other Host headers get "
+        "400, which stops DNS-rebinding pages. `[\"*\"]` allows any (behind a proxy that "
+        "checks it). `serve --host` adds the address it binds.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins (`https://app.example`) besides the server's own that may "
+        "send state-changing requests (JSON list). Others get 403.",
+    )
     max_upload_bytes: int = Field(
         1024**3, description="Largest request body accepted by a load (413 above it)."
+    )
+    max_json_bytes: int = Field(
+        1024**2, ge=1024,
+        description="Largest body of a JSON request without media in it (413 above it, "
+        "refused before it is read). Routes that take base64 media allow their field's size.",
     )
     max_item_bytes: int = Field(
         64 * 1024**2, description="Largest single file or zip member read by a load."
     )
     max_zip_members: int = Field(100_000, description="Most members read from one zip.")
+    max_unzipped_bytes: int = Field(
+        16 * 1024**3, ge=1, description="Most bytes one load unzips from its zip archives, all "
+        "members together (counted as read, whatever the headers claim); members past it fail."
+    )
     max_query_bytes: int = Field(
         20 * 1024**2, description="Largest query upload (an image, a clip) for a search."
     )

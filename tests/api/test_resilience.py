@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +105,30 @@ def test_unreachable_milvus_gives_503_not_a_crash(tmp_path: Path) -> None:
         assert r.json()["title"] == "Service unavailable" and "127.0.0.1:9" in r.json()["detail"]
         assert "Traceback" not in r.text
         assert c.post("/api/text/search", json={"query": "x"}).status_code == 503
+
+
+def test_a_hung_milvus_answers_every_request_503_within_its_timeout(
+    tmp_path: Path, hung_milvus_uri: str
+) -> None:
+    """Milvus accepts the connection and never answers: eight concurrent requests
+    each get a 503 after the one shared connection attempt, not one after another."""
+    timeout_s = 2.0
+    settings = Settings(data_dir=tmp_path, apps=["dna"], milvus_uri=hung_milvus_uri,
+                        milvus_timeout_s=timeout_s)
+    with TestClient(create_app(settings)) as c:
+        statuses: list[int] = []
+        started = time.monotonic()
+
+        def count() -> None:
+            statuses.append(c.get("/api/dna/count").status_code)
+
+        threads = [threading.Thread(target=count) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10 * timeout_s)
+        elapsed_s = time.monotonic() - started
+        assert statuses == [503] * 8
+        assert elapsed_s < 5 * timeout_s, f"requests queued behind each other: {elapsed_s:.1f} s"
+        r = c.get("/api/dna/count")
+        assert r.status_code == 503 and "Traceback" not in r.text

@@ -1,30 +1,119 @@
-"""Request body size limit, as plain ASGI middleware: a declared Content-Length over
-the limit is refused before reading; a chunked body is counted as it streams."""
+"""Request body limits per route, as plain ASGI middleware.
+
+Each route's limit is written into its OpenAPI operation as ``x-max-body-bytes``
+(so the schema states it) by ``annotate_body_limits`` when the app is built: loads
+take ``FINDALIKE_MAX_UPLOAD_BYTES``, query uploads ``FINDALIKE_MAX_QUERY_BYTES``,
+JSON routes ``FINDALIKE_MAX_JSON_BYTES`` or, where a field carries base64 media,
+that field's ``max_length``. A declared ``Content-Length`` over the limit is refused
+before anything is read; a chunked body is counted as it streams and refused as soon
+as it passes the limit. A 150 MiB JSON search is never buffered.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findalike.api.errors import error_response
+from findalike.config import Settings
+
+BODY_LIMIT_KEY = "x-max-body-bytes"
+MULTIPART_SLACK_BYTES = 64 * 1024
+"""Room for the multipart envelope and the form fields beside a query file."""
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class BodyTooLarge(Exception):
     pass
 
 
+def body_limit(max_bytes: int) -> dict[str, Any]:
+    """``openapi_extra`` that sets a route's body limit explicitly."""
+    return {BODY_LIMIT_KEY: max_bytes}
+
+
+def annotate_body_limits(app: FastAPI, settings: Settings) -> None:
+    """Write every operation's body limit into the app's OpenAPI document (where the
+    middleware reads it), unless a route set one itself with ``body_limit``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path, item in schema.get("paths", {}).items():
+                for method, operation in item.items():
+                    if method.upper() in _BODY_METHODS:
+                        operation.setdefault(
+                            BODY_LIMIT_KEY, _limit_for(path, operation, schema, settings)
+                        )
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _limit_for(path: str, operation: dict[str, Any], schema: dict[str, Any],
+               settings: Settings) -> int:
+    if path.endswith("/load"):
+        return settings.max_upload_bytes
+    content = (operation.get("requestBody") or {}).get("content") or {}
+    if "multipart/form-data" in content or "application/x-www-form-urlencoded" in content:
+        return settings.max_query_bytes + MULTIPART_SLACK_BYTES
+    body = (content.get("application/json") or {}).get("schema") or {}
+    longest = _longest_string(_resolve(body, schema), schema)
+    return max(settings.max_json_bytes, longest + MULTIPART_SLACK_BYTES)
+
+
+def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        found = schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1])
+        return found if isinstance(found, dict) else {}
+    return node
+
+
+def _longest_string(model: dict[str, Any], schema: dict[str, Any]) -> int:
+    """The largest ``maxLength`` among a JSON body's top-level string properties."""
+    longest = 0
+    for prop in (model.get("properties") or {}).values():
+        for option in [prop, *prop.get("anyOf", [])]:
+            option = _resolve(option, schema)
+            longest = max(longest, int(option.get("maxLength", 0) or 0))
+    return longest
+
+
+def _path_pattern(template: str) -> re.Pattern[str]:
+    """A regex for an OpenAPI path template (``/api/x/items/{item_id}``)."""
+    out = []
+    for piece in re.split(r"(\{[^}]+\})", template):
+        if piece.startswith("{"):
+            out.append(".+" if piece.endswith(":path}") else "[^/]+")
+        else:
+            out.append(re.escape(piece))
+    return re.compile("".join(out) + "$")
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Refuses bodies over their route's ``x-max-body-bytes`` (``default_bytes`` for a
+    path no route matches) with a 413, before or while they are read. The table of
+    limits is read from the app's OpenAPI document at the first request."""
+
+    def __init__(self, app: ASGIApp, default_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = default_bytes
+        self._table: list[tuple[re.Pattern[str], dict[str, int]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await _refuse(max_bytes, scope, receive, send)
             return
         seen = 0
         started = False
@@ -34,7 +123,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -48,13 +137,38 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await _refuse(max_bytes, scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            f"The request body is over the {self.max_bytes}-byte limit "
-            "(FINDALIKE_MAX_UPLOAD_BYTES).",
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+    def _limit(self, scope: Scope) -> int:
+        if self._table is None:
+            app = scope.get("app")
+            if not isinstance(app, FastAPI):
+                return self.default_bytes
+            self._table = _limits_table(app.openapi())
+        method, path = str(scope.get("method", "")).lower(), str(scope.get("path", ""))
+        for pattern, methods in self._table:
+            if pattern.match(path) and method in methods:
+                return methods[method]
+        return self.default_bytes
+
+
+def _limits_table(schema: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[str, int]]]:
+    """(path regex, {method: limit}) from the OpenAPI document; literal paths first so
+    that ``/items/{id}`` never shadows a fixed route beside it."""
+    rows = []
+    for template, item in schema.get("paths", {}).items():
+        limits = {m: int(op[BODY_LIMIT_KEY]) for m, op in item.items()
+                  if isinstance(op, dict) and BODY_LIMIT_KEY in op}
+        if limits:
+            rows.append((template.count("{"), _path_pattern(template), limits))
+    rows.sort(key=lambda r: r[0])
+    return [(pattern, limits) for _, pattern, limits in rows]
+
+
+async def _refuse(max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        413,
+        f"The request body is over this route's {max_bytes}-byte limit.",
+        headers={"Connection": "close"},
+    )
+    await response(scope, receive, send)

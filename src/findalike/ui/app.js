@@ -1,5 +1,5 @@
 // The single-page shell: a hash router (#/ home, #/<app> an app's page) and the nav.
-import { errorBox, listApps } from "./lib/api.js";
+import { apiKeyForm, errorBox, listApps } from "./lib/api.js";
 import { h, replace } from "./lib/dom.js";
 
 // Pages with a purpose-built view; any other enabled app gets the generic page.
@@ -53,6 +53,10 @@ async function route() {
   try {
     apps = await listApps(name === "");
   } catch (err) {
+    if (err.status === 401) {
+      replace(main, apiKeyForm(err, route));
+      return;
+    }
     replace(main, h("h1", {}, "findalike"), errorBox(err));
     return;
   }

@@ -7,6 +7,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, File, Form, UploadFile
 
+from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.app import AppRuntime
 from findalike.apps.objects.detect import detect_known_objects
 from findalike.apps.objects.models import DetectOptions, DetectResponse
@@ -21,6 +22,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
         response_model=DetectResponse,
         summary="Find the known objects in an uploaded video (or image): when, where, "
         "how similar",
+        openapi_extra=body_limit(rt.settings.max_item_bytes + MULTIPART_SLACK_BYTES),
     )
     async def detect_upload(
         file: Annotated[UploadFile, File(description="A video (mp4, webm, ...) or image.")],

@@ -68,6 +68,46 @@ export function errorBox(err) {
     h("p", {}, String(err && err.message ? err.message : err)));
 }
 
+const KEY_COOKIE = "findalike_key";
+
+/**
+ * Remember the API key for this site. It lives in a SameSite=Strict cookie, so the
+ * browser sends it with every same-site call, image and event stream, and never with
+ * a request another site makes it send.
+ */
+export function setApiKey(key) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  const value = key ? encodeURIComponent(key) : "";
+  const age = key ? "; Max-Age=31536000" : "; Max-Age=0";
+  document.cookie = `${KEY_COOKIE}=${value}; Path=/; SameSite=Strict${age}${secure}`;
+  appsCache = null;
+}
+
+/** Whether an API key has been stored for this site. */
+export function hasApiKey() {
+  return document.cookie.split(";").some((c) => c.trim().startsWith(`${KEY_COOKIE}=`));
+}
+
+/** A form that asks for the API key (shown when the server answers 401). */
+export function apiKeyForm(err, onSaved) {
+  const input = h("input", {
+    id: "api-key", type: "password", autocomplete: "current-password",
+    "data-testid": "api-key", required: true, minlength: 16,
+  });
+  const form = h("form", { class: "key-form", onsubmit: (ev) => {
+    ev.preventDefault();
+    setApiKey(input.value.trim());
+    onSaved();
+  } },
+  h("h1", {}, "API key needed"),
+  h("p", {}, err && err.status === 401 && hasApiKey()
+    ? "The stored key was refused. Enter another one."
+    : "This findalike server needs an API key (ask whoever runs it)."),
+  h("label", { for: "api-key" }, "API key"), input,
+  h("button", { type: "submit" }, "Save key"));
+  return form;
+}
+
 let appsCache = null;
 /** The list from GET /api/apps (cached for the page's life; `fresh` refetches). */
 export async function listApps(fresh = false) {
