@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +51,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
-) -> Iterator[str]:
-    """The real app on a free loopback port; yields its base URL."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port (in a thread); yields its URL."""
     import uvicorn
 
-    from findalike.api.main import create_app
-    from findalike.config import Settings
-
-    data_dir = tmp_path_factory.mktemp("ui-data")
-    app = create_app(Settings(data_dir=data_dir, apps=_importable_apps()),
-                     encoders=shared_encoders)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
@@ -77,6 +70,21 @@ def live_server(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
+) -> Iterator[str]:
+    """The real app on a free loopback port; yields its base URL."""
+    from findalike.api.main import create_app
+    from findalike.config import Settings
+
+    data_dir = tmp_path_factory.mktemp("ui-data")
+    app = create_app(Settings(data_dir=data_dir, apps=_importable_apps()),
+                     encoders=shared_encoders)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
