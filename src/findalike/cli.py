@@ -1,6 +1,7 @@
 """The command line: ``findalike serve`` runs the server; the other commands talk
 to a running server over HTTP (``--server``, default http://127.0.0.1:8000), so they
-work the same against a local or a remote findalike."""
+work the same against a local or a remote findalike. ``export`` and ``import`` work on
+the store itself (backups, moving from Milvus Lite to a server)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,28 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from findalike.backup import ArchiveReport, CollectionEntry, ExportTarget, TargetForm
+    from findalike.config import Settings
+    from findalike.store import CollectionSpec, VectorStore
 
 app = typer.Typer(help="findalike: similarity search over unstructured data, on Milvus.",
                   no_args_is_help=True)
@@ -29,6 +44,24 @@ ServerOpt = Annotated[
     typer.Option("--server", "-s", envvar="FINDALIKE_SERVER", help="findalike server URL."),
 ]
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+class _Client:
+    """What every command that talks to a server sends with each request."""
+
+    api_key: str = ""
+
+
+@app.callback()
+def _options(
+    api_key: Annotated[
+        str,
+        typer.Option("--api-key", envvar="FINDALIKE_API_KEY", show_default=False,
+                     help="API key for a server that requires one (or FINDALIKE_API_KEY)."),
+    ] = "",
+) -> None:
+    """findalike: similarity search over unstructured data, on Milvus."""
+    _Client.api_key = api_key
 
 
 @app.command()
@@ -46,11 +79,27 @@ def serve(
     import uvicorn
 
     from findalike.api.main import create_app
+    from findalike.api.security import ApiKeys, KeyFormatError, is_loopback
     from findalike.config import Settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     settings = Settings()
+    try:
+        keys = ApiKeys.parse(settings.api_keys.get_secret_value())
+    except KeyFormatError as exc:
+        _fail(str(exc))
+    if not is_loopback(host):
+        if not keys.enabled:
+            _fail(f"serving on {host} (not loopback) needs API keys: set FINDALIKE_API_KEYS to "
+                  "'read:<key>,write:<key>' (see the README's Security section)")
+        if host not in ("0.0.0.0", "::"):
+            settings.trusted_hosts = [*settings.trusted_hosts, host]
+        elif "trusted_hosts" not in settings.model_fields_set:
+            # every interface: any name may reach it; the keys are what protects it
+            settings.trusted_hosts = ["*"]
+            console.print("note: any Host header is accepted; set FINDALIKE_TRUSTED_HOSTS to "
+                          "this server's names to refuse the others")
     console.print(f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri})")
     uvicorn.run(create_app(settings, load_demo=demo), host=host, port=port, log_level=log_level)
 
@@ -183,12 +232,176 @@ def jobs_cancel(job_id: str, server: ServerOpt = DEFAULT_SERVER) -> None:
     console.print_json(data=_request("POST", server, f"/api/jobs/{job_id}/cancel"))
 
 
+# -- backups (these work on the store directly, not through a server) ------------------
+
+MilvusUriOpt = Annotated[
+    str | None,
+    typer.Option("--milvus-uri", show_default=False,
+                 help="The store to use instead of FINDALIKE_MILVUS_URI: a Milvus Lite file "
+                      "(.db) or http(s)://host:19530."),
+]
+
+
+@app.command("export")
+def export_command(
+    apps: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[APP]...", help="Apps to export (default: every app with data)."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Archive to write: .tar, or .tar.gz to "
+                           "compress (vectors compress little).")
+    ] = Path("findalike-backup.tar"),
+    milvus_uri: MilvusUriOpt = None,
+) -> None:
+    """Back up apps (vectors, fields, encoder record, originals) to one archive.
+
+    Reads the store of FINDALIKE_MILVUS_URI and FINDALIKE_DATA_DIR directly: stop a
+    server that uses a Milvus Lite file first. Fails, writing nothing, if a collection
+    changes while it is read."""
+    from findalike.backup import export_archive
+    from findalike.media import MediaStore
+
+    settings = _store_settings(milvus_uri)
+    with _direct_store(settings) as store:
+        targets = _export_targets(store, settings, apps or [])
+        with _row_progress("exporting") as on_progress:
+            report = export_archive(store, targets, output,
+                                    media=MediaStore(settings.data_dir / "media"),
+                                    data_dir=settings.data_dir, on_progress=on_progress)
+    _print_archive_report(report, "exported to")
+
+
+@app.command("import")
+def import_command(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `findalike export`.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Drop each archived app's collection and state "
+                           "in the target first (default: add to a compatible one).")
+    ] = False,
+    milvus_uri: MilvusUriOpt = None,
+) -> None:
+    """Restore an archive from `findalike export` (e.g. Milvus Lite -> a server).
+
+    Writes to the store of FINDALIKE_MILVUS_URI (or --milvus-uri), originals and app
+    state under FINDALIKE_DATA_DIR. Nothing is re-encoded; fingerprints kept as 0/1
+    floats on Milvus Lite become binary vectors on a server, and back. The archive is
+    checked whole before anything is written. Restart a findalike server that uses the
+    target store afterwards."""
+    from findalike.backup import import_archive
+    from findalike.media import MediaStore
+
+    settings = _store_settings(milvus_uri)
+    with _direct_store(settings) as store:
+        with _row_progress("importing") as on_progress:
+            report = import_archive(
+                store, archive, media=MediaStore(settings.data_dir / "media"),
+                data_dir=settings.data_dir, replace=replace,
+                prefix=settings.collection_prefix, target_form=_target_form(settings, store),
+                batch_rows=settings.insert_batch_rows, on_progress=on_progress,
+            )
+    _print_archive_report(report, "imported from")
+
+
+def _store_settings(milvus_uri: str | None) -> Settings:
+    from findalike.config import Settings
+
+    return Settings(milvus_uri=milvus_uri) if milvus_uri else Settings()
+
+
+@contextmanager
+def _direct_store(settings: Settings) -> Iterator[VectorStore]:
+    """The settings' store, opened by this process; a findalike error ends the
+    command with its message (and, for a Milvus Lite file that will not open, what
+    to do about it)."""
+    from findalike.errors import FindalikeError, Unavailable
+    from findalike.store import VectorStore
+
+    store = VectorStore(settings.resolved_milvus_uri, token=settings.milvus_token,
+                        db_name=settings.milvus_db, timeout_s=settings.milvus_timeout_s)
+    try:
+        yield store
+    except Unavailable as exc:
+        if store.is_lite:
+            _fail(f"cannot open the Milvus Lite file {store.uri} ({exc.detail}). A Milvus Lite "
+                  "file is used by one process at a time: if `findalike serve` is running on "
+                  "it, stop it first.")
+        _fail(exc.detail)
+    except FindalikeError as exc:
+        _fail(exc.detail)
+    finally:
+        store.close()
+
+
+def _export_targets(store: VectorStore, settings: Settings, names: list[str]) -> \
+        list[ExportTarget]:
+    """The named apps' collections, or every app's that exists."""
+    from findalike.apps import ALL_APPS
+    from findalike.backup import ExportTarget
+
+    unknown = [n for n in names if n not in ALL_APPS]
+    if unknown:
+        _fail(f"unknown app(s) {', '.join(unknown)}; known: {', '.join(ALL_APPS)}")
+    targets = [ExportTarget(n, f"{settings.collection_prefix}{n}") for n in names or ALL_APPS]
+    if not names:
+        targets = [t for t in targets if store.exists(t.collection)]
+    if not targets:
+        _fail(f"nothing to export: no app has data in {store.uri}")
+    return targets
+
+
+def _target_form(settings: Settings, store: VectorStore) -> TargetForm:
+    """What this install's app would create for an archived collection (the molecule
+    app: packed bits on a server, 0/1 floats on Milvus Lite); None for an app that is
+    not installed here."""
+    from findalike.app import AppRuntime
+    from findalike.apps import discover
+
+    specs = {s.name: s for s in discover()[0]}
+
+    def form(entry: CollectionEntry) -> CollectionSpec | None:
+        spec = specs.get(entry.app)
+        return None if spec is None else AppRuntime(spec, settings, store).collection_spec()
+
+    return form
+
+
+@contextmanager
+def _row_progress(verb: str) -> Iterator[Callable[[str, int, int], None]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def update(collection: str, done: int, total: int) -> None:
+            if collection not in tasks:
+                tasks[collection] = progress.add_task(f"{verb} {collection}", total=total)
+            progress.update(tasks[collection], completed=done, total=total)
+
+        yield update
+
+
+def _print_archive_report(report: ArchiveReport, verb: str) -> None:
+    table = Table("collection", "app", "rows", "vectors")
+    for c in report.collections:
+        kind = c.vector_kind if c.converted_from is None else \
+            f"{c.vector_kind} (from {c.converted_from})"
+        table.add_row(c.name, c.app, str(c.rows), kind)
+    console.print(table)
+    console.print(
+        f"{verb} {report.path}: {report.rows} rows, {report.media_files} stored originals, "
+        f"{report.state_files} state files, {report.archive_bytes / 1e6:.1f} MB archive, "
+        f"{report.seconds:.1f} s ({report.rows / max(report.seconds, 1e-9):.0f} rows/s)"
+    )
+
+
 # -- helpers ---------------------------------------------------------------------------
 
 
 def _request(method: str, server: str, path: str, **kwargs: Any) -> Any:
     try:
-        with httpx.Client(base_url=server, timeout=600) as client:
+        headers = {"Authorization": f"Bearer {_Client.api_key}"} if _Client.api_key else {}
+        with httpx.Client(base_url=server, timeout=600, headers=headers) as client:
             r = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
         _fail(f"cannot reach findalike at {server}: {exc} (is `findalike serve` running?)")

@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from findalike.errors import NotFound
+from findalike.errors import InvalidInput, NotFound
 
 _ID = re.compile(r"^[0-9a-f]{8,64}$")
 _SUFFIX = re.compile(r"^\.[a-z0-9]{1,8}$")
 _VARIANT = re.compile(r"^[a-z0-9_]{1,32}$")
+_STORED_NAME = re.compile(
+    r"^(?P<dir>[0-9a-f]{2})/(?P<id>[0-9a-f]{8,64})(?:\.(?P<variant>[a-z0-9_]{1,32}))?"
+    r"(?P<suffix>\.[a-z0-9]{1,8})$"
+)
 
 
 class MediaStore:
@@ -62,3 +67,23 @@ class MediaStore:
         if folder.is_dir():
             for p in folder.glob(f"{media_id}.*"):
                 p.unlink(missing_ok=True)
+
+    def stored_files(self, app: str) -> Iterator[tuple[str, Path]]:
+        """Every file stored for ``app`` as (its name under the app's folder, like
+        ``ab/ab12....thumb.jpg``, and its path), in name order. Temporary files of
+        an unfinished write and anything not written by ``put`` are left out."""
+        folder = self.root / app
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("*/*")):
+            name = f"{path.parent.name}/{path.name}"
+            if path.is_file() and not path.is_symlink() and _STORED_NAME.match(name):
+                yield name, path
+
+    def put_stored(self, app: str, name: str, data: bytes) -> Path:
+        """Store ``data`` under a name ``stored_files`` gave (restoring a backup);
+        idempotent like ``put``. ``InvalidInput`` for any other name."""
+        found = _STORED_NAME.match(name)
+        if found is None or found["dir"] != found["id"][:2]:
+            raise InvalidInput(f"{name!r} is not the name of a stored file.")
+        return self.put(app, found["id"], data, found["suffix"], variant=found["variant"] or "")

@@ -22,10 +22,12 @@ All methods block; callers in async code run them in a worker thread.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import threading
-from collections.abc import Iterable, Sequence
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,13 +35,24 @@ from typing import Any, Literal
 import numpy as np
 
 from findalike.encoders.base import Metric, VectorKind
-from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable
+from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable, Unprocessable
 
 log = logging.getLogger(__name__)
 
 FieldKind = Literal["str", "int", "float", "bool", "json"]
 ID_MAX_LENGTH = 160
 _PROPERTY_PREFIX = "findalike."
+_CONNECT_FAILED_CODE = 2
+"""pymilvus's code for "Fail connecting to server" (no server, or no answer in time)."""
+_WRITE_CALLS = frozenset({"upsert", "insert", "delete", "drop_collection"})
+_SLOW_CALLS = frozenset({"flush", "create_collection", "load_collection", "create_index"})
+_LITE_GRPC_OPTIONS = {
+    # pymilvus pings every 10 s even when idle; Milvus Lite's gRPC server accepts a
+    # ping without data at most every 5 minutes and answers more with GOAWAY
+    # "too_many_pings", dropping the connection. The socket is local: ping rarely.
+    "grpc.keepalive_time_ms": 600_000,
+    "grpc.keepalive_permit_without_calls": False,
+}
 
 
 class _LiteUnimplementedFilter(logging.Filter):
@@ -108,14 +121,31 @@ def similarity(metric: Metric, distance: float) -> float:
     return -float(distance)
 
 
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def quote(value: str | int | float | bool) -> str:
-    """A literal for a Milvus boolean expression; strings are JSON-escaped so user
-    input cannot change the expression."""
+    """A literal for a Milvus boolean expression, so user input cannot change the
+    expression. Strings are double-quoted with backslash escapes for ``\\``, ``"``,
+    newline, carriage return and tab, the escapes that Milvus Lite and the Milvus
+    server both read; other control characters and lone surrogates have no escape
+    that both read, and non-finite numbers no literal: each raises ``Unprocessable``
+    (a 422 naming the character) rather than reaching Milvus."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unprocessable(f"{value} is not a number a filter can compare with")
         return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
+    text = str(value)
+    for ch in text:
+        if ch not in _STRING_ESCAPES and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise Unprocessable(
+                f"filter values may not contain the control character U+{ord(ch):04X}"
+            )
+    return '"' + "".join(_STRING_ESCAPES.get(ch, ch) for ch in text) + '"'
 
 
 def in_filter(field_name: str, values: Iterable[str]) -> str:
@@ -126,13 +156,25 @@ class VectorStore:
     """A thin, typed face over ``MilvusClient``. Connects lazily, so a server that
     starts while Milvus is down answers 503 instead of crashing at start-up."""
 
-    def __init__(self, uri: str, *, token: str = "", db_name: str = "", timeout_s: float = 10.0):
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str = "",
+        db_name: str = "",
+        timeout_s: float = 10.0,
+        retry_after_s: float | None = None,
+    ):
         self.uri = uri
         self._token = token
         self._db_name = db_name
         self._timeout_s = timeout_s
+        self._retry_after_s = min(timeout_s, 5.0) if retry_after_s is None else retry_after_s
         self._client: Any = None
         self._lock = threading.Lock()
+        self._connecting: threading.Event | None = None
+        self._down_until = 0.0
+        self._down_reason = ""
         self._loaded: set[str] = set()
 
     @property
@@ -142,41 +184,106 @@ class VectorStore:
     # -- connection ---------------------------------------------------------------
 
     def _connect(self) -> Any:
+        """The client, connecting if needed. One attempt at a time, bounded by
+        ``timeout_s``: requests that arrive during it wait for that attempt (never
+        for a queue of attempts), and for ``retry_after_s`` after a failed attempt
+        every call fails at once (a circuit breaker), so a hung Milvus costs each
+        request at most one timeout."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is not None:
+                return self._client
+            left_s = self._down_until - time.monotonic()
+            if left_s > 0:
+                raise Unavailable(f"{self._down_reason} (next attempt in {left_s:.1f} s)")
+            attempt = self._connecting
+            leader = attempt is None
+            if leader:
+                attempt = self._connecting = threading.Event()
+        assert attempt is not None
+        if not leader:
+            attempt.wait(self._timeout_s + 1.0)
+            if self._client is None:
+                raise Unavailable(self._down_reason or f"Milvus is unreachable at {self.uri}")
+            return self._client
+        try:
+            return self._open_client()
+        finally:
+            with self._lock:
+                self._connecting = None
+            attempt.set()
+
+    def _open_client(self) -> Any:
         from pymilvus import MilvusClient
 
-        if self._client is not None:
-            return self._client
+        if self.is_lite:
+            Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
+        kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
+        if self.is_lite:
+            kwargs["grpc_options"] = _LITE_GRPC_OPTIONS
+        if self._token:
+            kwargs["token"] = self._token
+        if self._db_name:
+            kwargs["db_name"] = self._db_name
+        try:
+            client = MilvusClient(**kwargs)
+        except Exception as exc:  # pymilvus raises several types here
+            reason = _reason(exc)
+            log.error("Milvus is unreachable at %s: %s", self.uri, reason)
+            with self._lock:
+                self._down_reason = f"Milvus is unreachable at {self.uri}: {reason}"
+                self._down_until = time.monotonic() + self._retry_after_s
+            raise Unavailable(self._down_reason) from exc
         with self._lock:
-            if self._client is None:
-                if self.is_lite:
-                    Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-                    logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
-                kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
-                if self._token:
-                    kwargs["token"] = self._token
-                if self._db_name:
-                    kwargs["db_name"] = self._db_name
-                try:
-                    self._client = MilvusClient(**kwargs)
-                except Exception as exc:  # pymilvus raises several types here
-                    log.error("Milvus is unreachable at %s: %s", self.uri, exc)
-                    raise Unavailable(f"Milvus is unreachable at {self.uri}: {exc}") from exc
-        return self._client
+            self._client = client
+            self._down_until = 0.0
+        return client
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``MilvusClient.<method>`` with a deadline, its failures mapped by type and
+        code: unreachable or timed out -> ``Unavailable`` (503); anything else ->
+        ``StoreError`` with a generic message (Milvus's own text, which can quote
+        the expression and the schema, goes to the log only)."""
+        import grpc
         from pymilvus.exceptions import MilvusException
 
         client = self._connect()
+        kwargs.setdefault("timeout", self._deadline_s(method))
         try:
             return getattr(client, method)(*args, **kwargs)
         except MilvusException as exc:
-            message = str(getattr(exc, "message", exc))
             if _is_connection_error(exc):
-                log.error("Milvus unreachable during %s: %s", method, message)
-                raise Unavailable(f"Milvus is unreachable at {self.uri}: {message}") from exc
-            raise StoreError(f"Milvus {method} failed: {message}") from exc
+                log.error("Milvus unreachable during %s: %s", method, _reason(exc))
+                raise Unavailable(f"Milvus is unreachable at {self.uri} ({method} failed)") \
+                    from exc
+            log.error("Milvus %s failed: %s", method, _reason(exc))
+            raise StoreError(
+                f"Milvus refused the {method} (error code {exc.code}); the server log has "
+                "the details."
+            ) from exc
+        except grpc.RpcError as exc:
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            log.error("Milvus %s: gRPC %s", method, code)
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable(
+                    f"Milvus at {self.uri} did not answer the {method} in time ({code.name})"
+                ) from exc
+            raise StoreError(f"Milvus {method} failed (gRPC {getattr(code, 'name', code)})") \
+                from exc
         except (ConnectionError, TimeoutError) as exc:
             raise Unavailable(f"Milvus is unreachable at {self.uri}: {exc}") from exc
+
+    def _deadline_s(self, method: str) -> float:
+        """Seconds a call may take: reads answer within the connection timeout; writes
+        and index work get much longer, but never forever."""
+        if method in _SLOW_CALLS:
+            return max(1800.0, self._timeout_s)
+        if method in _WRITE_CALLS:
+            return max(300.0, self._timeout_s)
+        return self._timeout_s
 
     def ping(self) -> str:
         """The server's version; raises ``Unavailable`` if it cannot be reached."""
@@ -360,6 +467,57 @@ class VectorStore:
         if not self.exists(name):
             raise NotFound(f"Nothing has been loaded into {name!r} yet.")
 
+    # -- backups ------------------------------------------------------------------
+
+    def describe(self, name: str) -> CollectionSpec:
+        """The spec ``name`` was created with, read back from Milvus: the encoder
+        record from its properties, the scalar fields from its schema, the index type
+        from its vector index. ``NotFound`` if there is no such collection;
+        ``StoreError`` if it was not made by findalike (no encoder record, or a field
+        type findalike does not create)."""
+        self.require(name)
+        desc = self._call("describe_collection", name)
+        props = self.properties(name)
+        missing = [k for k in ("encoder", "dim", "metric", "vector_kind") if k not in props]
+        if missing:
+            raise StoreError(f"Collection {name!r} has no findalike encoder record "
+                             f"({', '.join(missing)} missing); it was not made by findalike.")
+        index = self._call("describe_index", name, "vector") or {}
+        return CollectionSpec(
+            name=name,
+            dim=int(props["dim"]),
+            vector_kind=_vector_kind(props["vector_kind"]),
+            metric=props["metric"],  # type: ignore[arg-type]
+            encoder=props["encoder"],
+            fields=tuple(_field_spec(name, f) for f in desc.get("fields", [])
+                         if f["name"] not in _SKELETON_FIELDS),
+            index_type=str(index.get("index_type") or "AUTOINDEX"),
+        )
+
+    def iter_rows(
+        self, name: str, *, output_fields: Sequence[str], batch_rows: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row of ``name`` in pages of at most ``batch_rows``, in primary key
+        order (each page asks for ``id > last id``; works the same on Milvus Lite and
+        a server, unlike offsets, which Milvus caps at 16,384). Vectors come back as
+        lists of floats, or as ``bytes`` for binary vectors. Rows written while this
+        runs may or may not be seen: callers that need a snapshot compare counts."""
+        if not 1 <= batch_rows <= 16384:
+            raise ValueError(f"batch_rows must be in [1, 16384], got {batch_rows}")
+        fields = list(dict.fromkeys(["id", *output_fields]))
+        last = ""
+        while True:
+            page = self.query(
+                name, filter=f"id > {quote(last)}", output_fields=fields, limit=batch_rows
+            )
+            if not page:
+                return
+            page.sort(key=lambda r: str(r["id"]))
+            yield page
+            last = str(page[-1]["id"])
+            if len(page) < batch_rows:
+                return
+
 
 def _to_milvus_vectors(vectors: np.ndarray) -> list[Any]:
     arr = np.asarray(vectors)
@@ -383,9 +541,44 @@ def _from_milvus_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+_SKELETON_FIELDS = frozenset({"id", "item_id", "part", "vector"})
+_FIELD_KINDS: dict[str, FieldKind] = {
+    "VARCHAR": "str", "INT64": "int", "DOUBLE": "float", "BOOL": "bool", "JSON": "json",
+}
+
+
+def _field_spec(collection: str, described: dict[str, Any]) -> FieldSpec:
+    """A scalar field of ``describe_collection`` as the ``FieldSpec`` that made it."""
+    type_name = getattr(described["type"], "name", str(described["type"]))
+    kind = _FIELD_KINDS.get(type_name)
+    if kind is None:
+        raise StoreError(f"Collection {collection!r} has a field {described['name']!r} of "
+                         f"type {type_name}, which findalike does not create.")
+    if kind == "str":
+        return FieldSpec(described["name"], kind, int(described["params"]["max_length"]))
+    return FieldSpec(described["name"], kind)
+
+
+def _vector_kind(value: str) -> VectorKind:
+    if value not in ("float", "binary"):
+        raise StoreError(f"unknown vector kind {value!r} in a collection's encoder record")
+    return "binary" if value == "binary" else "float"
+
+
 def _is_connection_error(exc: Exception) -> bool:
-    code = getattr(exc, "code", None)
-    text = str(exc).lower()
-    return code in (1, 2) or any(
-        s in text for s in ("unavailable", "connect", "deadline", "fail connecting", "closed")
+    """Whether a pymilvus error means Milvus cannot be reached (by type and code)."""
+    from pymilvus.exceptions import (
+        ConnectError,
+        ConnectionNotExistException,
+        MilvusUnavailableException,
     )
+
+    if isinstance(exc, ConnectError | ConnectionNotExistException | MilvusUnavailableException):
+        return True
+    return getattr(exc, "code", None) == _CONNECT_FAILED_CODE or bool(
+        getattr(exc, "retriable", False)
+    )
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc)[:500]
