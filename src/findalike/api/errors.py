@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _TITLES = {
     400: "Invalid input",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
@@ -52,16 +53,24 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": _TITLES[code]}
-    for code in (400, 404, 409, 413, 415, 422, 503)
+    for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
 }
+"""The error answers any API route may give (401/403: API keys and the Origin check,
+403 also a folder outside the allowed roots), documented on every route."""
 
 
 def error_response(
-    status: int, detail: str, *, title: str | None = None, errors: list[FieldError] | None = None,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(
-        status=status, title=title or _TITLES.get(status, "Error"), detail=detail,
+        status=status,
+        title=title or _TITLES.get(status, "Error"),
+        detail=detail,
         errors=errors or [],
     )
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)

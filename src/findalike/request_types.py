@@ -1,0 +1,46 @@
+"""Constraints that request models and routes share, written so the OpenAPI document
+states what the server enforces: a value the schema allows is one the server takes,
+and a bad one is a 422 at the edge instead of an error deep in Milvus or a model.
+
+Found by fuzzing the live schema (``tests/api/test_fuzz.py``): control characters in
+item ids reached Milvus expressions (500), NaN ratings were accepted (200), and
+constraints such as "exactly one of ``item_id`` or the base64 media" were enforced but
+not stated.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+
+CONTENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+"""Ids made by ``findalike.app.content_id``: 32 lower-case hex digits (sha256)."""
+
+NAME_ID_MAX_CHARS = 128
+NAME_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,128}$"
+"""Ids that are names taken from the data (the recommender's users and items): 1 to
+128 characters, none of them a control character."""
+
+FILTER_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+"""Text compared in a Milvus filter: any characters but the control characters that
+Milvus expressions cannot carry (tab, newline and carriage return can)."""
+
+ContentId = Annotated[str, StringConstraints(max_length=32, pattern=CONTENT_ID_PATTERN)]
+NameId = Annotated[str, StringConstraints(max_length=NAME_ID_MAX_CHARS, pattern=NAME_ID_PATTERN)]
+
+
+def exactly_one_of(**kinds: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of these optional fields is given (not null)",
+    each named with its JSON type: ``exactly_one_of(user="string", items="array")``.
+    Merge it into a model's schema with ``json_schema_extra``."""
+    return {"oneOf": [_given(name, kind) for name, kind in kinds.items()]}
+
+
+def at_least_one_of(**kinds: str) -> dict[str, Any]:
+    """JSON Schema for "at least one of these optional fields is given (not null)"."""
+    return {"anyOf": [_given(name, kind) for name, kind in kinds.items()]}
+
+
+def _given(name: str, kind: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": kind}}}
