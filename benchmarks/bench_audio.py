@@ -99,8 +99,7 @@ def copies_of_dataset(folder: Path, copies: int) -> list[Path]:
 def load_over_http(client: httpx.Client, files: list[Path]) -> dict[str, Any]:
     audio_s = sum(sf.info(p).duration for p in files)
     t0 = time.perf_counter()
-    r = client.post("/api/audio/load",
-                    files=[("files", (p.name, p.read_bytes())) for p in files])
+    r = client.post("/api/audio/load", files=[("files", (p.name, p.read_bytes())) for p in files])
     r.raise_for_status()
     job_id = r.json()["id"]
     while True:
@@ -111,9 +110,14 @@ def load_over_http(client: httpx.Client, files: list[Path]) -> dict[str, Any]:
     wall_s = time.perf_counter() - t0
     count = client.get("/api/audio/count").json()
     return {
-        "files": len(files), "audio_s": round(audio_s, 1), "job_state": job["state"],
-        "failed": job["failed"], "items": count["items"], "vectors": count["vectors"],
-        "wall_s": round(wall_s, 2), "audio_s_per_s": round(audio_s / wall_s, 1),
+        "files": len(files),
+        "audio_s": round(audio_s, 1),
+        "job_state": job["state"],
+        "failed": job["failed"],
+        "items": count["items"],
+        "vectors": count["vectors"],
+        "wall_s": round(wall_s, 2),
+        "audio_s_per_s": round(audio_s / wall_s, 1),
     }
 
 
@@ -125,7 +129,7 @@ def excerpt_queries(n: int) -> list[bytes]:
         p = long_clips[i % len(long_clips)]
         audio, rate = sf.read(p, dtype="float32")
         start = int(rng.uniform(0, len(audio) / rate - EXCERPT_S) * rate)
-        out.append(wav(audio[start:start + int(EXCERPT_S * rate)], rate))
+        out.append(wav(audio[start : start + int(EXCERPT_S * rate)], rate))
     return out
 
 
@@ -142,7 +146,8 @@ def search_latency(base: str, queries: list[bytes], clients: int) -> dict[str, A
     wall_s = time.perf_counter() - t0
     ms = sorted(t * 1000 for t in times_s)
     return {
-        "clients": clients, "queries": len(ms),
+        "clients": clients,
+        "queries": len(ms),
         "p50_ms": round(statistics.median(ms), 1),
         "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1),
         "queries_per_s": round(len(ms) / wall_s, 1),
@@ -155,8 +160,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=60)
     args = ap.parse_args()
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1min": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        },
         "embed_in_process": embed_in_process(),
     }
     print(json.dumps(result["embed_in_process"]))
@@ -171,9 +179,7 @@ def main() -> None:
                 print(json.dumps(result["load_http"]))
             queries = excerpt_queries(args.queries)
             search_latency(base, queries[:5], 1)  # warm-up
-            result["search_http_3s_excerpt"] = [
-                search_latency(base, queries, c) for c in (1, 4)
-            ]
+            result["search_http_3s_excerpt"] = [search_latency(base, queries, c) for c in (1, 4)]
             print(json.dumps(result["search_http_3s_excerpt"]))
         finally:
             server.terminate()

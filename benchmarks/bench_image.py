@@ -55,8 +55,9 @@ MODELS = ("efficientnet-lite0", "efficientnet-lite3-int8")
 
 def _crop(im: Image.Image, fraction: float = 0.08) -> Image.Image:
     w, h = im.size
-    return im.crop((int(w * fraction), int(h * fraction),
-                    int(w * (1 - fraction)), int(h * (1 - fraction))))
+    return im.crop(
+        (int(w * fraction), int(h * fraction), int(w * (1 - fraction)), int(h * (1 - fraction)))
+    )
 
 
 TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
@@ -88,12 +89,16 @@ def compare_models(images: list[Image.Image], query_every: int) -> list[dict[str
             for name, transform in TRANSFORMS.items():
                 q = enc.encode([transform(im) for im in queries])
                 rank1[name] = round(float(np.mean((q @ base.T).argmax(1) == truth)), 4)
-            out.append({
-                "model": model, "flip_invariant": flip,
-                "rank1_mean": round(float(np.mean(list(rank1.values()))), 4),
-                "rank1": rank1, "queries": len(queries) * len(TRANSFORMS),
-                "images_per_s": round(images_per_s, 1),
-            })
+            out.append(
+                {
+                    "model": model,
+                    "flip_invariant": flip,
+                    "rank1_mean": round(float(np.mean(list(rank1.values()))), 4),
+                    "rank1": rank1,
+                    "queries": len(queries) * len(TRANSFORMS),
+                    "images_per_s": round(images_per_s, 1),
+                }
+            )
             print(json.dumps(out[-1]), flush=True)
     return out
 
@@ -103,32 +108,51 @@ def encoder_alone(rt: AppRuntime, images: list[Image.Image]) -> dict[str, Any]:
     t0 = time.perf_counter()
     rt.encoder.encode(images)
     wall_s = time.perf_counter() - t0
-    return {"images": len(images), "wall_s": round(wall_s, 2),
-            "images_per_s": round(len(images) / wall_s, 1)}
+    return {
+        "images": len(images),
+        "wall_s": round(wall_s, 2),
+        "images_per_s": round(len(images) / wall_s, 1),
+    }
 
 
 def load_job(rt: AppRuntime, jobs: JobManager) -> dict[str, Any]:
     t0 = time.perf_counter()
     job = jobs.wait(jobs.submit(APP.name, load_files(rt, [("photos", PHOTOS)])).id)
     wall_s = time.perf_counter() - t0
-    return {"images": job.done, "failed": job.failed, "state": job.state,
-            "wall_s": round(wall_s, 2), "images_per_s": round(job.done / wall_s, 1)}
+    return {
+        "images": job.done,
+        "failed": job.failed,
+        "state": job.state,
+        "wall_s": round(wall_s, 2),
+        "images_per_s": round(job.done / wall_s, 1),
+    }
 
 
 def add_scale_rows(rt: AppRuntime, total: int, seed: int = 0) -> int:
     """Fill the collection up to ``total`` rows with noisy copies of the real vectors."""
-    rows = rt.store.query(rt.collection, filter="part == 0",
-                          output_fields=["item_id", "vector", "name", "width", "height"])
+    rows = rt.store.query(
+        rt.collection,
+        filter="part == 0",
+        output_fields=["item_id", "vector", "name", "width", "height"],
+    )
     base = np.asarray([r["vector"] for r in rows], dtype=np.float32)
     rng = np.random.default_rng(seed)
     n = total - len(rows)
     src = rng.integers(0, len(rows), n)
     noisy = base[src] + rng.normal(0, 0.02, (n, base.shape[1])).astype(np.float32)
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    new = [{"id": f"{i:032x}:0", "item_id": f"{i:032x}", "part": 0, "vector": v,
-            "name": f"synthetic/{rows[s]['name']}", "width": rows[s]["width"],
-            "height": rows[s]["height"]}
-           for i, (s, v) in enumerate(zip(src, noisy, strict=True), start=1)]
+    new = [
+        {
+            "id": f"{i:032x}:0",
+            "item_id": f"{i:032x}",
+            "part": 0,
+            "vector": v,
+            "name": f"synthetic/{rows[s]['name']}",
+            "width": rows[s]["width"],
+            "height": rows[s]["height"],
+        }
+        for i, (s, v) in enumerate(zip(src, noisy, strict=True), start=1)
+    ]
     rt.store.upsert(rt.collection, new)
     rt.store.flush(rt.collection)
     return len(rows) + n
@@ -159,17 +183,25 @@ async def _latency(base: str, requests: list[dict[str, Any]], clients: int) -> d
     await asyncio.gather(*(client() for _ in range(clients)))
     wall_s = time.perf_counter() - t0
     ms = sorted(times_ms)
-    return {"clients": clients, "queries": len(ms),
-            "p50_ms": round(statistics.median(ms), 1),
-            "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1),
-            "queries_per_s": round(len(ms) / wall_s, 1)}
+    return {
+        "clients": clients,
+        "queries": len(ms),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1),
+        "queries_per_s": round(len(ms) / wall_s, 1),
+    }
 
 
 def http_search(base: str, uploads: list[bytes], item_ids: list[str]) -> dict[str, Any]:
-    by_upload = [{"url": "/api/image/search/upload", "files": {"file": ("q.jpg", q)},
-                  "data": {"top_k": "10"}} for q in uploads]
-    by_id = [{"url": "/api/image/search", "json": {"item_id": i, "top_k": 10}}
-             for i in item_ids]
+    by_upload = [
+        {
+            "url": "/api/image/search/upload",
+            "files": {"file": ("q.jpg", q)},
+            "data": {"top_k": "10"},
+        }
+        for q in uploads
+    ]
+    by_id = [{"url": "/api/image/search", "json": {"item_id": i, "top_k": 10}} for i in item_ids]
     asyncio.run(_latency(base, by_upload[:4], 1))  # warm-up
     out: dict[str, Any] = {"upload_jpeg": [], "stored_item_id": []}
     for clients in (1, 8, 32):
@@ -190,10 +222,13 @@ def prepare(data_dir: Path, scale: int) -> dict[str, Any]:
     out["encode_only"] = encoder_alone(rt, images)
     out["load_job"] = load_job(rt, jobs)
     out["load_over_encode_ratio"] = round(
-        out["load_job"]["images_per_s"] / out["encode_only"]["images_per_s"], 3)
+        out["load_job"]["images_per_s"] / out["encode_only"]["images_per_s"], 3
+    )
     print(json.dumps({k: out[k] for k in ("encode_only", "load_job")}), flush=True)
-    out["item_ids"] = [str(r["item_id"]) for r in rt.store.query(
-        rt.collection, filter="part == 0", output_fields=["item_id"])]
+    out["item_ids"] = [
+        str(r["item_id"])
+        for r in rt.store.query(rt.collection, filter="part == 0", output_fields=["item_id"])
+    ]
     out["search_rows"] = add_scale_rows(rt, scale)
     jobs.shutdown()
     store.close()
@@ -209,8 +244,11 @@ def main() -> None:
     files = photos()
     images = [decode_image(p.read_bytes(), max_side_px=ENCODE_SIDE_PX) for p in files]
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1min": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
+        },
         "photos": len(files),
     }
     if not args.no_compare:
@@ -226,8 +264,10 @@ def main() -> None:
         result.update(prepared)
         rng = np.random.default_rng(1)
         picks = rng.integers(0, len(images), args.queries)
-        uploads = [jpeg_bytes(list(TRANSFORMS.values())[i % 5](images[p]), quality=80)
-                   for i, p in enumerate(picks)]
+        uploads = [
+            jpeg_bytes(list(TRANSFORMS.values())[i % 5](images[p]), quality=80)
+            for i, p in enumerate(picks)
+        ]
         ids = [item_ids[p % len(item_ids)] for p in picks]
         port = free_port()
         server = start_server(data_dir, port)

@@ -34,8 +34,9 @@ K = 10
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    return harness.start_server(data_dir, port, apps=["recommend"],
-                                ready_path="/api/recommend/model")
+    return harness.start_server(
+        data_dir, port, apps=["recommend"], ready_path="/api/recommend/model"
+    )
 
 
 def wait_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -67,8 +68,11 @@ def load_and_train(client: httpx.Client, trainings: int) -> dict[str, Any]:
         fit_s.append(client.get("/api/recommend/model").json()["train_s"])
     info = client.get("/api/recommend/model").json()
     return {
-        "ratings": info["trained_on_ratings"], "users": info["users"], "items": info["items"],
-        "factors": info["factors"], "load_job_s": round(load_s, 3),
+        "ratings": info["trained_on_ratings"],
+        "users": info["users"],
+        "items": info["items"],
+        "factors": info["factors"],
+        "load_job_s": round(load_s, 3),
         "train_job_s_median": round(statistics.median(train_jobs), 3),
         "train_job_s_all": [round(s, 3) for s in train_jobs],
         "als_fit_s_median": round(statistics.median(fit_s), 3),
@@ -76,7 +80,7 @@ def load_and_train(client: httpx.Client, trainings: int) -> dict[str, Any]:
 
 
 async def http_rate(base: str, users: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    """Requests/s of GET /users/{u}?k=10 with ``clients`` concurrent connections."""
+    """Requests/s of GET /users/{u}?top_k=10 with ``clients`` concurrent connections."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -86,8 +90,9 @@ async def http_rate(base: str, users: list[str], clients: int, seconds: float) -
             i = n
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
-                r = await c.get(f"/api/recommend/users/{users[i % len(users)]}",
-                                params={"k": K})
+                r = await c.get(
+                    f"/api/recommend/users/{users[i % len(users)]}", params={"top_k": K}
+                )
                 r.raise_for_status()
                 latencies.append(time.perf_counter() - t)
                 i += clients
@@ -97,7 +102,8 @@ async def http_rate(base: str, users: list[str], clients: int, seconds: float) -
         elapsed = time.perf_counter() - started
     ms = np.array(latencies) * 1000
     return {
-        "clients": clients, "requests": len(latencies),
+        "clients": clients,
+        "requests": len(latencies),
         "recommendations_per_s": round(len(latencies) / elapsed, 1),
         "latency_ms_p50": round(float(np.percentile(ms, 50)), 2),
         "latency_ms_p99": round(float(np.percentile(ms, 99)), 2),
@@ -125,8 +131,10 @@ def numpy_top_k(data_dir: Path, users: list[str]) -> tuple[dict[str, list[str]],
         return best[np.argsort(-scores[best])]
 
     started = time.perf_counter()
-    out = {u: [model.item_ids[j] for j in top(items @ model.user_factors[r], rated[u])]
-           for u, r in zip(users, rows, strict=True)}
+    out = {
+        u: [model.item_ids[j] for j in top(items @ model.user_factors[r], rated[u])]
+        for u, r in zip(users, rows, strict=True)
+    }
     loop_rate = len(users) / (time.perf_counter() - started)
     started = time.perf_counter()
     scores = model.user_factors[rows] @ items.T
@@ -150,13 +158,23 @@ def main() -> None:
     try:
         with httpx.Client(base_url=base, timeout=300) as client:
             training = load_and_train(client, args.trainings)
-            all_users = sorted({row.split(",", 1)[0] for row in
-                                (DATA / "ratings.csv").read_text().splitlines()[1:]})
+            all_users = sorted(
+                {
+                    row.split(",", 1)[0]
+                    for row in (DATA / "ratings.csv").read_text().splitlines()[1:]
+                }
+            )
             rng = np.random.default_rng(0)
             sample = [str(u) for u in rng.choice(all_users, args.users, replace=False)]
-            served = {u: [i["item"] for i in client.get(f"/api/recommend/users/{u}",
-                                                        params={"k": K}).json()["items"]]
-                      for u in sample}
+            served = {
+                u: [
+                    h["item_id"]
+                    for h in client.get(f"/api/recommend/users/{u}", params={"top_k": K}).json()[
+                        "hits"
+                    ]
+                ]
+                for u in sample
+            }
         http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in (1, 8, 32)]
     finally:
         proc.terminate()

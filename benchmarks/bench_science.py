@@ -32,15 +32,24 @@ from findalike.config import Settings
 REPO = Path(__file__).resolve().parents[1]
 MOLECULES = REPO / "datasets" / "molecules" / "nci_first_5K.smi"
 DNA = REPO / "datasets" / "dna" / "ten_16s.100.fa.gz"
-QUERIES = ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "c1ccc2ccccc2c1", "NC(=O)c1ccccc1",
-           "Clc1ccc(Cl)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CCCCCCCCCC(=O)O"]
+QUERIES = [
+    "Oc1ccccc1",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CCO",
+    "c1ccc2ccccc2c1",
+    "NC(=O)c1ccccc1",
+    "Clc1ccc(Cl)cc1",
+    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+    "CCCCCCCCCC(=O)O",
+]
 REQUESTS_PER_LEVEL = 64
 
 
 def _serve(settings: Settings) -> tuple[uvicorn.Server, str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     while not server.started:
@@ -55,16 +64,21 @@ def _load(c: httpx.Client, app: str, path: Path) -> dict[str, Any]:
         time.sleep(0.1)
         job = c.get(f"/api/jobs/{job['id']}").json()
     elapsed_s = time.perf_counter() - t0
-    return {"items_stored": job["done"], "items_failed": job["failed"], "wall_s": elapsed_s,
-            "items_per_s": round(job["done"] / elapsed_s, 1)}
+    return {
+        "items_stored": job["done"],
+        "items_failed": job["failed"],
+        "wall_s": elapsed_s,
+        "items_per_s": round(job["done"] / elapsed_s, 1),
+    }
 
 
 def _latency(base: str, clients: int) -> dict[str, float]:
     def one(i: int) -> float:
         with httpx.Client(base_url=base, timeout=120) as c:
             t0 = time.perf_counter()
-            r = c.post("/api/molecule/search", json={"query": QUERIES[i % len(QUERIES)],
-                                                     "limit": 10})
+            r = c.post(
+                "/api/molecule/search", json={"query": QUERIES[i % len(QUERIES)], "top_k": 10}
+            )
             r.raise_for_status()
             return time.perf_counter() - t0
 
@@ -73,9 +87,11 @@ def _latency(base: str, clients: int) -> dict[str, float]:
         times = list(pool.map(one, range(REQUESTS_PER_LEVEL)))
     wall_s = time.perf_counter() - t0
     times.sort()
-    return {"p50_ms": round(1000 * statistics.median(times), 2),
-            "p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 2),
-            "throughput_qps": round(len(times) / wall_s, 2)}
+    return {
+        "p50_ms": round(1000 * statistics.median(times), 2),
+        "p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 2),
+        "throughput_qps": round(len(times) / wall_s, 2),
+    }
 
 
 def _rdkit_bulk() -> dict[str, float]:
@@ -95,8 +111,11 @@ def _rdkit_bulk() -> dict[str, float]:
         sims = DataStructs.BulkTanimotoSimilarity(q, fps)
         sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:10]
     per_query_ms = 1000 * (time.perf_counter() - t0) / rounds
-    return {"molecules": len(fps), "fingerprints_per_s": round(fp_per_s, 1),
-            "top10_query_ms": round(per_query_ms, 3)}
+    return {
+        "molecules": len(fps),
+        "fingerprints_per_s": round(fp_per_s, 1),
+        "top10_query_ms": round(per_query_ms, 3),
+    }
 
 
 def _dna_encode() -> dict[str, float]:
@@ -114,8 +133,11 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-science-"))
     settings = Settings(data_dir=data_dir, apps=["molecule", "dna"], encode_batch_size=500)
     server, base = _serve(settings)
-    results: dict[str, Any] = {"machine_cpus": __import__("os").cpu_count(),
-                               "store": "Milvus Lite", "encode_batch_size": 500}
+    results: dict[str, Any] = {
+        "machine_cpus": __import__("os").cpu_count(),
+        "store": "Milvus Lite",
+        "encode_batch_size": 500,
+    }
     try:
         with httpx.Client(base_url=base, timeout=600) as c:
             results["molecule_load"] = _load(c, "molecule", MOLECULES)
@@ -132,10 +154,12 @@ def main() -> None:
             results["dna_load"] = _load(c, "dna", DNA)
             t0 = time.perf_counter()
             ev = c.post("/api/dna/evaluate", json={"holdout_fraction": 0.2}).json()
-            results["dna_evaluate"] = {"accuracy": ev["accuracy"],
-                                       "majority_baseline": ev["majority_baseline"],
-                                       "held_out": ev["held_out"],
-                                       "wall_s": round(time.perf_counter() - t0, 2)}
+            results["dna_evaluate"] = {
+                "accuracy": ev["accuracy"],
+                "majority_baseline": ev["majority_baseline"],
+                "held_out": ev["held_out"],
+                "wall_s": round(time.perf_counter() - t0, 2),
+            }
     finally:
         server.should_exit = True
     out = REPO / "benchmarks" / "results" / "science.json"

@@ -39,13 +39,26 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 CACHE = RESULTS / "cache"
 QUERIES = [
-    "cutting taxes for working families", "the threat of nuclear weapons", "space exploration",
-    "health insurance costs", "building roads and bridges", "immigration reform",
-    "the war in Vietnam", "protecting the environment", "education for every child",
-    "trade with China", "balancing the federal budget", "veterans returning home",
-    "civil rights and equality", "energy independence and oil", "fighting terrorism",
-    "social security for retirees", "the economy is growing", "farm prices and agriculture",
-    "crime and drugs in our cities", "relations with the Soviet Union",
+    "cutting taxes for working families",
+    "the threat of nuclear weapons",
+    "space exploration",
+    "health insurance costs",
+    "building roads and bridges",
+    "immigration reform",
+    "the war in Vietnam",
+    "protecting the environment",
+    "education for every child",
+    "trade with China",
+    "balancing the federal budget",
+    "veterans returning home",
+    "civil rights and equality",
+    "energy independence and oil",
+    "fighting terrorism",
+    "social security for retirees",
+    "the economy is growing",
+    "farm prices and agriculture",
+    "crime and drugs in our cities",
+    "relations with the Soviet Union",
 ]
 
 
@@ -72,8 +85,11 @@ def encoder_throughput(encoder: Any, docs: list[str]) -> dict[str, float]:
     t = time.perf_counter()
     encoder.encode(docs)
     elapsed = time.perf_counter() - t
-    return {"documents": len(docs), "seconds": round(elapsed, 2),
-            "docs_per_s": round(len(docs) / elapsed, 1)}
+    return {
+        "documents": len(docs),
+        "seconds": round(elapsed, 2),
+        "docs_per_s": round(len(docs) / elapsed, 1),
+    }
 
 
 def cached_vectors(encoder: Any, docs: list[str]) -> np.ndarray:
@@ -101,9 +117,12 @@ def fill_collection(data_dir: Path, docs: list[str], vectors: np.ndarray) -> Non
     rt.ensure_collection()
     rows = []
     for i, (doc, vec) in enumerate(zip(docs, vectors, strict=True)):
-        rec = Record(item_id=content_id(doc, str(i)), payload=None,
-                     fields={"title": f"doc {i}", "source": "bench", "meta": {"n": i}},
-                     label=str(i))
+        rec = Record(
+            item_id=content_id(doc, str(i)),
+            payload=None,
+            fields={"title": f"doc {i}", "source": "bench", "meta": {"n": i}},
+            label=str(i),
+        )
         rows.append(rt.row(rec, 0, vec, text=doc))
     store.upsert(rt.collection, rows, batch_rows=settings.insert_batch_rows)
     store.flush(rt.collection)
@@ -125,8 +144,13 @@ class Server:
     def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = start_server(data_dir, self.port, apps=["text"], timeout_s=120,
-                                 env={"FINDALIKE_MAX_UPLOAD_BYTES": str(4 * 1024**3)})
+        self.proc = start_server(
+            data_dir,
+            self.port,
+            apps=["text"],
+            timeout_s=120,
+            env={"FINDALIKE_MAX_UPLOAD_BYTES": str(4 * 1024**3)},
+        )
         # the first search loads the model: keep it out of the measurements
         httpx.post(f"{self.url}/api/text/search", json={"query": "warm up"}, timeout=120)
 
@@ -152,9 +176,13 @@ async def http_load(url: str, clients: int, requests: int) -> dict[str, float]:
         t = time.perf_counter()
         await asyncio.gather(*(client(c) for _ in range(clients)))
         wall = time.perf_counter() - t
-    return {"clients": clients, "requests": requests, "qps": round(requests / wall, 1),
-            "p50_ms": round(percentile(latencies, 50) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 2)}
+    return {
+        "clients": clients,
+        "requests": requests,
+        "qps": round(requests / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
 
 
 def in_child_process(fn: Any, *args: Any) -> Any:
@@ -189,15 +217,20 @@ def in_process_latency(data_dir: Path, requests: int) -> dict[str, Any]:
         search_text(rt, TextSearchRequest(query=QUERIES[i % len(QUERIES)], top_k=10))
         app_lat.append(time.perf_counter() - t)
         t = time.perf_counter()
-        store.search(rt.collection, qvecs[i % len(QUERIES)][None, :], limit=10,
-                     output_fields=["title"])
+        store.search(
+            rt.collection, qvecs[i % len(QUERIES)][None, :], limit=10, output_fields=["title"]
+        )
         store_lat.append(time.perf_counter() - t)
     store.close()
     return {
-        "app_function": {"p50_ms": round(percentile(app_lat, 50) * 1000, 2),
-                         "p99_ms": round(percentile(app_lat, 99) * 1000, 2)},
-        "store_only": {"p50_ms": round(percentile(store_lat, 50) * 1000, 2),
-                       "p99_ms": round(percentile(store_lat, 99) * 1000, 2)},
+        "app_function": {
+            "p50_ms": round(percentile(app_lat, 50) * 1000, 2),
+            "p99_ms": round(percentile(app_lat, 99) * 1000, 2),
+        },
+        "store_only": {
+            "p50_ms": round(percentile(store_lat, 50) * 1000, 2),
+            "p99_ms": round(percentile(store_lat, 99) * 1000, 2),
+        },
     }
 
 
@@ -207,8 +240,11 @@ def ingestion_through_api(docs: list[str], encoder_docs_per_s: float) -> dict[st
     try:
         body = "\n".join(json.dumps({"title": f"d{i}", "text": d}) for i, d in enumerate(docs))
         t = time.perf_counter()
-        r = httpx.post(f"{server.url}/api/text/load", timeout=120,
-                       files=[("files", ("docs.jsonl", body.encode()))])
+        r = httpx.post(
+            f"{server.url}/api/text/load",
+            timeout=120,
+            files=[("files", ("docs.jsonl", body.encode()))],
+        )
         accepted_ms = (time.perf_counter() - t) * 1000
         job_id = r.json()["id"]
         while True:
@@ -221,9 +257,14 @@ def ingestion_through_api(docs: list[str], encoder_docs_per_s: float) -> dict[st
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
     rate = job["done"] / wall
-    return {"documents": len(docs), "state": job["state"], "seconds": round(wall, 2),
-            "accepted_in_ms": round(accepted_ms, 1), "docs_per_s": round(rate, 1),
-            "ratio_to_encoder_alone": round(rate / encoder_docs_per_s, 3)}
+    return {
+        "documents": len(docs),
+        "state": job["state"],
+        "seconds": round(wall, 2),
+        "accepted_in_ms": round(accepted_ms, 1),
+        "docs_per_s": round(rate, 1),
+        "ratio_to_encoder_alone": round(rate / encoder_docs_per_s, 3),
+    }
 
 
 def main() -> None:
@@ -253,15 +294,18 @@ def main() -> None:
             direct = in_child_process(in_process_latency, work, args.requests)
             server = Server(work)
             try:
-                http = [asyncio.run(http_load(server.url, int(c), args.requests))
-                        for c in args.clients.split(",")]
+                http = [
+                    asyncio.run(http_load(server.url, int(c), args.requests))
+                    for c in args.clients.split(",")
+                ]
             finally:
                 server.stop()
         finally:
             shutil.rmtree(work, ignore_errors=True)
         one = http[0]["p50_ms"]
         result["search"][str(n)] = {
-            "http": http, **direct,
+            "http": http,
+            **direct,
             "api_overhead_ratio_p50": round(one / direct["app_function"]["p50_ms"], 2),
             "http_vs_store_only_ratio_p50": round(one / direct["store_only"]["p50_ms"], 2),
         }

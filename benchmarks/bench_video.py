@@ -39,8 +39,13 @@ RESULTS = Path(__file__).parent / "results" / "video.json"
 
 
 def make_clip(path: Path, seconds: int) -> None:
-    pictures = [photos.astronaut(), photos.chelsea(), photos.coffee(), photos.rocket(),
-                photos.stereo_motorcycle()[0]]
+    pictures = [
+        photos.astronaut(),
+        photos.chelsea(),
+        photos.coffee(),
+        photos.rocket(),
+        photos.stereo_motorcycle()[0],
+    ]
     frames = []
     per_photo = seconds * FPS // len(pictures)
     for arr in pictures:
@@ -64,8 +69,7 @@ def main() -> None:
     settings = Settings(data_dir=tmp)
     store = VectorStore(str(tmp / "milvus.db"))
     cache: dict[str, Encoder] = {}
-    video = AppRuntime(VIDEO, settings, store, media=MediaStore(tmp / "media"),
-                       encoder_cache=cache)
+    video = AppRuntime(VIDEO, settings, store, media=MediaStore(tmp / "media"), encoder_cache=cache)
     sampling = settings_of(video).sampling()
 
     t0 = time.perf_counter()
@@ -85,11 +89,13 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     assert job.state == "done", job
 
-    objects = AppRuntime(OBJECTS, settings, store, media=MediaStore(tmp / "media"),
-                         encoder_cache=cache)
+    objects = AppRuntime(
+        OBJECTS, settings, store, media=MediaStore(tmp / "media"), encoder_cache=cache
+    )
     Image.fromarray(photos.chelsea()).save(tmp / "chelsea.jpg")
-    jobs.wait(jobs.submit(OBJECTS.name, load_files(objects, [("chelsea.jpg",
-                                                               tmp / "chelsea.jpg")])).id)
+    jobs.wait(
+        jobs.submit(OBJECTS.name, load_files(objects, [("chelsea.jpg", tmp / "chelsea.jpg")])).id
+    )
     t0 = time.perf_counter()
     found = detect_known_objects(objects, "clip.mp4", data, DetectOptions())
     detect_s = time.perf_counter() - t0
@@ -99,23 +105,34 @@ def main() -> None:
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
         "clip": {"seconds": args.seconds, "fps": FPS, "size": SIZE, "bytes": len(data)},
         "encoder": f"{encoder.name}@{encoder.version}",
-        "sampling": {"interval_s": sampling.interval_s, "scene_threshold":
-                     sampling.scene_threshold},
+        "sampling": {
+            "interval_s": sampling.interval_s,
+            "scene_threshold": sampling.scene_threshold,
+        },
         "frames_sampled": len(frames),
-        "decode_and_sample": {"seconds": round(decode_s, 3),
-                              "decoded_frames_per_s": round(decoded / decode_s, 1),
-                              "sampled_frames_per_s": round(len(frames) / decode_s, 1)},
-        "embed_only": {"seconds": round(encode_s, 3),
-                       "frames_per_s": round(len(frames) / encode_s, 2)},
-        "load_job_end_to_end": {"seconds": round(load_s, 3),
-                                "frames_per_s": round(len(frames) / load_s, 2),
-                                "video_seconds_per_s": round(args.seconds / load_s, 2)},
-        "ratio_end_to_end_vs_embed_only": round((len(frames) / load_s)
-                                                / (len(frames) / encode_s), 3),
-        "objects_detect": {"seconds": round(detect_s, 3),
-                           "frames_checked": found.frames_checked,
-                           "frames_per_s": round(found.frames_checked / detect_s, 2),
-                           "detections": found.detections},
+        "decode_and_sample": {
+            "seconds": round(decode_s, 3),
+            "decoded_frames_per_s": round(decoded / decode_s, 1),
+            "sampled_frames_per_s": round(len(frames) / decode_s, 1),
+        },
+        "embed_only": {
+            "seconds": round(encode_s, 3),
+            "frames_per_s": round(len(frames) / encode_s, 2),
+        },
+        "load_job_end_to_end": {
+            "seconds": round(load_s, 3),
+            "frames_per_s": round(len(frames) / load_s, 2),
+            "video_seconds_per_s": round(args.seconds / load_s, 2),
+        },
+        "ratio_end_to_end_vs_embed_only": round(
+            (len(frames) / load_s) / (len(frames) / encode_s), 3
+        ),
+        "objects_detect": {
+            "seconds": round(detect_s, 3),
+            "frames_checked": found.frames_checked,
+            "frames_per_s": round(found.frames_checked / detect_s, 2),
+            "detections": found.detections,
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

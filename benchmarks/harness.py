@@ -33,12 +33,28 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """findalike (uvicorn) on 127.0.0.1:``port`` over ``data_dir`` with ``apps``,
     returned once ``ready_path`` answers 2xx; killed and ``RuntimeError`` otherwise."""
-    full_env = {**os.environ, "FINDALIKE_DATA_DIR": str(data_dir),
-                "FINDALIKE_APPS": json.dumps(apps), **(env or {})}
+    full_env = {
+        **os.environ,
+        "FINDALIKE_DATA_DIR": str(data_dir),
+        "FINDALIKE_APPS": json.dumps(apps),
+        **(env or {}),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=full_env, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "findalike.api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=full_env,
+        cwd=REPO,
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -38,8 +38,10 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for result in sorted(RESULTS.glob("*.json")):
         if result.name != "summary.json" and result.stem in summary:
-            summary[result.stem] = {**summary[result.stem],  # type: ignore[dict-item]
-                                    "result": json.loads(result.read_text())}
+            summary[result.stem] = {
+                **summary[result.stem],  # type: ignore[dict-item]
+                "result": json.loads(result.read_text()),
+            }
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {RESULTS / 'summary.json'}; failed: {failed or 'none'}")
     return 1 if failed else 0

@@ -62,8 +62,14 @@ def sotu_addresses(folder: Path) -> list[dict[str, object]]:
     out = []
     for f in sorted(glob.glob(str(folder / "*.json"))):
         d = json.loads(Path(f).read_text(encoding="utf-8"))
-        out.append({"year": d["year"], "president": d["name"], "party": d.get("party", ""),
-                    "text": d["text"]})
+        out.append(
+            {
+                "year": d["year"],
+                "president": d["name"],
+                "party": d.get("party", ""),
+                "text": d["text"],
+            }
+        )
     return out
 
 

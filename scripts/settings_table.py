@@ -22,8 +22,12 @@ def settings_classes() -> list[type[BaseSettings]]:
         except ImportError:
             continue
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, BaseSettings) and cls is not BaseSettings and cls not in found \
-                    and cls.__module__ == module.__name__:
+            if (
+                issubclass(cls, BaseSettings)
+                and cls is not BaseSettings
+                and cls not in found
+                and cls.__module__ == module.__name__
+            ):
                 found.append(cls)
     return found
 
@@ -36,8 +40,13 @@ def variables() -> list[tuple[str, str, str]]:
             default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
             if isinstance(default, SecretStr):
                 default = default.get_secret_value()
-            rows.append((f"{prefix}{name}".upper(), repr(default) if default != "" else '""',
-                         (field.description or "").replace("\n", " ")))
+            rows.append(
+                (
+                    f"{prefix}{name}".upper(),
+                    repr(default) if default != "" else '""',
+                    (field.description or "").replace("\n", " "),
+                )
+            )
     return rows
 
 

@@ -63,8 +63,11 @@ PHOTOS = 12
 MOLECULES = 300
 RATINGS = 4000
 TEXT_QUERIES = [
-    "taxes on working families", "war and the armed forces", "trade with foreign nations",
-    "education of our children", "the national debt",
+    "taxes on working families",
+    "war and the armed forces",
+    "trade with foreign nations",
+    "education of our children",
+    "the national debt",
 ]
 SMILES_QUERIES = ["Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "c1ccc2ccccc2c1", "CCCCCCCCCC(=O)O"]
 APPS: tuple[AppSpec, ...] = (TEXT, IMAGE, MOLECULE, RECOMMEND)
@@ -88,13 +91,18 @@ class Install:
 
     def export(self, path: Path) -> Any:
         targets = [ExportTarget(name, rt.collection) for name, rt in self.runtimes.items()]
-        return export_archive(self.store, targets, path, media=self.media,
-                              data_dir=self.settings.data_dir)
+        return export_archive(
+            self.store, targets, path, media=self.media, data_dir=self.settings.data_dir
+        )
 
     def restore(self, archive: Path, *, replace: bool = False) -> Any:
         return import_archive(
-            self.store, archive, media=self.media, data_dir=self.settings.data_dir,
-            replace=replace, prefix=self.settings.collection_prefix,
+            self.store,
+            archive,
+            media=self.media,
+            data_dir=self.settings.data_dir,
+            replace=replace,
+            prefix=self.settings.collection_prefix,
             target_form=self.target_form(),
         )
 
@@ -103,8 +111,10 @@ def _install(data_dir: Path, uri: str, prefix: str, encoders: dict[str, Any]) ->
     settings = Settings(data_dir=data_dir, milvus_uri=uri, collection_prefix=prefix)
     store = VectorStore(uri)
     media = MediaStore(data_dir / "media")
-    runtimes = {spec.name: AppRuntime(spec, settings, store, media=media,
-                                      encoder_cache=encoders) for spec in APPS}
+    runtimes = {
+        spec.name: AppRuntime(spec, settings, store, media=media, encoder_cache=encoders)
+        for spec in APPS
+    }
     return Install(settings, store, media, runtimes)
 
 
@@ -119,24 +129,28 @@ def _data_files(folder: Path) -> dict[str, list[tuple[str, Path]]]:
     smiles = (DATASETS / "molecules" / "nci_first_5K.smi").read_text().splitlines()
     (folder / "nci.smi").write_text("\n".join(smiles[:MOLECULES]) + "\n")
     ratings = (DATASETS / "ratings" / "ratings.csv").read_text().splitlines()
-    (folder / "ratings.csv").write_text("\n".join(ratings[:RATINGS + 1]) + "\n")
+    (folder / "ratings.csv").write_text("\n".join(ratings[: RATINGS + 1]) + "\n")
     photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[:PHOTOS]
     return {
         "text": [("sotu.jsonl", folder / "sotu.jsonl")],
         "image": [(f"photos/{p.name}", p) for p in photos],
         "molecule": [("nci.smi", folder / "nci.smi")],
-        "recommend": [("items.csv", DATASETS / "ratings" / "items.csv"),
-                      ("ratings.csv", folder / "ratings.csv")],
+        "recommend": [
+            ("items.csv", DATASETS / "ratings" / "items.csv"),
+            ("ratings.csv", folder / "ratings.csv"),
+        ],
     }
 
 
 @pytest.fixture(scope="module")
-def lite(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]) \
-        -> Iterator[Install]:
+def lite(
+    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
+) -> Iterator[Install]:
     """The source: Milvus Lite with the four apps loaded through their real pipelines."""
     tmp = tmp_path_factory.mktemp("backup-source")
-    inst = _install(tmp / "data", str(tmp / "data" / "milvus.db"), "findalike_",
-                    dict(shared_encoders))
+    inst = _install(
+        tmp / "data", str(tmp / "data" / "milvus.db"), "findalike_", dict(shared_encoders)
+    )
     jobs = JobManager(tmp / "jobs.sqlite")
     try:
         for name, files in _data_files(tmp / "files").items():
@@ -154,25 +168,34 @@ def lite_archive(lite: Install, tmp_path_factory: pytest.TempPathFactory) -> Pat
     path = tmp_path_factory.mktemp("backup-archive") / "lite.tar"
     started = time.perf_counter()
     report = lite.export(path)
-    print(f"export from Lite: {report.rows} rows, {report.media_files} originals, "
-          f"{report.archive_bytes / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s "
-          f"({report.rows / report.seconds:.0f} rows/s)")
+    print(
+        f"export from Lite: {report.rows} rows, {report.media_files} originals, "
+        f"{report.archive_bytes / 1e6:.1f} MB in {time.perf_counter() - started:.2f} s "
+        f"({report.rows / report.seconds:.0f} rows/s)"
+    )
     return path
 
 
 @pytest.fixture(scope="module")
-def server(lite: Install, lite_archive: Path, milvus_server_uri: str,
-           tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]) \
-        -> Iterator[tuple[Install, Any]]:
+def server(
+    lite: Install,
+    lite_archive: Path,
+    milvus_server_uri: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_encoders: dict[str, Any],
+) -> Iterator[tuple[Install, Any]]:
     """The archive imported into a real Milvus server (under another collection prefix,
     so it can share the session's server with other tests)."""
-    inst = _install(tmp_path_factory.mktemp("backup-server"), milvus_server_uri, "bk_",
-                    dict(shared_encoders))
+    inst = _install(
+        tmp_path_factory.mktemp("backup-server"), milvus_server_uri, "bk_", dict(shared_encoders)
+    )
     for rt in inst.runtimes.values():
         inst.store.drop(rt.collection)
     report = inst.restore(lite_archive)
-    print(f"import into the server: {report.rows} rows in {report.seconds:.2f} s "
-          f"({report.rows / report.seconds:.0f} rows/s)")
+    print(
+        f"import into the server: {report.rows} rows in {report.seconds:.2f} s "
+        f"({report.rows / report.seconds:.0f} rows/s)"
+    )
     try:
         yield inst, report
     finally:
@@ -185,28 +208,31 @@ def server(lite: Install, lite_archive: Path, milvus_server_uri: str,
 
 
 def _same_vector_hits(a: AppRuntime, b: AppRuntime, queries: np.ndarray) -> None:
-    for got_a, got_b in zip(a.search_vectors(queries, limit=10),
-                            b.search_vectors(queries, limit=10), strict=True):
+    for got_a, got_b in zip(
+        a.search_vectors(queries, limit=10), b.search_vectors(queries, limit=10), strict=True
+    ):
         assert got_a, "the source found nothing"
         assert [h.id for h in got_a] == [h.id for h in got_b]
-        np.testing.assert_allclose([h.distance for h in got_a], [h.distance for h in got_b],
-                                   atol=SCORE_TOLERANCE)
+        np.testing.assert_allclose(
+            [h.distance for h in got_a], [h.distance for h in got_b], atol=SCORE_TOLERANCE
+        )
 
 
 def _same_molecule_hits(a: AppRuntime, b: AppRuntime) -> None:
     """Equal Tanimoto lists; equal ids except within a tie at the cut-off (each store
     keeps a different one of equally similar molecules there)."""
     for smiles in SMILES_QUERIES:
-        ra = search_molecules(a, MoleculeSearch(query=smiles, limit=10))
-        rb = search_molecules(b, MoleculeSearch(query=smiles, limit=10))
+        ra = search_molecules(a, MoleculeSearch(query=smiles, top_k=10))
+        rb = search_molecules(b, MoleculeSearch(query=smiles, top_k=10))
         assert ra.exact and rb.exact and ra.hits
-        scores_a = np.array([h.tanimoto for h in ra.hits])
-        np.testing.assert_allclose(scores_a, [h.tanimoto for h in rb.hits], atol=TANIMOTO_FLOAT32)
+        scores_a = np.array([h.score for h in ra.hits])
+        np.testing.assert_allclose(scores_a, [h.score for h in rb.hits], atol=TANIMOTO_FLOAT32)
         tied = np.abs(scores_a - scores_a[-1]) <= TANIMOTO_FLOAT32
-        assert ([h.item_id for h, t in zip(ra.hits, tied, strict=True) if not t]
-                == [h.item_id for h, t in zip(rb.hits, tied, strict=True) if not t])
-    sub_a = search_molecules(a, MoleculeSearch(query="c1ccccc1O", mode="substructure", limit=50))
-    sub_b = search_molecules(b, MoleculeSearch(query="c1ccccc1O", mode="substructure", limit=50))
+        assert [h.item_id for h, t in zip(ra.hits, tied, strict=True) if not t] == [
+            h.item_id for h, t in zip(rb.hits, tied, strict=True) if not t
+        ]
+    sub_a = search_molecules(a, MoleculeSearch(query="c1ccccc1O", mode="substructure", top_k=50))
+    sub_b = search_molecules(b, MoleculeSearch(query="c1ccccc1O", mode="substructure", top_k=50))
     assert sub_a.hits and [h.item_id for h in sub_a.hits] == [h.item_id for h in sub_b.hits]
 
 
@@ -222,9 +248,10 @@ def _same_answers(a: Install, b: Install, minilm: Any) -> None:
     rec_a, rec_b = recommender(a.runtimes["recommend"]), recommender(b.runtimes["recommend"])
     for user in ("1", "2", "3"):
         got_a, got_b = rec_a.for_user(user, 10), rec_b.for_user(user, 10)
-        assert [i.item for i in got_a.items] == [i.item for i in got_b.items]
-        np.testing.assert_allclose([i.score for i in got_a.items],
-                                   [i.score for i in got_b.items], atol=SCORE_TOLERANCE)
+        assert [i.item for i in got_a.hits] == [i.item for i in got_b.hits]
+        np.testing.assert_allclose(
+            [i.score for i in got_a.hits], [i.score for i in got_b.hits], atol=SCORE_TOLERANCE
+        )
 
 
 # -- Lite -> server -> Lite -----------------------------------------------------------------
@@ -253,8 +280,7 @@ def test_molecules_become_binary_vectors_on_the_server(server: tuple[Install, An
 
 
 @pytest.mark.server
-def test_originals_and_recommender_state_travel(lite: Install, server: tuple[Install, Any]) \
-        -> None:
+def test_originals_and_recommender_state_travel(lite: Install, server: tuple[Install, Any]) -> None:
     target, report = server
     source_files = {name: p.read_bytes() for name, p in lite.media.stored_files("image")}
     target_files = {name: p.read_bytes() for name, p in target.media.stored_files("image")}
@@ -266,8 +292,7 @@ def test_originals_and_recommender_state_travel(lite: Install, server: tuple[Ins
 
 
 @pytest.mark.server
-def test_importing_twice_keeps_the_counts(lite_archive: Path, server: tuple[Install, Any]) \
-        -> None:
+def test_importing_twice_keeps_the_counts(lite_archive: Path, server: tuple[Install, Any]) -> None:
     target, _ = server
     before = target.counts()
     target.restore(lite_archive)
@@ -278,16 +303,25 @@ def test_importing_twice_keeps_the_counts(lite_archive: Path, server: tuple[Inst
 
 @pytest.mark.server
 def test_server_back_to_lite_converts_fingerprints_back(
-    lite: Install, server: tuple[Install, Any], tmp_path: Path, shared_encoders: dict[str, Any],
+    lite: Install,
+    server: tuple[Install, Any],
+    tmp_path: Path,
+    shared_encoders: dict[str, Any],
     minilm: Any,
 ) -> None:
     target, _ = server
     archive = tmp_path / "server.tar.gz"
     report = target.export(archive)
-    print(f"export from the server (gzip): {report.rows} rows in {report.seconds:.2f} s, "
-          f"{report.archive_bytes / 1e6:.1f} MB")
-    again = _install(tmp_path / "again", str(tmp_path / "again" / "milvus.db"), "findalike_",
-                     dict(shared_encoders))
+    print(
+        f"export from the server (gzip): {report.rows} rows in {report.seconds:.2f} s, "
+        f"{report.archive_bytes / 1e6:.1f} MB"
+    )
+    again = _install(
+        tmp_path / "again",
+        str(tmp_path / "again" / "milvus.db"),
+        "findalike_",
+        dict(shared_encoders),
+    )
     try:
         restored = again.restore(archive)
         assert {c.app: c.converted_from for c in restored.collections}["molecule"] == "binary"
@@ -301,8 +335,12 @@ def test_server_back_to_lite_converts_fingerprints_back(
 # -- refusing bad archives -----------------------------------------------------------------
 
 
-def _rewrite(source: Path, dest: Path, change: Callable[[str, bytes], bytes | None],
-             extra: Callable[[tarfile.TarFile], None] | None = None) -> Path:
+def _rewrite(
+    source: Path,
+    dest: Path,
+    change: Callable[[str, bytes], bytes | None],
+    extra: Callable[[tarfile.TarFile], None] | None = None,
+) -> Path:
     """A copy of an archive with members changed (None drops one) and ``extra`` added."""
     with tarfile.open(source) as src, tarfile.open(dest, "w") as out:
         for member in src:
@@ -346,24 +384,37 @@ def _bad_archives(good: Path, folder: Path) -> dict[str, Path]:
         "a flipped bit in a vector chunk": _rewrite(good, folder / "flipped.tar", _flip_byte),
         "cut in half": folder / "truncated.tar",
         "not an archive": folder / "not-a-tar.tar",
-        "a missing chunk": _rewrite(good, folder / "missing.tar", lambda n, d: None if n.endswith(
-            "00000.jsonl") else d),
-        "a path traversal": _rewrite(good, folder / "traversal.tar", keep,
-                                     _add_member("media/image/ab/../../../../evil.jpg")),
-        "a symlink": _rewrite(good, folder / "symlink.tar", keep,
-                              _add_member("media/image/ab/abcdef0123.jpg", tarfile.SYMTYPE)),
-        "an unlisted member": _rewrite(good, folder / "unlisted.tar", keep,
-                                       _add_member("media/image/ab/abcdef0123.jpg")),
-        "a newer format": _rewrite(good, folder / "newer.tar", lambda n, d: d.replace(
-            b'"format_version": 1', b'"format_version": 2') if n == "manifest.json" else d),
+        "a missing chunk": _rewrite(
+            good, folder / "missing.tar", lambda n, d: None if n.endswith("00000.jsonl") else d
+        ),
+        "a path traversal": _rewrite(
+            good, folder / "traversal.tar", keep, _add_member("media/image/ab/../../../../evil.jpg")
+        ),
+        "a symlink": _rewrite(
+            good,
+            folder / "symlink.tar",
+            keep,
+            _add_member("media/image/ab/abcdef0123.jpg", tarfile.SYMTYPE),
+        ),
+        "an unlisted member": _rewrite(
+            good, folder / "unlisted.tar", keep, _add_member("media/image/ab/abcdef0123.jpg")
+        ),
+        "a newer format": _rewrite(
+            good,
+            folder / "newer.tar",
+            lambda n, d: (
+                d.replace(b'"format_version": 1', b'"format_version": 2')
+                if n == "manifest.json"
+                else d
+            ),
+        ),
     }
 
 
 def test_a_damaged_or_tampered_archive_is_refused_with_nothing_written(
     lite_archive: Path, tmp_path: Path
 ) -> None:
-    target = _install(tmp_path / "target", str(tmp_path / "target" / "milvus.db"), "findalike_",
-                      {})
+    target = _install(tmp_path / "target", str(tmp_path / "target" / "milvus.db"), "findalike_", {})
     try:
         for why, archive in _bad_archives(lite_archive, tmp_path).items():
             with pytest.raises(InvalidInput) as refused:
@@ -376,8 +427,7 @@ def test_a_damaged_or_tampered_archive_is_refused_with_nothing_written(
         target.store.close()
 
 
-def test_a_collection_of_another_encoder_needs_replace(lite_archive: Path, tmp_path: Path) \
-        -> None:
+def test_a_collection_of_another_encoder_needs_replace(lite_archive: Path, tmp_path: Path) -> None:
     target = _install(tmp_path / "t", str(tmp_path / "t" / "milvus.db"), "findalike_", {})
     try:
         molecule = target.runtimes["molecule"].collection
@@ -388,7 +438,8 @@ def test_a_collection_of_another_encoder_needs_replace(lite_archive: Path, tmp_p
         report = target.restore(lite_archive, replace=True)
         assert target.store.describe(molecule).encoder != "another@1"
         assert target.store.count(molecule) == next(
-            c.rows for c in report.collections if c.app == "molecule")
+            c.rows for c in report.collections if c.app == "molecule"
+        )
     finally:
         target.store.close()
 
@@ -418,20 +469,36 @@ def test_export_fails_if_a_collection_changes_while_it_is_read(tmp_path: Path) -
     """Plumbing: a tiny collection of random vectors, written to between two chunks."""
     store = VectorStore(str(tmp_path / "milvus.db"))
     try:
-        spec = CollectionSpec("findalike_text", 8, "float", "COSINE", "plumbing@1",
-                              fields=(FieldSpec("title", "str", 64),))
+        spec = CollectionSpec(
+            "findalike_text",
+            8,
+            "float",
+            "COSINE",
+            "plumbing@1",
+            fields=(FieldSpec("title", "str", 64),),
+        )
         store.ensure(spec)
         rng = np.random.default_rng(0)
 
         def row(i: int) -> dict[str, Any]:
-            return {"id": f"{i:08x}:0", "item_id": f"{i:08x}", "part": 0,
-                    "vector": rng.random(8, dtype=np.float32), "title": f"row {i}"}
+            return {
+                "id": f"{i:08x}:0",
+                "item_id": f"{i:08x}",
+                "part": 0,
+                "vector": rng.random(8, dtype=np.float32),
+                "title": f"row {i}",
+            }
 
         store.upsert(spec.name, [row(i) for i in range(50)])
         out = tmp_path / "changed.tar"
         with pytest.raises(Conflict, match="changed while it was exported"):
-            export_archive(store, [ExportTarget("text", spec.name)], out, chunk_rows=10,
-                           on_progress=lambda *_: store.upsert(spec.name, [row(1000)]))
+            export_archive(
+                store,
+                [ExportTarget("text", spec.name)],
+                out,
+                chunk_rows=10,
+                on_progress=lambda *_: store.upsert(spec.name, [row(1000)]),
+            )
         assert list(tmp_path.glob("changed.tar*")) == []
         report = export_archive(store, [ExportTarget("text", spec.name)], out, chunk_rows=10)
         manifest: Manifest = read_manifest(out)
@@ -458,13 +525,17 @@ def test_cli_export_and_import_between_lite_files(lite: Install, tmp_path: Path)
     runner = CliRunner()
     archive = tmp_path / "cli.tar"
     source_env = {"FINDALIKE_DATA_DIR": str(lite.settings.data_dir), "FINDALIKE_MILVUS_URI": ""}
-    result = runner.invoke(cli_app, ["export", "molecule", "image", "-o", str(archive)],
-                           env=source_env)
+    result = runner.invoke(
+        cli_app, ["export", "molecule", "image", "-o", str(archive)], env=source_env
+    )
     assert result.exit_code == 0, result.output
     assert "findalike_molecule" in result.output and "rows/s" in result.output
     target_dir = tmp_path / "target"
-    result = runner.invoke(cli_app, ["import", str(archive)],
-                           env={"FINDALIKE_DATA_DIR": str(target_dir), "FINDALIKE_MILVUS_URI": ""})
+    result = runner.invoke(
+        cli_app,
+        ["import", str(archive)],
+        env={"FINDALIKE_DATA_DIR": str(target_dir), "FINDALIKE_MILVUS_URI": ""},
+    )
     assert result.exit_code == 0, result.output
     target = _install(target_dir, str(target_dir / "milvus.db"), "findalike_", {})
     try:
@@ -481,17 +552,26 @@ def test_cli_export_and_import_between_lite_files(lite: Install, tmp_path: Path)
 def test_cli_says_to_stop_the_server_that_holds_a_lite_file(tmp_path: Path) -> None:
     db = tmp_path / "data" / "milvus.db"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom findalike.store import VectorStore\n"
-         f"VectorStore({str(db)!r}).list_collections()\nprint('open', flush=True)\n"
-         "time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom findalike.store import VectorStore\n"
+            f"VectorStore({str(db)!r}).list_collections()\nprint('open', flush=True)\n"
+            "time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         result = CliRunner().invoke(
-            cli_app, ["export", "-o", str(tmp_path / "x.tar")],
-            env={"FINDALIKE_DATA_DIR": str(tmp_path / "data"), "FINDALIKE_MILVUS_URI": "",
-                 "COLUMNS": "300"},
+            cli_app,
+            ["export", "-o", str(tmp_path / "x.tar")],
+            env={
+                "FINDALIKE_DATA_DIR": str(tmp_path / "data"),
+                "FINDALIKE_MILVUS_URI": "",
+                "COLUMNS": "300",
+            },
         )
         print(result.output)
         assert result.exit_code == 1

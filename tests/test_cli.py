@@ -38,12 +38,18 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "FINDALIKE_DATA_DIR": str(self.data_dir),
-               "FINDALIKE_APPS": '["text", "qa"]'}
+        env = {
+            **os.environ,
+            "FINDALIKE_DATA_DIR": str(self.data_dir),
+            "FINDALIKE_APPS": '["text", "qa"]',
+        }
         log = (self.data_dir / "server.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "findalike.cli", "serve", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -87,22 +93,25 @@ def _cli(server: Server, *args: str) -> str:
 
 def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
     docs = tmp_path / "docs.csv"
-    docs.write_text("title,text,kind\nBread,Knead the dough and let it rise before baking.,food\n"
-                    "Rockets,The booster separated two minutes after launch.,space\n")
+    docs.write_text(
+        "title,text,kind\nBread,Knead the dough and let it rise before baking.,food\n"
+        "Rockets,The booster separated two minutes after launch.,space\n"
+    )
     qa = tmp_path / "qa.csv"
     qa.write_text("question,answer\nHow do I reset my password?,Use the 'forgot password' link.\n")
     out = _cli(server, "load", "text", str(docs))
     assert "request received" in out and "done" in out and "2 stored" in out
     _cli(server, "load", "qa", str(qa))
     out = _cli(server, "search", "text", "space flight", "-k", "1")
-    assert json.loads(out)["results"][0]["title"] == "Rockets"
+    assert json.loads(out)["hits"][0]["title"] == "Rockets"
     out = _cli(server, "ask", "I forgot my password, what now?")
     assert "forgot password" in out
     out = _cli(server, "apps")
     assert "text" in out and "all-MiniLM-L6-v2" in out
     assert "done" in _cli(server, "jobs")
-    bad = runner.invoke(cli, ["load", "text", str(tmp_path / "missing.csv")],
-                        env={"FINDALIKE_SERVER": server.url})
+    bad = runner.invoke(
+        cli, ["load", "text", str(tmp_path / "missing.csv")], env={"FINDALIKE_SERVER": server.url}
+    )
     assert bad.exit_code == 1 and "no such file" in bad.output
 
 
@@ -111,8 +120,9 @@ def test_a_killed_server_marks_the_job_interrupted_and_a_reload_completes(
 ) -> None:
     big = tmp_path / "big.jsonl"
     texts = sotu_sentences(1500)
-    big.write_text("\n".join(json.dumps({"title": f"s{i}", "text": t})
-                             for i, t in enumerate(texts)))
+    big.write_text(
+        "\n".join(json.dumps({"title": f"s{i}", "text": t}) for i, t in enumerate(texts))
+    )
     out = _cli(server, "load", "text", str(big), "--no-wait")
     job_id = out.split("job")[-1].strip()
     deadline = time.monotonic() + 120

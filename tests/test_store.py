@@ -20,7 +20,11 @@ DIM = 32
 
 def _spec(name: str, *, encoder: str = "test-encoder@1", dim: int = DIM) -> CollectionSpec:
     return CollectionSpec(
-        name=name, dim=dim, vector_kind="float", metric="COSINE", encoder=encoder,
+        name=name,
+        dim=dim,
+        vector_kind="float",
+        metric="COSINE",
+        encoder=encoder,
         fields=(FieldSpec("title", "str", 256), FieldSpec("meta", "json")),
     )
 
@@ -30,8 +34,14 @@ def _rows(n: int, seed: int = 0, prefix: str = "doc") -> tuple[list[dict], np.nd
     vecs = rng.normal(size=(n, DIM)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     rows = [
-        {"id": f"{prefix}{i}:0", "item_id": f"{prefix}{i}", "part": 0, "vector": vecs[i],
-         "title": f"title {i}", "meta": {"group": i % 3, "tag": "even" if i % 2 == 0 else "odd"}}
+        {
+            "id": f"{prefix}{i}:0",
+            "item_id": f"{prefix}{i}",
+            "part": 0,
+            "vector": vecs[i],
+            "title": f"title {i}",
+            "meta": {"group": i % 3, "tag": "even" if i % 2 == 0 else "odd"},
+        }
         for i in range(n)
     ]
     return rows, vecs
@@ -76,8 +86,9 @@ def test_search_matches_brute_force_and_filters(store: VectorStore, name: str) -
         assert [h.distance for h in found] == sorted((h.distance for h in found), reverse=True)
     print(f"store recall@10 vs brute force: {np.mean(recall):.3f}")
     assert np.mean(recall) >= 0.99
-    filtered = store.search(name, queries[:1], limit=20, filter='meta["group"] == 1',
-                            output_fields=["meta"])[0]
+    filtered = store.search(
+        name, queries[:1], limit=20, filter='meta["group"] == 1', output_fields=["meta"]
+    )[0]
     assert filtered and all(h.fields["meta"]["group"] == 1 for h in filtered)
     store.drop(name)
 
@@ -128,14 +139,20 @@ def test_unreachable_server_is_unavailable() -> None:
 
 
 AWKWARD_VALUES = [
-    'with "double" quotes', "single ' quote", "back\\slash", 'slash-quote \\"', "tab\there",
-    "new\nline", "cr\rhere", "é 中文 😀", "] or id != \"", "x\" or true or \"",
+    'with "double" quotes',
+    "single ' quote",
+    "back\\slash",
+    'slash-quote \\"',
+    "tab\there",
+    "new\nline",
+    "cr\rhere",
+    "é 中文 😀",
+    '] or id != "',
+    'x" or true or "',
 ]
 
 
-def test_filter_values_round_trip_whatever_their_characters(
-    store: VectorStore, name: str
-) -> None:
+def test_filter_values_round_trip_whatever_their_characters(store: VectorStore, name: str) -> None:
     """Values are escaped in Milvus' own grammar: each awkward value finds exactly its
     row, as a VARCHAR field and as a JSON key, on Lite and on the server alike."""
     store.ensure(_spec(name))

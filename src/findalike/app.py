@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 
 from findalike.config import Settings
+from findalike.contract import apply_contract
 from findalike.encoders.base import Encoder
+from findalike.encoders.registry import SharedEncoder
+from findalike.errors import NotFound
+from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.store import CollectionSpec, FieldSpec, Hit, VectorStore, in_filter, quote
 
 if TYPE_CHECKING:
@@ -28,6 +33,9 @@ if TYPE_CHECKING:
 
     from findalike.jobs import Work
     from findalike.media import MediaStore
+
+
+_SHARED_ENCODERS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -67,6 +75,8 @@ class EncodedItem:
 Reader = Callable[[str, bytes, "AppRuntime"], Iterable[Record | ReadFailure]]
 ToRows = Callable[["AppRuntime", Sequence[Record]], list[EncodedItem]]
 SearchFn = Callable[["AppRuntime", Any], BaseModel]
+UploadSearchFn = Callable[["AppRuntime", str, bytes, Any], BaseModel]
+"""Search by an uploaded file: (runtime, file name, file bytes, options) -> response."""
 RouterFactory = Callable[["AppRuntime"], "APIRouter"]
 
 
@@ -96,17 +106,19 @@ class AppSpec:
     summary: str
     extensions: frozenset[str]
     fields: tuple[FieldSpec, ...]
-    make_encoder: Callable[[Settings], Encoder]
     read: Reader
     search_request: type[BaseModel]
     search_response: type[BaseModel]
     search: SearchFn
+    make_encoder: Callable[[AppRuntime], Encoder] | None = None
+    """Builds the app's own encoder (from ``rt.settings`` and ``rt.app_settings``)."""
+    shared_encoder: SharedEncoder | None = None
+    """Or a model other apps use too, from ``findalike.encoders.registry`` (built once
+    per process for all the apps that name it)."""
     to_rows: ToRows = one_row_per_record
     routes: RouterFactory | None = None
     requires: tuple[str, ...] = ()
     """Python modules the app needs; if one is missing the app is listed as disabled."""
-    encoder_key: str = ""
-    """Apps with equal non-empty keys share one encoder instance (text and QA)."""
     demo_files: Callable[[], list[tuple[str, Path]]] | None = None
     """Bundled demo data as (display name, path) pairs, loaded by ``serve --demo``."""
     follow_up: Callable[[AppRuntime], Work] | None = None
@@ -120,6 +132,25 @@ class AppSpec:
     """Every item has exactly one vector, so counting rows counts items (fast)."""
     index_type: str | None = None
     """Milvus index; default AUTOINDEX for float vectors, BIN_FLAT (exact) for binary."""
+    search_upload: UploadSearchFn | None = None
+    """Search by an uploaded file (image, clip): the core serves it as
+    ``POST /api/{app}/search/upload`` with the file and ``upload_options`` as form fields."""
+    upload_options: type[BaseModel] | None = None
+    """The form fields beside the uploaded file (a ``SearchRequest`` without the media)."""
+    upload_max_bytes: Callable[[Settings], int] = lambda settings: settings.max_query_bytes
+    """The largest query file the upload search takes (FINDALIKE_MAX_QUERY_BYTES unless
+    the app's queries are whole items, such as the objects app's videos)."""
+    settings: type[BaseSettings] | None = None
+    """The app's own settings class (``FINDALIKE_<APP>_...``): the runtime builds it
+    once, from the environment and ``.env``; ``create_app(app_settings=...)`` overrides
+    it (tests)."""
+    stores_originals: bool = False
+    """The app keeps each item's original file: it gets ``/items/{item_id}/file``."""
+    stores_thumbnails: bool = False
+    """The app keeps thumbnails (of items or frames): it gets ``/items/{item_id}/thumbnail``."""
+    item_id_pattern: str = CONTENT_ID_PATTERN
+    """What the app's item ids look like, stated on ``/items/{item_id}`` routes (a 422
+    for any other): content hashes by default, names for the recommender's items."""
 
 
 class AppRuntime:
@@ -135,6 +166,7 @@ class AppRuntime:
         *,
         media: MediaStore | None = None,
         encoder_cache: dict[str, Encoder] | None = None,
+        app_settings: BaseSettings | None = None,
     ) -> None:
         self.spec = spec
         self.settings = settings
@@ -143,9 +175,10 @@ class AppRuntime:
         self.collection = f"{settings.collection_prefix}{spec.name}"
         self.state: dict[str, Any] = {}
         """App-specific state kept between requests (e.g. the recommender's model)."""
+        self._app_settings = app_settings
         self._encoder: Encoder | None = None
         self._encoder_cache = encoder_cache if encoder_cache is not None else {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the encoder's factory may read app_settings
         self._collection_ready = False
 
     @property
@@ -153,19 +186,34 @@ class AppRuntime:
         return self.spec.name
 
     @property
+    def app_settings(self) -> Any:
+        """The app's own settings (``AppSpec.settings``), built once; ``None`` for an
+        app without any. Typed ``Any``: each app reads it as its own class."""
+        if self._app_settings is None and self.spec.settings is not None:
+            with self._lock:
+                if self._app_settings is None:
+                    self._app_settings = self.spec.settings()
+        return self._app_settings
+
+    @property
     def encoder(self) -> Encoder:
         """The app's encoder, created on first use (model weights load from disk)."""
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    key = self.spec.encoder_key
-                    if key and key in self._encoder_cache:
-                        self._encoder = self._encoder_cache[key]
-                    else:
-                        self._encoder = self.spec.make_encoder(self.settings)
-                        if key:
-                            self._encoder_cache[key] = self._encoder
+                    self._encoder = self._build_encoder()
         return self._encoder
+
+    def _build_encoder(self) -> Encoder:
+        shared = self.spec.shared_encoder
+        if shared is not None:
+            with _SHARED_ENCODERS_LOCK:  # two apps asking at once load the model once
+                if shared.key not in self._encoder_cache:
+                    self._encoder_cache[shared.key] = shared.make(self.settings)
+                return self._encoder_cache[shared.key]
+        if self.spec.make_encoder is None:
+            raise TypeError(f"app {self.name!r} declares no encoder")
+        return self.spec.make_encoder(self)
 
     @property
     def encoder_loaded(self) -> bool:
@@ -215,6 +263,17 @@ class AppRuntime:
 
     # -- operations shared by every app -------------------------------------------
 
+    def search(self, request: BaseModel) -> BaseModel:
+        """The app's search, held to the contract: at most ``top_k`` hits, none
+        under ``min_score`` (see ``findalike.contract``)."""
+        return apply_contract(request, self.spec.search(self, request))
+
+    def search_upload(self, name: str, data: bytes, options: BaseModel) -> BaseModel:
+        """The app's search by an uploaded file, held to the same contract."""
+        if self.spec.search_upload is None:
+            raise NotFound(f"The {self.name} app has no search by upload.")
+        return apply_contract(options, self.spec.search_upload(self, name, data, options))
+
     def search_vectors(
         self,
         vectors: np.ndarray,
@@ -229,7 +288,10 @@ class AppRuntime:
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
         return self.store.search(
-            self.collection, vectors, limit=min(limit, 16384), filter=filter,
+            self.collection,
+            vectors,
+            limit=min(limit, 16384),
+            filter=filter,
             output_fields=["part", *fields],
         )
 

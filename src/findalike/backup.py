@@ -152,8 +152,11 @@ class CollectionEntry(_Model):
 
     def spec(self, name: str | None = None) -> CollectionSpec:
         return CollectionSpec(
-            name=name or self.name, dim=self.dim, vector_kind=self.vector_kind,
-            metric=self.metric, encoder=self.encoder,
+            name=name or self.name,
+            dim=self.dim,
+            vector_kind=self.vector_kind,
+            metric=self.metric,
+            encoder=self.encoder,
             fields=tuple(FieldSpec(f.name, f.kind, f.max_length) for f in self.fields),
             index_type=self.index_type,
         )
@@ -281,17 +284,23 @@ def _export_collection(
     chunks: list[ChunkEntry] = []
     all_bits = True
     written = 0
-    for n, page in enumerate(store.iter_rows(spec.name, output_fields=[*fields, "vector"],
-                                             batch_rows=chunk_rows)):
+    for n, page in enumerate(
+        store.iter_rows(spec.name, output_fields=[*fields, "vector"], batch_rows=chunk_rows)
+    ):
         vectors = _vector_array(spec, [row.pop("vector") for row in page])
         packed = spec.vector_kind == "float" and _is_bits(spec, vectors)
         all_bits = all_bits and (packed or spec.vector_kind == "binary")
-        chunk = ChunkEntry(rows=f"rows/{spec.name}/{n:05d}.jsonl",
-                           vectors=f"vectors/{spec.name}/{n:05d}.npy", count=len(page),
-                           packed=packed)
+        chunk = ChunkEntry(
+            rows=f"rows/{spec.name}/{n:05d}.jsonl",
+            vectors=f"vectors/{spec.name}/{n:05d}.npy",
+            count=len(page),
+            packed=packed,
+        )
         writer.add_bytes(chunk.rows, _jsonl(page))
-        writer.add_bytes(chunk.vectors,
-                         _npy(np.packbits(vectors.astype(np.uint8), axis=1) if packed else vectors))
+        writer.add_bytes(
+            chunk.vectors,
+            _npy(np.packbits(vectors.astype(np.uint8), axis=1) if packed else vectors),
+        )
         chunks.append(chunk)
         written += len(page)
         if on_progress is not None:
@@ -305,11 +314,19 @@ def _export_collection(
         )
     report.collections.append(CollectionResult(target.app, spec.name, written, spec.vector_kind))
     return CollectionEntry(
-        app=target.app, name=spec.name, encoder=spec.encoder, dim=spec.dim, metric=spec.metric,
-        vector_kind=spec.vector_kind, index_type=spec.index_type,
-        fields=tuple(FieldEntry(name=f.name, kind=f.kind, max_length=f.max_length)
-                     for f in spec.fields),
-        rows=written, bit_vectors=all_bits and written > 0, chunks=tuple(chunks),
+        app=target.app,
+        name=spec.name,
+        encoder=spec.encoder,
+        dim=spec.dim,
+        metric=spec.metric,
+        vector_kind=spec.vector_kind,
+        index_type=spec.index_type,
+        fields=tuple(
+            FieldEntry(name=f.name, kind=f.kind, max_length=f.max_length) for f in spec.fields
+        ),
+        rows=written,
+        bit_vectors=all_bits and written > 0,
+        chunks=tuple(chunks),
     )
 
 
@@ -365,8 +382,12 @@ def _export_state(data_dir: Path, target: ExportTarget, writer: _MemberWriter) -
         return 0
     n = 0
     for path in sorted(folder.iterdir()):
-        if (not path.is_file() or path.is_symlink() or _SKIPPED_STATE.search(path.name)
-                or not re.fullmatch(_STATE_FILE, path.name)):
+        if (
+            not path.is_file()
+            or path.is_symlink()
+            or _SKIPPED_STATE.search(path.name)
+            or not re.fullmatch(_STATE_FILE, path.name)
+        ):
             continue
         name = f"state/{target.app}/{target.collection}/{path.name}"
         if path.suffix == ".sqlite":
@@ -402,8 +423,7 @@ class _MemberWriter:
 
     def add_bytes(self, name: str, data: bytes, *, hashed: bool = True) -> None:
         if hashed:
-            self.files[name] = FileEntry(bytes=len(data),
-                                         sha256=hashlib.sha256(data).hexdigest())
+            self.files[name] = FileEntry(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
         self.tar.addfile(self._info(name, len(data)), io.BytesIO(data))
 
     def add_file(self, name: str, path: Path) -> None:
@@ -494,8 +514,10 @@ def import_archive(
     written)."""
     started = time.perf_counter()
     manifest, _ = _verify(archive)
-    plans = [_plan(store, manifest, e, prefix, target_form, data_dir, replace)
-             for e in manifest.collections]
+    plans = [
+        _plan(store, manifest, e, prefix, target_form, data_dir, replace)
+        for e in manifest.collections
+    ]
     names = [p.spec.name for p in plans]
     if len(set(names)) != len(names):
         raise InvalidInput("Two archived collections would be imported under one name.")
@@ -508,11 +530,19 @@ def import_archive(
             _record_import(data_dir, plan)
         store.flush(plan.spec.name)
         _check_count(store, plan)
-        report.collections.append(CollectionResult(
-            plan.entry.app, plan.spec.name, plan.entry.rows, plan.spec.vector_kind,
-            converted_from=(plan.entry.vector_kind
-                            if plan.entry.vector_kind != plan.spec.vector_kind else None),
-        ))
+        report.collections.append(
+            CollectionResult(
+                plan.entry.app,
+                plan.spec.name,
+                plan.entry.rows,
+                plan.spec.vector_kind,
+                converted_from=(
+                    plan.entry.vector_kind
+                    if plan.entry.vector_kind != plan.spec.vector_kind
+                    else None
+                ),
+            )
+        )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -531,13 +561,13 @@ def _verify(archive: Path) -> tuple[Manifest, dict[str, _ChunkFacts]]:
             manifest_bytes = read()
             continue
         data = read()
-        digests[member.name] = FileEntry(bytes=len(data),
-                                         sha256=hashlib.sha256(data).hexdigest())
+        digests[member.name] = FileEntry(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
         if _CHUNK_MEMBER.match(member.name):
             facts[member.name] = _chunk_facts(archive, member.name, data)
     if manifest_bytes is None:
-        raise InvalidInput(f"{archive.name} has no {MANIFEST}: it is not a findalike archive, "
-                           "or it was cut short.")
+        raise InvalidInput(
+            f"{archive.name} has no {MANIFEST}: it is not a findalike archive, or it was cut short."
+        )
     manifest = _parse_manifest(archive, manifest_bytes)
     _check_files(archive, manifest, digests)
     for entry in manifest.collections:
@@ -566,14 +596,18 @@ _DAMAGED = (tarfile.TarError, EOFError, zlib.error, OSError)
 
 def _damaged(archive: Path, exc: BaseException) -> InvalidInput:
     reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(":")
-    return InvalidInput(f"{archive.name} is damaged, cut short or not a tar archive ({reason}). "
-                        "Nothing was imported.")
+    return InvalidInput(
+        f"{archive.name} is damaged, cut short or not a tar archive ({reason}). "
+        "Nothing was imported."
+    )
 
 
 def _member_limit(archive: Path, member: tarfile.TarInfo) -> int:
     if not member.isreg() or member.issparse():
-        raise InvalidInput(f"{archive.name}: member {member.name!r} is not a regular file "
-                           "(links, folders and devices are refused).")
+        raise InvalidInput(
+            f"{archive.name}: member {member.name!r} is not a regular file "
+            "(links, folders and devices are refused)."
+        )
     if member.name == MANIFEST:
         limit = MAX_MANIFEST_BYTES
     elif _CHUNK_MEMBER.match(member.name):
@@ -583,13 +617,16 @@ def _member_limit(archive: Path, member: tarfile.TarInfo) -> int:
     else:
         raise InvalidInput(f"{archive.name}: unexpected member {member.name[:200]!r}.")
     if member.size > limit:
-        raise InvalidInput(f"{archive.name}: member {member.name!r} is {member.size} bytes, "
-                           f"over the {limit}-byte limit.")
+        raise InvalidInput(
+            f"{archive.name}: member {member.name!r} is {member.size} bytes, "
+            f"over the {limit}-byte limit."
+        )
     return limit
 
 
-def _reader(archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) \
-        -> Callable[[], bytes]:
+def _reader(
+    archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int
+) -> Callable[[], bytes]:
     def read() -> bytes:
         try:
             fh: IO[bytes] | None = tar.extractfile(member)
@@ -646,20 +683,24 @@ def _parse_manifest(archive: Path, data: bytes) -> Manifest:
 def _check_files(archive: Path, manifest: Manifest, digests: dict[str, FileEntry]) -> None:
     missing = sorted(set(manifest.files) - set(digests))
     if missing:
-        raise InvalidInput(f"{archive.name} is missing {len(missing)} member(s) its manifest "
-                           f"lists (first: {missing[0]!r}): it was cut short or altered.")
+        raise InvalidInput(
+            f"{archive.name} is missing {len(missing)} member(s) its manifest "
+            f"lists (first: {missing[0]!r}): it was cut short or altered."
+        )
     unlisted = sorted(set(digests) - set(manifest.files))
     if unlisted:
-        raise InvalidInput(f"{archive.name} holds member(s) its manifest does not list "
-                           f"(first: {unlisted[0]!r}).")
+        raise InvalidInput(
+            f"{archive.name} holds member(s) its manifest does not list (first: {unlisted[0]!r})."
+        )
     for name, entry in manifest.files.items():
         if digests[name] != entry:
-            raise InvalidInput(f"{archive.name}: member {name!r} does not match its checksum: "
-                               "the archive is damaged or was altered. Nothing was imported.")
+            raise InvalidInput(
+                f"{archive.name}: member {name!r} does not match its checksum: "
+                "the archive is damaged or was altered. Nothing was imported."
+            )
 
 
-def _check_collection(archive: Path, entry: CollectionEntry, facts: dict[str, _ChunkFacts]) -> \
-        None:
+def _check_collection(archive: Path, entry: CollectionEntry, facts: dict[str, _ChunkFacts]) -> None:
     def bad(why: str) -> InvalidInput:
         return InvalidInput(f"{archive.name}: collection {entry.name!r}: {why}")
 
@@ -677,15 +718,19 @@ def _check_collection(archive: Path, entry: CollectionEntry, facts: dict[str, _C
             raise bad(f"{entry.dim}-d vectors cannot be stored as packed bits")
         if entry.bit_vectors and not bits:
             raise bad(f"chunk {n} is not bits though the collection is marked so")
-        if (chunk.rows != f"rows/{entry.name}/{n:05d}.jsonl"
-                or chunk.vectors != f"vectors/{entry.name}/{n:05d}.npy"):
+        if (
+            chunk.rows != f"rows/{entry.name}/{n:05d}.jsonl"
+            or chunk.vectors != f"vectors/{entry.name}/{n:05d}.npy"
+        ):
             raise bad(f"chunk {n} is not named as this format names it")
         rows, vectors = facts[chunk.rows], facts[chunk.vectors]
         if rows.lines != chunk.count or any(k != expected_keys for k in rows.keys):
             raise bad(f"{chunk.rows} does not hold {chunk.count} rows of its fields")
         if vectors.shape != (chunk.count, width) or vectors.dtype != dtype:
-            raise bad(f"{chunk.vectors} holds {vectors.dtype} {vectors.shape}, not {dtype} "
-                      f"({chunk.count}, {width})")
+            raise bad(
+                f"{chunk.vectors} holds {vectors.dtype} {vectors.shape}, not {dtype} "
+                f"({chunk.count}, {width})"
+            )
 
 
 # planning: decide, check the target, write nothing -----------------------------------
@@ -724,8 +769,9 @@ def _target_spec(
                 f"{entry.app} app makes {wanted.dim}-bit ones: set the same settings as the "
                 "install that exported it, or load the data again."
             )
-        spec = replace(spec, vector_kind=wanted.vector_kind, metric=wanted.metric,
-                       index_type=wanted.index_type)
+        spec = replace(
+            spec, vector_kind=wanted.vector_kind, metric=wanted.metric, index_type=wanted.index_type
+        )
     if spec.vector_kind == "binary" and store.is_lite:
         raise Conflict(
             f"Collection {entry.name!r} holds binary vectors and Milvus Lite has none. Import "
@@ -751,8 +797,7 @@ def _check_existing(store: VectorStore, spec: CollectionSpec) -> None:
         )
 
 
-def _plan_state(plan: _Plan, manifest: Manifest, data_dir: Path, replace_existing: bool) \
-        -> None:
+def _plan_state(plan: _Plan, manifest: Manifest, data_dir: Path, replace_existing: bool) -> None:
     """Which state files go where; ``Conflict`` if the target already has other state
     for this collection (two recommenders' ratings and models do not merge). State
     equal to the archived one, or restored from it by an earlier import (SQLite files
@@ -766,13 +811,17 @@ def _plan_state(plan: _Plan, manifest: Manifest, data_dir: Path, replace_existin
         return
     folder = app_state_dir(data_dir, entry.app, plan.spec.name)
     present = {
-        p.name: _sha256_file(p) for p in (folder.iterdir() if folder.is_dir() else ())
+        p.name: _sha256_file(p)
+        for p in (folder.iterdir() if folder.is_dir() else ())
         if p.is_file() and not _SKIPPED_STATE.search(p.name)
     }
     archived = {file: manifest.files[name].sha256 for name, file in plan.state.items()}
     plan.state_digest = hashlib.sha256(json.dumps(archived, sort_keys=True).encode()).hexdigest()
-    plan.keep_state = (bool(present) and not replace_existing
-                       and _imported_state_digest(folder) == plan.state_digest)
+    plan.keep_state = (
+        bool(present)
+        and not replace_existing
+        and _imported_state_digest(folder) == plan.state_digest
+    )
     if present and present != archived and not plan.keep_state and not replace_existing:
         raise Conflict(
             f"{folder} already holds {entry.app} state (for example a recommender's ratings "
@@ -781,15 +830,17 @@ def _plan_state(plan: _Plan, manifest: Manifest, data_dir: Path, replace_existin
         )
 
 
-def _prepare(store: VectorStore, plan: _Plan, data_dir: Path | None, replace_existing: bool) \
-        -> None:
+def _prepare(
+    store: VectorStore, plan: _Plan, data_dir: Path | None, replace_existing: bool
+) -> None:
     """Make the target ready: drop what ``replace`` replaces, create the collection."""
     if replace_existing:
         if plan.exists:
             store.drop(plan.spec.name)
         if data_dir is not None:
-            shutil.rmtree(app_state_dir(data_dir, plan.entry.app, plan.spec.name),
-                          ignore_errors=True)
+            shutil.rmtree(
+                app_state_dir(data_dir, plan.entry.app, plan.spec.name), ignore_errors=True
+            )
     store.ensure(plan.spec)
 
 
@@ -818,14 +869,14 @@ def _write(
             continue
         data = read()
         if hashlib.sha256(data).hexdigest() != manifest.files[member.name].sha256:
-            raise InvalidInput(f"{archive.name} changed while it was imported "
-                               f"({member.name!r}); import it again.")
+            raise InvalidInput(
+                f"{archive.name} changed while it was imported ({member.name!r}); import it again."
+            )
         if member.name in by_chunk:
             plan, chunk = by_chunk[member.name]
             pending[member.name] = data
             if chunk.rows in pending and chunk.vectors in pending:
-                rows = _chunk_rows(plan, chunk, pending.pop(chunk.rows),
-                                   pending.pop(chunk.vectors))
+                rows = _chunk_rows(plan, chunk, pending.pop(chunk.rows), pending.pop(chunk.vectors))
                 store.upsert(plan.spec.name, rows, batch_rows=batch_rows)
                 done[plan.spec.name] = done.get(plan.spec.name, 0) + len(rows)
                 if on_progress is not None:
@@ -838,12 +889,14 @@ def _write(
             report.state_files += _write_state(plans, member.name, data, data_dir)
 
 
-def _chunk_rows(plan: _Plan, chunk: ChunkEntry, rows_data: bytes, vectors_data: bytes) \
-        -> list[dict[str, Any]]:
+def _chunk_rows(
+    plan: _Plan, chunk: ChunkEntry, rows_data: bytes, vectors_data: bytes
+) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in rows_data.splitlines()]
     stored = np.load(io.BytesIO(vectors_data), allow_pickle=False)
-    vectors = _convert(stored, plan.entry.stored_as_bits(chunk), plan.spec.vector_kind,
-                       plan.spec.dim)
+    vectors = _convert(
+        stored, plan.entry.stored_as_bits(chunk), plan.spec.vector_kind, plan.spec.dim
+    )
     for row, vector in zip(rows, vectors, strict=True):
         row["vector"] = vector
     return rows

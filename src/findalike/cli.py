@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,8 +31,9 @@ if TYPE_CHECKING:
     from findalike.config import Settings
     from findalike.store import CollectionSpec, VectorStore
 
-app = typer.Typer(help="findalike: similarity search over unstructured data, on Milvus.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="findalike: similarity search over unstructured data, on Milvus.", no_args_is_help=True
+)
 jobs_app = typer.Typer(help="Load jobs: list, show, watch, cancel.", no_args_is_help=False)
 app.add_typer(jobs_app, name="jobs")
 console = Console()
@@ -56,8 +56,12 @@ class _Client:
 def _options(
     api_key: Annotated[
         str,
-        typer.Option("--api-key", envvar="FINDALIKE_API_KEY", show_default=False,
-                     help="API key for a server that requires one (or FINDALIKE_API_KEY)."),
+        typer.Option(
+            "--api-key",
+            envvar="FINDALIKE_API_KEY",
+            show_default=False,
+            help="API key for a server that requires one (or FINDALIKE_API_KEY).",
+        ),
     ] = "",
 ) -> None:
     """findalike: similarity search over unstructured data, on Milvus."""
@@ -82,8 +86,9 @@ def serve(
     from findalike.api.security import ApiKeys, KeyFormatError, is_loopback
     from findalike.config import Settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings()
     try:
         keys = ApiKeys.parse(settings.api_keys.get_secret_value())
@@ -91,15 +96,19 @@ def serve(
         _fail(str(exc))
     if not is_loopback(host):
         if not keys.enabled:
-            _fail(f"serving on {host} (not loopback) needs API keys: set FINDALIKE_API_KEYS to "
-                  "'read:<key>,write:<key>' (see the README's Security section)")
+            _fail(
+                f"serving on {host} (not loopback) needs API keys: set FINDALIKE_API_KEYS to "
+                "'read:<key>,write:<key>' (see the README's Security section)"
+            )
         if host not in ("0.0.0.0", "::"):
             settings.trusted_hosts = [*settings.trusted_hosts, host]
         elif "trusted_hosts" not in settings.model_fields_set:
             # every interface: any name may reach it; the keys are what protects it
             settings.trusted_hosts = ["*"]
-            console.print("note: any Host header is accepted; set FINDALIKE_TRUSTED_HOSTS to "
-                          "this server's names to refuse the others")
+            console.print(
+                "note: any Host header is accepted; set FINDALIKE_TRUSTED_HOSTS to "
+                "this server's names to refuse the others"
+            )
     console.print(f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri})")
     uvicorn.run(create_app(settings, load_demo=demo), host=host, port=port, log_level=log_level)
 
@@ -107,13 +116,14 @@ def serve(
 @app.command()
 def apps(server: ServerOpt = DEFAULT_SERVER) -> None:
     """The apps, their item counts and encoders."""
-    rows = _request("GET", server, "/api/apps")
+    rows = _request("GET", server, "/api/apps")["data"]
     table = Table("app", "items", "encoder", "status")
     for a in rows:
         status = "enabled" if a["enabled"] else f"disabled: {a.get('reason')}"
         encoder = f"{a['encoder']} ({a['dim']}-d {a['metric']})" if a.get("encoder") else "-"
-        table.add_row(a["name"], str(a.get("items") if a.get("items") is not None else "-"),
-                      encoder, status)
+        table.add_row(
+            a["name"], str(a.get("items") if a.get("items") is not None else "-"), encoder, status
+        )
     console.print(table)
 
 
@@ -161,8 +171,13 @@ def search(
     """Search an app; prints the JSON response."""
     if file is not None:
         with file.open("rb") as fh:
-            result = _request("POST", server, f"/api/{app_name}/search/upload",
-                              files=[("file", (file.name, fh))], data={"top_k": str(top_k)})
+            result = _request(
+                "POST",
+                server,
+                f"/api/{app_name}/search/upload",
+                files=[("file", (file.name, fh))],
+                data={"top_k": str(top_k)},
+            )
     else:
         payload = json.loads(body) if body else _query_body(server, app_name, query, top_k)
         result = _request("POST", server, f"/api/{app_name}/search", json=payload)
@@ -208,9 +223,17 @@ def jobs_list(
         return
     params = {"app": app_name} if app_name else {}
     table = Table("id", "app", "state", "done", "skipped", "failed", "total", "message")
-    for j in _request("GET", server, "/api/jobs", params=params):
-        table.add_row(j["id"], j["app"], j["state"], str(j["done"]), str(j["skipped"]),
-                      str(j["failed"]), str(j["total"]), j["message"][:60])
+    for j in _request("GET", server, "/api/jobs", params=params)["data"]:
+        table.add_row(
+            j["id"],
+            j["app"],
+            j["state"],
+            str(j["done"]),
+            str(j["skipped"]),
+            str(j["failed"]),
+            str(j["total"]),
+            j["message"][:60],
+        )
     console.print(table)
 
 
@@ -236,9 +259,12 @@ def jobs_cancel(job_id: str, server: ServerOpt = DEFAULT_SERVER) -> None:
 
 MilvusUriOpt = Annotated[
     str | None,
-    typer.Option("--milvus-uri", show_default=False,
-                 help="The store to use instead of FINDALIKE_MILVUS_URI: a Milvus Lite file "
-                      "(.db) or http(s)://host:19530."),
+    typer.Option(
+        "--milvus-uri",
+        show_default=False,
+        help="The store to use instead of FINDALIKE_MILVUS_URI: a Milvus Lite file "
+        "(.db) or http(s)://host:19530.",
+    ),
 ]
 
 
@@ -249,8 +275,12 @@ def export_command(
         typer.Argument(metavar="[APP]...", help="Apps to export (default: every app with data)."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Archive to write: .tar, or .tar.gz to "
-                           "compress (vectors compress little).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Archive to write: .tar, or .tar.gz to compress (vectors compress little).",
+        ),
     ] = Path("findalike-backup.tar"),
     milvus_uri: MilvusUriOpt = None,
 ) -> None:
@@ -266,9 +296,14 @@ def export_command(
     with _direct_store(settings) as store:
         targets = _export_targets(store, settings, apps or [])
         with _row_progress("exporting") as on_progress:
-            report = export_archive(store, targets, output,
-                                    media=MediaStore(settings.data_dir / "media"),
-                                    data_dir=settings.data_dir, on_progress=on_progress)
+            report = export_archive(
+                store,
+                targets,
+                output,
+                media=MediaStore(settings.data_dir / "media"),
+                data_dir=settings.data_dir,
+                on_progress=on_progress,
+            )
     _print_archive_report(report, "exported to")
 
 
@@ -276,8 +311,12 @@ def export_command(
 def import_command(
     archive: Annotated[Path, typer.Argument(help="An archive written by `findalike export`.")],
     replace: Annotated[
-        bool, typer.Option("--replace", help="Drop each archived app's collection and state "
-                           "in the target first (default: add to a compatible one).")
+        bool,
+        typer.Option(
+            "--replace",
+            help="Drop each archived app's collection and state "
+            "in the target first (default: add to a compatible one).",
+        ),
     ] = False,
     milvus_uri: MilvusUriOpt = None,
 ) -> None:
@@ -295,10 +334,15 @@ def import_command(
     with _direct_store(settings) as store:
         with _row_progress("importing") as on_progress:
             report = import_archive(
-                store, archive, media=MediaStore(settings.data_dir / "media"),
-                data_dir=settings.data_dir, replace=replace,
-                prefix=settings.collection_prefix, target_form=_target_form(settings, store),
-                batch_rows=settings.insert_batch_rows, on_progress=on_progress,
+                store,
+                archive,
+                media=MediaStore(settings.data_dir / "media"),
+                data_dir=settings.data_dir,
+                replace=replace,
+                prefix=settings.collection_prefix,
+                target_form=_target_form(settings, store),
+                batch_rows=settings.insert_batch_rows,
+                on_progress=on_progress,
             )
     _print_archive_report(report, "imported from")
 
@@ -317,15 +361,21 @@ def _direct_store(settings: Settings) -> Iterator[VectorStore]:
     from findalike.errors import FindalikeError, Unavailable
     from findalike.store import VectorStore
 
-    store = VectorStore(settings.resolved_milvus_uri, token=settings.milvus_token,
-                        db_name=settings.milvus_db, timeout_s=settings.milvus_timeout_s)
+    store = VectorStore(
+        settings.resolved_milvus_uri,
+        token=settings.milvus_token,
+        db_name=settings.milvus_db,
+        timeout_s=settings.milvus_timeout_s,
+    )
     try:
         yield store
     except Unavailable as exc:
         if store.is_lite:
-            _fail(f"cannot open the Milvus Lite file {store.uri} ({exc.detail}). A Milvus Lite "
-                  "file is used by one process at a time: if `findalike serve` is running on "
-                  "it, stop it first.")
+            _fail(
+                f"cannot open the Milvus Lite file {store.uri} ({exc.detail}). A Milvus Lite "
+                "file is used by one process at a time: if `findalike serve` is running on "
+                "it, stop it first."
+            )
         _fail(exc.detail)
     except FindalikeError as exc:
         _fail(exc.detail)
@@ -333,8 +383,7 @@ def _direct_store(settings: Settings) -> Iterator[VectorStore]:
         store.close()
 
 
-def _export_targets(store: VectorStore, settings: Settings, names: list[str]) -> \
-        list[ExportTarget]:
+def _export_targets(store: VectorStore, settings: Settings, names: list[str]) -> list[ExportTarget]:
     """The named apps' collections, or every app's that exists."""
     from findalike.apps import ALL_APPS
     from findalike.backup import ExportTarget
@@ -368,8 +417,12 @@ def _target_form(settings: Settings, store: VectorStore) -> TargetForm:
 
 @contextmanager
 def _row_progress(verb: str) -> Iterator[Callable[[str, int, int], None]]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         tasks: dict[str, TaskID] = {}
 
@@ -384,8 +437,11 @@ def _row_progress(verb: str) -> Iterator[Callable[[str, int, int], None]]:
 def _print_archive_report(report: ArchiveReport, verb: str) -> None:
     table = Table("collection", "app", "rows", "vectors")
     for c in report.collections:
-        kind = c.vector_kind if c.converted_from is None else \
-            f"{c.vector_kind} (from {c.converted_from})"
+        kind = (
+            c.vector_kind
+            if c.converted_from is None
+            else f"{c.vector_kind} (from {c.converted_from})"
+        )
         table.add_row(c.name, c.app, str(c.rows), kind)
     console.print(table)
     console.print(
@@ -432,8 +488,10 @@ def _collect(paths: list[Path]) -> list[Path]:
 
 
 def _query_body(server: str, app_name: str, query: str | None, top_k: int) -> dict[str, Any]:
-    """A search body with QUERY in the app's first required text field, read from the
-    server's OpenAPI schema, so the CLI needs no knowledge of each app."""
+    """A search body: QUERY in the app's query field and ``top_k`` (every app's search
+    takes it: the contract). The query field is read from the server's OpenAPI
+    schema (its first required text field, else its first optional one that is not
+    an id or media), so the CLI needs no knowledge of each app."""
     if query is None:
         _fail("give a QUERY, --file or --json")
     spec = _request("GET", server, "/openapi.json")
@@ -442,30 +500,47 @@ def _query_body(server: str, app_name: str, query: str | None, top_k: int) -> di
         _fail(f"the app {app_name!r} has no JSON search; try --file")
     ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     schema = spec["components"]["schemas"][ref]
-    field = next(
-        (n for n in schema.get("required", [])
-         if schema["properties"][n].get("type") == "string"),
-        None,
-    )
+    field = _query_field(schema)
     if field is None:
-        _fail(f"cannot tell which field of {ref} takes the query; use --json")
-    body: dict[str, Any] = {field: query}
-    if "top_k" in schema["properties"]:
-        body["top_k"] = top_k
-    return body
+        _fail(f"{app_name} searches by a file or a stored item: use --file or --json")
+    return {field: query, "top_k": top_k}
+
+
+def _query_field(schema: dict[str, Any]) -> str | None:
+    properties: dict[str, Any] = schema.get("properties", {})
+
+    def is_text(prop: dict[str, Any]) -> bool:
+        options = [prop, *prop.get("anyOf", [])]
+        return any(
+            o.get("type") == "string" and o.get("contentEncoding") != "base64" for o in options
+        ) and not prop.get("deprecated")
+
+    required = [n for n in schema.get("required", []) if is_text(properties.get(n, {}))]
+    optional = [
+        n
+        for n, p in properties.items()
+        if is_text(p) and n != "item_id" and not n.endswith("_base64")
+    ]
+    return (required or optional or [None])[0]
 
 
 def _watch(server: str, job_id: str) -> None:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("queued", total=None, rate="")
         while True:
             job = _request("GET", server, f"/api/jobs/{job_id}")
             processed = job["done"] + job["skipped"] + job["failed"]
             rate = f"{job['rate_per_s']:.1f}/s" if job.get("rate_per_s") else ""
-            progress.update(task, total=job["total"], completed=processed,
-                            description=job["phase"], rate=rate)
+            progress.update(
+                task, total=job["total"], completed=processed, description=job["phase"], rate=rate
+            )
             if job["state"] not in ("queued", "running"):
                 break
             time.sleep(0.5)
@@ -485,4 +560,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

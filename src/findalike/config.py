@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     )
     milvus_db: str = Field("", description="Database name on a Milvus server (empty: default).")
     collection_prefix: str = Field(
-        "findalike_", description="Prefix of every collection name, so several installs can "
-        "share one Milvus server."
+        "findalike_",
+        description="Prefix of every collection name, so several installs can "
+        "share one Milvus server.",
     )
     apps: list[str] = Field(
         default_factory=list,
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     trusted_hosts: list[str] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
         description="Host names the server answers to (JSON list); other Host headers get "
-        "400, which stops DNS-rebinding pages. `[\"*\"]` allows any (behind a proxy that "
+        '400, which stops DNS-rebinding pages. `["*"]` allows any (behind a proxy that '
         "checks it). `serve --host` adds the address it binds.",
     )
     allowed_origins: list[str] = Field(
@@ -63,7 +64,8 @@ class Settings(BaseSettings):
         1024**3, description="Largest request body accepted by a load (413 above it)."
     )
     max_json_bytes: int = Field(
-        1024**2, ge=1024,
+        1024**2,
+        ge=1024,
         description="Largest body of a JSON request without media in it (413 above it, "
         "refused before it is read). Routes that take base64 media allow their field's size.",
     )
@@ -72,8 +74,10 @@ class Settings(BaseSettings):
     )
     max_zip_members: int = Field(100_000, description="Most members read from one zip.")
     max_unzipped_bytes: int = Field(
-        16 * 1024**3, ge=1, description="Most bytes one load unzips from its zip archives, all "
-        "members together (counted as read, whatever the headers claim); members past it fail."
+        16 * 1024**3,
+        ge=1,
+        description="Most bytes one load unzips from its zip archives, all "
+        "members together (counted as read, whatever the headers claim); members past it fail.",
     )
     max_query_bytes: int = Field(
         20 * 1024**2, description="Largest query upload (an image, a clip) for a search."
@@ -86,17 +90,29 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
+    image_model: str = Field(
+        "efficientnet-lite3-int8",
+        description="Image encoder: efficientnet-lite3-int8 (TFLite, default: as good on the "
+        "near-duplicate test and ~8x faster on CPU) or efficientnet-lite0 (PyTorch). Shared "
+        "by the image, video and objects apps (one model loaded for the three).",
+    )
     qa_threshold: float = Field(
-        0.45, ge=-1.0, le=1.0,
+        0.45,
+        ge=-1.0,
+        le=1.0,
         description="QA: below this cosine similarity the chatbot says it does not know.",
     )
     text_chunk_words: int = Field(
-        180, ge=16, description="Text: long documents are split into passages of about "
-        "this many words (the model reads at most 256 word pieces)."
+        180,
+        ge=16,
+        description="Text: long documents are split into passages of about "
+        "this many words (the model reads at most 256 word pieces).",
     )
     text_max_chars: int = Field(
-        1_000_000, ge=1000, description="Text/QA: longest document or answer read (characters); "
-        "a longer one is reported and skipped."
+        1_000_000,
+        ge=1000,
+        description="Text/QA: longest document or answer read (characters); "
+        "a longer one is reported and skipped.",
     )
 
     @property

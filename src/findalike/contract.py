@@ -20,9 +20,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 TOP_K_DEFAULT = 10
 TOP_K_MAX = 1000
@@ -61,6 +72,14 @@ class SearchRequest(StrictModel):
         "higher is always closer).",
     )
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        _copy_target_constraints(cls, schema)
+        return schema
+
     @model_validator(mode="before")
     @classmethod
     def _move_deprecated_aliases(cls, data: Any) -> Any:
@@ -76,6 +95,35 @@ class SearchRequest(StrictModel):
                 raise ValueError(f"give `{new}` only (`{old}` is its deprecated old name)")
             data[new] = value
         return data
+
+
+_CONSTRAINTS = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "type",
+)
+
+
+def _copy_target_constraints(cls: type[BaseModel], schema: dict[str, Any]) -> None:
+    """State on each deprecated alias the limits of the field it stands for (its value
+    is validated as that field), so the schema admits only what the server takes."""
+    props = schema.get("properties", {})
+    for old, new in _aliases_of(cls).items():
+        target, alias = props.get(new), props.get(old)
+        if not isinstance(target, dict) or not isinstance(alias, dict):
+            continue
+        target_options = [o for o in target.get("anyOf", [target]) if o.get("type") != "null"]
+        if len(target_options) != 1:
+            continue
+        limits = {k: v for k, v in target_options[0].items() if k in _CONSTRAINTS}
+        for option in alias.get("anyOf", [alias]):
+            if option.get("type") != "null":
+                option.update(limits)
 
 
 def _aliases_of(cls: type[BaseModel]) -> dict[str, str]:
@@ -98,7 +146,7 @@ class SearchResponse(BaseModel):
     """What every app's search answers; apps narrow ``hits`` to their own hit model
     and add their own fields."""
 
-    hits: list[Hit]
+    hits: Sequence[Hit]
 
 
 def apply_contract(request: BaseModel, response: BaseModel) -> BaseModel:
@@ -109,7 +157,7 @@ def apply_contract(request: BaseModel, response: BaseModel) -> BaseModel:
     hits = response.hits
     if request.min_score is not None:
         hits = [h for h in hits if h.score >= request.min_score]
-    response.hits = hits[: request.top_k]
+    response.hits = list(hits[: request.top_k])
     return response
 
 
@@ -139,11 +187,13 @@ def _decode_base64(value: Any) -> bytes:
 Base64Media = Annotated[
     bytes,
     BeforeValidator(_decode_base64),
-    WithJsonSchema({
-        "type": "string",
-        "contentEncoding": "base64",
-        "maxLength": MAX_BASE64_CHARS,
-        "description": "The file, base64-encoded (a `data:<type>;base64,` URL is accepted).",
-    }),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "contentEncoding": "base64",
+            "maxLength": MAX_BASE64_CHARS,
+            "description": "The file, base64-encoded (a `data:<type>;base64,` URL is accepted).",
+        }
+    ),
 ]
 """Media inside a JSON body: decoded to bytes at validation."""

@@ -277,7 +277,12 @@ class JobManager:
     def _finish(self, job: Job, state: JobState, message: str) -> None:
         with self._lock:  # watchers wake once both are done
             self._update(
-                job, state=state, phase=state, message=message, finished_at=_now(), eta_s=None,
+                job,
+                state=state,
+                phase=state,
+                message=message,
+                finished_at=_now(),
+                eta_s=None,
                 force=True,
             )
             self._evict_finished()
@@ -307,8 +312,10 @@ class JobManager:
             job.version += 1
             now = time.monotonic()
             state_changed = "state" in changes
-            if force or state_changed or now - self._last_persist.get(job.id, 0) >= (
-                self._persist_every_s
+            if (
+                force
+                or state_changed
+                or now - self._last_persist.get(job.id, 0) >= (self._persist_every_s)
             ):
                 self._persist(job)
                 self._last_persist[job.id] = now

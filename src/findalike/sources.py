@@ -101,13 +101,23 @@ class SourceReader:
         try:
             with zf.open(member) as opened:
                 data = opened.read(cap + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
-                NotImplementedError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+        ) as exc:
             raise InvalidInput(f"not a readable zip member ({exc})") from exc
         self._unzipped_bytes += len(data)
         if len(data) > cap:
-            raise TooLarge(_over_item_limit(cap) if cap == self._max_item_bytes
-                           else _over_load_limit(self._max_unzipped_bytes))
+            raise TooLarge(
+                _over_item_limit(cap)
+                if cap == self._max_item_bytes
+                else _over_load_limit(self._max_unzipped_bytes)
+            )
         return data
 
     def _open_archive(self, source: SourceFile) -> zipfile.ZipFile:
@@ -134,7 +144,9 @@ class SourceReader:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -157,13 +169,16 @@ def _read_at_most(f: BinaryIO, max_bytes: int) -> bytes:
 
 
 def _over_item_limit(max_bytes: int) -> str:
-    return (f"holds more than {max_bytes} bytes, over the {max_bytes}-byte limit "
-            "(FINDALIKE_MAX_ITEM_BYTES)")
+    return (
+        f"holds more than {max_bytes} bytes, over the {max_bytes}-byte limit "
+        "(FINDALIKE_MAX_ITEM_BYTES)"
+    )
 
 
 def _over_load_limit(max_bytes: int) -> str:
-    return (f"the load has unzipped its {max_bytes}-byte budget "
-            "(FINDALIKE_MAX_UNZIPPED_BYTES); skipped")
+    return (
+        f"the load has unzipped its {max_bytes}-byte budget (FINDALIKE_MAX_UNZIPPED_BYTES); skipped"
+    )
 
 
 def open_no_follow(path: Path, identity: tuple[int, int] | None = None) -> BinaryIO:
@@ -209,8 +224,10 @@ def _gunzip_member(data: bytes, out: bytearray, max_bytes: int) -> bytes:
             chunk = inflater.decompress(pending, max_bytes - len(out) + 1)
             out += chunk
             if len(out) > max_bytes:
-                raise TooLarge(f"decompresses to more than {max_bytes} bytes, over the "
-                               f"{max_bytes}-byte limit (FINDALIKE_MAX_ITEM_BYTES)")
+                raise TooLarge(
+                    f"decompresses to more than {max_bytes} bytes, over the "
+                    f"{max_bytes}-byte limit (FINDALIKE_MAX_ITEM_BYTES)"
+                )
             tail = inflater.unconsumed_tail
             if not chunk and len(tail) == len(pending):  # no progress: the input ran out
                 raise InvalidInput("not a valid gzip file (it ends early)")
@@ -232,8 +249,7 @@ def resolve_folder(path: str, allowed_roots: Sequence[Path]) -> Path:
     if "\x00" in path:
         raise InvalidInput("The path contains a NUL byte.", field="path")
     if len(path) > MAX_PATH_CHARS:
-        raise InvalidInput(f"The path is longer than {MAX_PATH_CHARS} characters.",
-                           field="path")
+        raise InvalidInput(f"The path is longer than {MAX_PATH_CHARS} characters.", field="path")
     try:
         target = Path(path).expanduser().resolve()
         for root in allowed_roots:
@@ -369,13 +385,15 @@ def _members(
             continue
         if member.name.startswith(".") or "__MACOSX" in member.parts:
             continue  # hidden files and macOS resource forks are not data
-        problem = _problem(member.suffix.lower(), info.file_size, rules.extensions,
-                           rules.max_item_bytes)
+        problem = _problem(
+            member.suffix.lower(), info.file_size, rules.extensions, rules.max_item_bytes
+        )
         if problem:
             yield ReadFailure(label, problem)
         else:
-            yield SourceFile(name=label, path=path, member=info.filename, size=info.file_size,
-                             identity=identity)
+            yield SourceFile(
+                name=label, path=path, member=info.filename, size=info.file_size, identity=identity
+            )
 
 
 def _problem(suffix: str, size: int, extensions: frozenset[str], max_bytes: int) -> str | None:

@@ -257,8 +257,7 @@ class VectorStore:
         except MilvusException as exc:
             if _is_connection_error(exc):
                 log.error("Milvus unreachable during %s: %s", method, _reason(exc))
-                raise Unavailable(f"Milvus is unreachable at {self.uri} ({method} failed)") \
-                    from exc
+                raise Unavailable(f"Milvus is unreachable at {self.uri} ({method} failed)") from exc
             log.error("Milvus %s failed: %s", method, _reason(exc))
             raise StoreError(
                 f"Milvus refused the {method} (error code {exc.code}); the server log has "
@@ -266,13 +265,13 @@ class VectorStore:
             ) from exc
         except grpc.RpcError as exc:
             code = exc.code() if callable(getattr(exc, "code", None)) else None
-            log.error("Milvus %s: gRPC %s", method, code)
+            name = str(getattr(code, "name", code))
+            log.error("Milvus %s: gRPC %s", method, name)
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise Unavailable(
-                    f"Milvus at {self.uri} did not answer the {method} in time ({code.name})"
+                    f"Milvus at {self.uri} did not answer the {method} in time ({name})"
                 ) from exc
-            raise StoreError(f"Milvus {method} failed (gRPC {getattr(code, 'name', code)})") \
-                from exc
+            raise StoreError(f"Milvus {method} failed (gRPC {name})") from exc
         except (ConnectionError, TimeoutError) as exc:
             raise Unavailable(f"Milvus is unreachable at {self.uri}: {exc}") from exc
 
@@ -310,7 +309,7 @@ class VectorStore:
         desc = self._call("describe_collection", name)
         props = desc.get("properties") or {}
         return {
-            k[len(_PROPERTY_PREFIX):]: str(v)
+            k[len(_PROPERTY_PREFIX) :]: str(v)
             for k, v in props.items()
             if k.startswith(_PROPERTY_PREFIX)
         }
@@ -326,7 +325,7 @@ class VectorStore:
 
     def _check_compatible(self, spec: CollectionSpec) -> None:
         stored = self.properties(spec.name)
-        wanted = {k[len(_PROPERTY_PREFIX):]: v for k, v in spec.properties().items()}
+        wanted = {k[len(_PROPERTY_PREFIX) :]: v for k, v in spec.properties().items()}
         diffs = [
             f"{key} is {stored.get(key, '(unknown)')!r}, this server uses {value!r}"
             for key, value in wanted.items()
@@ -372,8 +371,9 @@ class VectorStore:
             consistency_level="Strong",
         )
         self._ensure_loaded(spec.name)
-        log.info("created collection %s (%s, %d-d, %s)", spec.name, spec.encoder, spec.dim,
-                 spec.metric)
+        log.info(
+            "created collection %s (%s, %d-d, %s)", spec.name, spec.encoder, spec.dim, spec.metric
+        )
 
     def _ensure_loaded(self, name: str) -> None:
         if name in self._loaded:
@@ -395,7 +395,7 @@ class VectorStore:
         """Insert or overwrite rows (by ``id``), in batches under gRPC's message limit."""
         written = 0
         for start in range(0, len(rows), batch_rows):
-            batch = [_to_milvus_row(r) for r in rows[start:start + batch_rows]]
+            batch = [_to_milvus_row(r) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
             written += len(batch)
         return written
@@ -428,8 +428,12 @@ class VectorStore:
             kwargs["search_params"] = {"metric_type": metric}
         raw = self._call("search", name, **kwargs)
         return [
-            [Hit(id=str(h["id"]), distance=float(h["distance"]), fields=dict(h.get("entity", {})))
-             for h in hits]
+            [
+                Hit(
+                    id=str(h["id"]), distance=float(h["distance"]), fields=dict(h.get("entity", {}))
+                )
+                for h in hits
+            ]
             for hits in raw
         ]
 
@@ -480,8 +484,10 @@ class VectorStore:
         props = self.properties(name)
         missing = [k for k in ("encoder", "dim", "metric", "vector_kind") if k not in props]
         if missing:
-            raise StoreError(f"Collection {name!r} has no findalike encoder record "
-                             f"({', '.join(missing)} missing); it was not made by findalike.")
+            raise StoreError(
+                f"Collection {name!r} has no findalike encoder record "
+                f"({', '.join(missing)} missing); it was not made by findalike."
+            )
         index = self._call("describe_index", name, "vector") or {}
         return CollectionSpec(
             name=name,
@@ -489,8 +495,11 @@ class VectorStore:
             vector_kind=_vector_kind(props["vector_kind"]),
             metric=props["metric"],  # type: ignore[arg-type]
             encoder=props["encoder"],
-            fields=tuple(_field_spec(name, f) for f in desc.get("fields", [])
-                         if f["name"] not in _SKELETON_FIELDS),
+            fields=tuple(
+                _field_spec(name, f)
+                for f in desc.get("fields", [])
+                if f["name"] not in _SKELETON_FIELDS
+            ),
             index_type=str(index.get("index_type") or "AUTOINDEX"),
         )
 
@@ -543,7 +552,11 @@ def _from_milvus_row(row: dict[str, Any]) -> dict[str, Any]:
 
 _SKELETON_FIELDS = frozenset({"id", "item_id", "part", "vector"})
 _FIELD_KINDS: dict[str, FieldKind] = {
-    "VARCHAR": "str", "INT64": "int", "DOUBLE": "float", "BOOL": "bool", "JSON": "json",
+    "VARCHAR": "str",
+    "INT64": "int",
+    "DOUBLE": "float",
+    "BOOL": "bool",
+    "JSON": "json",
 }
 
 
@@ -552,8 +565,10 @@ def _field_spec(collection: str, described: dict[str, Any]) -> FieldSpec:
     type_name = getattr(described["type"], "name", str(described["type"]))
     kind = _FIELD_KINDS.get(type_name)
     if kind is None:
-        raise StoreError(f"Collection {collection!r} has a field {described['name']!r} of "
-                         f"type {type_name}, which findalike does not create.")
+        raise StoreError(
+            f"Collection {collection!r} has a field {described['name']!r} of "
+            f"type {type_name}, which findalike does not create."
+        )
     if kind == "str":
         return FieldSpec(described["name"], kind, int(described["params"]["max_length"]))
     return FieldSpec(described["name"], kind)

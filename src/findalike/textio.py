@@ -40,7 +40,7 @@ def decode_text(name: str, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = data[exc.start:exc.start + 1].hex()
+        bad = data[exc.start : exc.start + 1].hex()
         raise InvalidInput(
             f"{name} is not UTF-8 text: byte 0x{bad} at offset {exc.start} cannot be decoded; "
             "save the file as UTF-8."

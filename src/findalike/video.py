@@ -112,9 +112,7 @@ def _reason(exc: Exception) -> str:
 def _video_stream(container: Any) -> Any:
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
-        raise Unprocessable(
-            f"the file has no video stream (streams found: {', '.join(kinds)})"
-        )
+        raise Unprocessable(f"the file has no video stream (streams found: {', '.join(kinds)})")
     stream = container.streams.video[0]
     if stream.codec_context is None or not stream.codec_context.name:
         raise Unprocessable("the video stream's codec is not supported")
@@ -206,17 +204,22 @@ def _scene_cut(
     """Whether ``frame`` starts a new scene, and its tiny grey probe for the next one."""
     if threshold <= 0:
         return False, None
-    probe_px = frame.to_ndarray(
-        width=_SCENE_PROBE_PX[0], height=_SCENE_PROBE_PX[1], format="gray"
-    ).astype(np.float32) / 255.0
+    probe_px = (
+        frame.to_ndarray(width=_SCENE_PROBE_PX[0], height=_SCENE_PROBE_PX[1], format="gray").astype(
+            np.float32
+        )
+        / 255.0
+    )
     cut = previous is not None and float(np.abs(probe_px - previous).mean()) > threshold
     return cut, probe_px
 
 
 def _check_frame_size(frame: Any) -> None:
     if int(frame.width) * int(frame.height) > MAX_FRAME_PX:
-        raise TooLarge(f"frames of {frame.width}x{frame.height} pixels are over the "
-                       f"{MAX_FRAME_PX}-pixel limit (8K UHD)")
+        raise TooLarge(
+            f"frames of {frame.width}x{frame.height} pixels are over the "
+            f"{MAX_FRAME_PX}-pixel limit (8K UHD)"
+        )
 
 
 @dataclass
@@ -253,8 +256,13 @@ class _Picker:
         if not (regular or scene):
             return
         image = _shrink(frame.to_image(), self._sampling.max_side_px)
-        sampled = SampledFrame(index=0, frame_number=number, time_s=round(time_s, 3),
-                               image=image, scene_change=scene and not regular)
+        sampled = SampledFrame(
+            index=0,
+            frame_number=number,
+            time_s=round(time_s, 3),
+            image=image,
+            scene_change=scene and not regular,
+        )
         self._kept.append(_Pick(sampled, time_s, previous_s, cut))
         if len(self._kept) > self._sampling.max_frames:
             self._thin()
@@ -326,7 +334,7 @@ def write_clip(
 
     height, width = images[0].shape[:2]
     with av.open(str(path), mode="w") as out:
-        stream = out.add_stream(codec, rate=fps)
+        stream: Any = out.add_stream(codec, rate=fps)  # a VideoStream for a video codec
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"

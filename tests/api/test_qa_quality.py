@@ -17,23 +17,50 @@ from findalike.config import Settings
 from tests.conftest import wait_job
 
 PARAPHRASES = [
-    ("how can i order a hash by its values", "How do I sort a hash (optionally by value instead of key)?"),
+    (
+        "how can i order a hash by its values",
+        "How do I sort a hash (optionally by value instead of key)?",
+    ),
     ("send an e-mail message from a perl script", "How do I send email?"),
-    ("prompt for a password without echoing it to the screen", "How do I ask the user for a password?"),
+    (
+        "prompt for a password without echoing it to the screen",
+        "How do I ask the user for a password?",
+    ),
     ("prevent two processes from writing the same file at once", "How can I lock a file?"),
     ("combine two hashes into one", "How do I merge two hashes?"),
-    ("is there something like a case statement in perl", "How do I create a switch or case statement?"),
-    ("disable a big chunk of code temporarily with comments", "How can I comment out a large block of Perl code?"),
-    ("run a program in the background so my script keeps going", "How do I start a process in the background?"),
-    ("get rid of repeated entries in an array", "How can I remove duplicate elements from a list or array?"),
+    (
+        "is there something like a case statement in perl",
+        "How do I create a switch or case statement?",
+    ),
+    (
+        "disable a big chunk of code temporarily with comments",
+        "How can I comment out a large block of Perl code?",
+    ),
+    (
+        "run a program in the background so my script keeps going",
+        "How do I start a process in the background?",
+    ),
+    (
+        "get rid of repeated entries in an array",
+        "How can I remove duplicate elements from a list or array?",
+    ),
     ("randomly reorder the items of an array", "How do I shuffle an array randomly?"),
     ("pick a random integer in a range", "How do I get a random number between X and Y?"),
-    ("remove leading and trailing whitespace from a string", "How do I strip blank space from the beginning/end of a string?"),
+    (
+        "remove leading and trailing whitespace from a string",
+        "How do I strip blank space from the beginning/end of a string?",
+    ),
     ("how many lines does a file have", "How do I count the number of lines in a file?"),
     ("what was the date one day ago", "How do I find yesterday's date?"),
-    ("make the first letter of every word upper case", "How do I capitalize all the words on one line?"),
+    (
+        "make the first letter of every word upper case",
+        "How do I capitalize all the words on one line?",
+    ),
     ("print a string backwards", "How do I reverse a string?"),
-    ("which perl modules do i have on this machine", "How do I find which modules are installed on my system?"),
+    (
+        "which perl modules do i have on this machine",
+        "How do I find which modules are installed on my system?",
+    ),
     ("strip html tags out of some text", "How do I remove HTML from a string?"),
     ("download a web page in perl", "How do I fetch an HTML file?"),
     ("give up on an operation that takes too long", "How do I timeout a slow event?"),
@@ -42,11 +69,23 @@ PARAPHRASES = [
     ("find bugs in my perl code", "How do I debug my Perl programs?"),
     ("find out which parts of my program are slow", "How do I profile my Perl programs?"),
     ("reduce the memory my perl program uses", "How can I make my Perl program take less memory?"),
-    ("format a big number with thousands separators", "How can I output my numbers with commas added?"),
+    (
+        "format a big number with thousands separators",
+        "How can I output my numbers with commas added?",
+    ),
     ("create a unique temporary file", "How do I make a temporary file name?"),
-    ("walk through all files in a folder and its subfolders", "How do I traverse a directory tree?"),
-    ("check if an array contains a value", "How can I tell whether a certain element is contained in a list or array?"),
-    ("convert a date string to a unix timestamp", "How can I take a string and turn it into epoch seconds?"),
+    (
+        "walk through all files in a folder and its subfolders",
+        "How do I traverse a directory tree?",
+    ),
+    (
+        "check if an array contains a value",
+        "How can I tell whether a certain element is contained in a list or array?",
+    ),
+    (
+        "convert a date string to a unix timestamp",
+        "How can I take a string and turn it into epoch seconds?",
+    ),
     ("decode base64 data", "How do I decode a MIME/BASE64 string?"),
     ("is perl hard to pick up for a beginner", "Is Perl difficult to learn?"),
 ]
@@ -69,7 +108,7 @@ REFUSE_BAR = 0.80
 def client(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("qa"), apps=["qa"])
     with TestClient(create_app(settings, encoders=shared_encoders)) as c:
-        (name, path), = demo_files()
+        ((name, path),) = demo_files()
         r = c.post("/api/qa/load", files=[("files", (name, Path(path).read_bytes()))])
         job = wait_job(c, r.json()["id"])
         assert job["state"] == "done" and job["done"] >= 300, job
@@ -86,8 +125,10 @@ def test_paraphrased_questions_find_the_right_answer(client: TestClient) -> None
         if closest != expected:
             misses.append((asked, closest))
     n = len(PARAPHRASES)
-    print(f"QA paraphrases: top-1 {top1 / n:.3f} ({top1}/{n}), answered correctly "
-          f"{answered / n:.3f} ({answered}/{n}); wrong: {misses}")
+    print(
+        f"QA paraphrases: top-1 {top1 / n:.3f} ({top1}/{n}), answered correctly "
+        f"{answered / n:.3f} ({answered}/{n}); wrong: {misses}"
+    )
     assert top1 / n >= TOP1_BAR
     assert answered / n >= ANSWERED_BAR
 
@@ -95,7 +136,7 @@ def test_paraphrased_questions_find_the_right_answer(client: TestClient) -> None
 def test_expected_questions_exist_in_the_demo_set() -> None:
     import csv
 
-    (_, path), = demo_files()
+    ((_, path),) = demo_files()
     with open(path, encoding="utf-8") as fh:
         questions = {row["question"] for row in csv.DictReader(fh)}
     missing = [e for _, e in PARAPHRASES if e not in questions]

@@ -48,8 +48,23 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict) -> I
 
 
 def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestClient) -> None:
-    seed = client.post("/api/text/load", files=[("files", ("seed.jsonl", _jsonl(
-        ["Taxes on families should be cut.", "Our soldiers serve with honour abroad."])))])
+    seed = client.post(
+        "/api/text/load",
+        files=[
+            (
+                "files",
+                (
+                    "seed.jsonl",
+                    _jsonl(
+                        [
+                            "Taxes on families should be cut.",
+                            "Our soldiers serve with honour abroad.",
+                        ]
+                    ),
+                ),
+            )
+        ],
+    )
     assert wait_job(client, seed.json()["id"])["done"] == 2
     big = _jsonl(sotu_sentences(10_000))
     r = client.post("/api/text/load", files=[("files", ("big.jsonl", big))])
@@ -68,8 +83,10 @@ def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestCl
         if len(progress_seen) >= 4 and searches_answered >= 5:
             client.post(f"/api/jobs/{job_id}/cancel")  # enough seen: save the suite's time
     final = wait_job(client, job_id)
-    print(f"during the load: {searches_answered} searches answered, "
-          f"{len(progress_seen)} distinct progress values; final {final['state']} {final['done']}")
+    print(
+        f"during the load: {searches_answered} searches answered, "
+        f"{len(progress_seen)} distinct progress values; final {final['state']} {final['done']}"
+    )
     assert final["total"] == 10_000
     assert len(progress_seen) >= 4, "job progress was not visible while it ran"
     assert searches_answered >= 5, "searches did not answer while the load ran"
@@ -81,8 +98,15 @@ def test_a_collection_built_by_another_encoder_is_a_409(client: TestClient) -> N
     store: VectorStore = client.app.state.store  # type: ignore[attr-defined]
     rt = client.app.state.runtimes["text"]  # type: ignore[attr-defined]
     client.delete("/api/text")
-    store.ensure(CollectionSpec(name=rt.collection, dim=512, vector_kind="float", metric="COSINE",
-                                encoder="some-other-model@9"))
+    store.ensure(
+        CollectionSpec(
+            name=rt.collection,
+            dim=512,
+            vector_kind="float",
+            metric="COSINE",
+            encoder="some-other-model@9",
+        )
+    )
     r = client.post("/api/text/search", json={"query": "anything"})
     assert r.status_code == 409
     assert "some-other-model@9" in r.json()["detail"] and "all-MiniLM-L6-v2" in r.json()["detail"]
@@ -95,8 +119,9 @@ def test_a_collection_built_by_another_encoder_is_a_409(client: TestClient) -> N
 
 
 def test_unreachable_milvus_gives_503_not_a_crash(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, apps=["text"], milvus_uri="http://127.0.0.1:9",
-                        milvus_timeout_s=1)
+    settings = Settings(
+        data_dir=tmp_path, apps=["text"], milvus_uri="http://127.0.0.1:9", milvus_timeout_s=1
+    )
     with TestClient(create_app(settings)) as c:  # the server starts anyway
         health = c.get("/api/health")
         assert health.status_code == 503 and health.json()["milvus"]["ok"] is False
@@ -113,8 +138,9 @@ def test_a_hung_milvus_answers_every_request_503_within_its_timeout(
     """Milvus accepts the connection and never answers: eight concurrent requests
     each get a 503 after the one shared connection attempt, not one after another."""
     timeout_s = 2.0
-    settings = Settings(data_dir=tmp_path, apps=["dna"], milvus_uri=hung_milvus_uri,
-                        milvus_timeout_s=timeout_s)
+    settings = Settings(
+        data_dir=tmp_path, apps=["dna"], milvus_uri=hung_milvus_uri, milvus_timeout_s=timeout_s
+    )
     with TestClient(create_app(settings)) as c:
         statuses: list[int] = []
         started = time.monotonic()

@@ -17,14 +17,27 @@ from findalike.config import Settings
 from tests.conftest import wait_job
 
 DOCS = [
-    ("Volcanoes", "A volcano erupts when molten rock, ash and gases escape from the magma "
-     "chamber below the crust.", {"topic": "geology", "year": 2001}),
-    ("Photosynthesis", "Plants turn sunlight, water and carbon dioxide into sugar and oxygen "
-     "in their leaves.", {"topic": "biology", "year": 2005}),
-    ("Interest rates", "The central bank raised interest rates to slow inflation and cool "
-     "the housing market.", {"topic": "economics", "year": 2010}),
-    ("Penalty kicks", "The goalkeeper dived to the left and saved the penalty in the final "
-     "minute of the match.", {"topic": "sport", "year": 2015}),
+    (
+        "Volcanoes",
+        "A volcano erupts when molten rock, ash and gases escape from the magma "
+        "chamber below the crust.",
+        {"topic": "geology", "year": 2001},
+    ),
+    (
+        "Photosynthesis",
+        "Plants turn sunlight, water and carbon dioxide into sugar and oxygen in their leaves.",
+        {"topic": "biology", "year": 2005},
+    ),
+    (
+        "Interest rates",
+        "The central bank raised interest rates to slow inflation and cool the housing market.",
+        {"topic": "economics", "year": 2010},
+    ),
+    (
+        "Penalty kicks",
+        "The goalkeeper dived to the left and saved the penalty in the final minute of the match.",
+        {"topic": "sport", "year": 2015},
+    ),
 ]
 
 
@@ -40,8 +53,12 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict) -> I
     data = tmp_path_factory.mktemp("text-api")
     allowed = data / "allowed"
     allowed.mkdir()
-    settings = Settings(data_dir=data, apps=["text", "qa"], allowed_roots=[allowed],
-                        max_upload_bytes=30 * 1024 * 1024)
+    settings = Settings(
+        data_dir=data,
+        apps=["text", "qa"],
+        allowed_roots=[allowed],
+        max_upload_bytes=30 * 1024 * 1024,
+    )
     with TestClient(create_app(settings, encoders=shared_encoders)) as c:
         c.allowed = allowed  # type: ignore[attr-defined]
         yield c
@@ -57,7 +74,7 @@ def _load(client: TestClient, files: list[tuple[str, bytes]], app: str = "text")
 def _search(client: TestClient, query: str, **kw: Any) -> list[dict]:
     r = client.post("/api/text/search", json={"query": query, **kw})
     assert r.status_code == 200, r.text
-    return r.json()["results"]
+    return r.json()["hits"]
 
 
 def test_load_search_filter_delete_count_drop(client: TestClient) -> None:
@@ -73,7 +90,8 @@ def test_load_search_filter_delete_count_drop(client: TestClient) -> None:
     assert {snippet[a:b].lower() for a, b in hits[0]["highlights"]} >= {"interest", "inflation"}
     # filters: exact and range; a filter no document matches gives nothing
     assert [h["title"] for h in _search(client, "lava", filters={"topic": "sport"})] == [
-        "Penalty kicks"]
+        "Penalty kicks"
+    ]
     ranged = _search(client, "anything", filters={"year": {"gte": 2005, "lt": 2015}})
     assert sorted(h["title"] for h in ranged) == ["Interest rates", "Photosynthesis"]
     assert _search(client, "lava", filters={"topic": "astronomy"}) == []
@@ -101,16 +119,17 @@ def test_reloading_the_same_content_does_not_duplicate(client: TestClient) -> No
 
 
 def _jsonl(docs: list[tuple[str, str, dict[str, Any]]]) -> bytes:
-    return "\n".join(
-        json.dumps({"title": t, "text": x, **m}) for t, x, m in docs
-    ).encode()
+    return "\n".join(json.dumps({"title": t, "text": x, **m}) for t, x, m in docs).encode()
 
 
 def test_txt_files_zip_and_long_documents_become_passages(client: TestClient) -> None:
     client.delete("/api/text")
-    long_text = " ".join(
-        f"Sentence number {i} talks about ordinary matters of the day." for i in range(200)
-    ) + " The final sentence reveals that the treasure is buried under the old oak tree."
+    long_text = (
+        " ".join(
+            f"Sentence number {i} talks about ordinary matters of the day." for i in range(200)
+        )
+        + " The final sentence reveals that the treasure is buried under the old oak tree."
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("notes/long-story.txt", long_text)
@@ -132,16 +151,19 @@ def test_bad_items_are_reported_and_skipped_and_nothing_is_lost(client: TestClie
     with zipfile.ZipFile(zip_buf, "w") as zf:
         zf.writestr("../../etc/evil.txt", "escape attempt")
         zf.writestr("fine.txt", "Whales sing long songs under the sea.")
-    job = _load(client, [
-        ("empty.csv", b""),
-        ("latin1.csv", "title,text\ncaf\xe9,cr\xe8me br\xfbl\xe9e\n".encode("latin-1")),
-        ("nocolumn.csv", b"title,body\na,b\n"),
-        ("bad.jsonl", b'{"text": "fine line"}\n{not json}\n[1, 2]\n'),
-        ("emptytext.csv", b"title,text\nnothing,\n"),
-        ("huge.csv", ten_mb_line),
-        ("archive.zip", zip_buf.getvalue()),
-        ("image.png", b"\x89PNG\r\n"),
-    ])
+    job = _load(
+        client,
+        [
+            ("empty.csv", b""),
+            ("latin1.csv", "title,text\ncaf\xe9,cr\xe8me br\xfbl\xe9e\n".encode("latin-1")),
+            ("nocolumn.csv", b"title,body\na,b\n"),
+            ("bad.jsonl", b'{"text": "fine line"}\n{not json}\n[1, 2]\n'),
+            ("emptytext.csv", b"title,text\nnothing,\n"),
+            ("huge.csv", ten_mb_line),
+            ("archive.zip", zip_buf.getvalue()),
+            ("image.png", b"\x89PNG\r\n"),
+        ],
+    )
     errors = {e["item"]: e["error"] for e in job["errors"]}
     assert job["state"] == "done"
     assert job["done"] == 3  # bad.jsonl line 1, huge.csv's small line, archive.zip/fine.txt
@@ -196,10 +218,11 @@ def test_search_validation_and_unknown_things(client: TestClient) -> None:
     body = r.json()
     assert r.status_code == 422 and body["title"] == "Validation failed"
     assert {e["field"] for e in body["errors"]} == {"body.query", "body.top_k"}
-    r = client.post("/api/text/search", json={"query": "x", "filters": {"a\"]) or 1==1": "x"}})
+    r = client.post("/api/text/search", json={"query": "x", "filters": {'a"]) or 1==1': "x"}})
     assert r.status_code == 422 and "metadata field name" in r.json()["detail"]
-    r = client.post("/api/text/search", content=b"{not json", headers={
-        "content-type": "application/json"})
+    r = client.post(
+        "/api/text/search", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     assert client.get("/api/nope/count").status_code == 404
     assert "Unknown app 'nope'" in client.post("/api/nope/search", json={}).json()["detail"]
@@ -231,15 +254,22 @@ def test_cancel_and_jobs_listing(client: TestClient) -> None:
     job_id = r.json()["id"]
     job = wait_job(client, job_id)
     assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 409
-    listed = client.get("/api/jobs", params={"app": "text"}).json()
+    listed = client.get("/api/jobs", params={"app": "text"}).json()["data"]
     assert job_id in [j["id"] for j in listed] and all(j["app"] == "text" for j in listed)
     assert job["state"] == "done"
 
 
 def test_openapi_docs_and_health(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/api/text/load", "/api/text/search", "/api/qa/answer", "/api/jobs/{job_id}",
-                 "/api/jobs/{job_id}/events", "/api/health", "/api/apps"):
+    for path in (
+        "/api/text/load",
+        "/api/text/search",
+        "/api/qa/answer",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/events",
+        "/api/health",
+        "/api/apps",
+    ):
         assert path in spec["paths"], path
     search_schema = spec["paths"]["/api/text/search"]["post"]["requestBody"]["content"]
     assert search_schema["application/json"]["schema"]["$ref"].endswith("TextSearchRequest")
@@ -247,5 +277,5 @@ def test_openapi_docs_and_health(client: TestClient) -> None:
     assert client.get("/redoc").status_code == 200 and "redoc" in client.get("/redoc").text
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["milvus"]["ok"]
-    apps = {a["name"]: a for a in client.get("/api/apps").json()}
+    apps = {a["name"]: a for a in client.get("/api/apps").json()["data"]}
     assert apps["text"]["enabled"] and apps["qa"]["enabled"]

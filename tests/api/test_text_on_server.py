@@ -18,20 +18,41 @@ from tests.api.test_resilience import sotu_sentences
 from tests.conftest import wait_job
 
 pytestmark = pytest.mark.server
-QUERIES = ["cutting taxes for families", "the threat of nuclear war", "exploring space",
-           "health insurance costs", "building highways", "immigration", "the war in Vietnam",
-           "clean air and water", "schools and teachers", "trade with Japan", "the budget deficit",
-           "veterans", "civil rights", "oil and energy", "terrorism", "social security",
-           "jobs and unemployment", "farmers", "crime and drugs", "the Soviet Union"]
+QUERIES = [
+    "cutting taxes for families",
+    "the threat of nuclear war",
+    "exploring space",
+    "health insurance costs",
+    "building highways",
+    "immigration",
+    "the war in Vietnam",
+    "clean air and water",
+    "schools and teachers",
+    "trade with Japan",
+    "the budget deficit",
+    "veterans",
+    "civil rights",
+    "oil and energy",
+    "terrorism",
+    "social security",
+    "jobs and unemployment",
+    "farmers",
+    "crime and drugs",
+    "the Soviet Union",
+]
 RECALL_BAR = 0.99
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, milvus_server_uri: str,
-           shared_encoders: dict) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("server"), apps=["text"],
-                        milvus_uri=milvus_server_uri,
-                        collection_prefix=f"t{uuid.uuid4().hex[:6]}_")
+def client(
+    tmp_path_factory: pytest.TempPathFactory, milvus_server_uri: str, shared_encoders: dict
+) -> Iterator[TestClient]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("server"),
+        apps=["text"],
+        milvus_uri=milvus_server_uri,
+        collection_prefix=f"t{uuid.uuid4().hex[:6]}_",
+    )
     with TestClient(create_app(settings, encoders=shared_encoders)) as c:
         yield c
         c.delete("/api/text")
@@ -46,12 +67,12 @@ def test_load_search_delete_on_a_milvus_server(client: TestClient) -> None:
     assert client.get("/api/text/count").json()["items"] == 800
     health = client.get("/api/health").json()
     assert health["milvus"]["version"].startswith("v2.3")
-    hit = client.post("/api/text/search", json={"query": docs[42], "top_k": 1}).json()["results"][0]
+    hit = client.post("/api/text/search", json={"query": docs[42], "top_k": 1}).json()["hits"][0]
     assert hit["title"] == "s42" and hit["score"] > 0.9
     assert client.delete(f"/api/text/items/{hit['item_id']}").status_code == 200
     assert client.get("/api/text/count").json()["items"] == 799
     filtered = client.post("/api/text/search", json={"query": "war", "filters": {"n": {"lt": 10}}})
-    assert {h["meta"]["n"] < 10 for h in filtered.json()["results"]} == {True}
+    assert {h["meta"]["n"] < 10 for h in filtered.json()["hits"]} == {True}
 
 
 def test_recall_at_10_against_brute_force_over_the_stored_vectors(
@@ -67,9 +88,11 @@ def test_recall_at_10_against_brute_force_over_the_stored_vectors(
     for text, q in zip(QUERIES, queries, strict=True):
         exact = {ids[i] for i in np.argsort(-(matrix @ q))[:10]}
         got = client.post("/api/text/search", json={"query": text, "top_k": 10, "group": False})
-        found = {h["item_id"] for h in got.json()["results"]}
+        found = {h["item_id"] for h in got.json()["hits"]}
         recalls.append(len(exact & found) / 10)
     recall = float(np.mean(recalls))
-    print(f"text search recall@10 vs brute force on a Milvus server ({len(ids)} vectors): "
-          f"{recall:.3f}")
+    print(
+        f"text search recall@10 vs brute force on a Milvus server ({len(ids)} vectors): "
+        f"{recall:.3f}"
+    )
     assert recall >= RECALL_BAR

@@ -95,8 +95,7 @@ def test_bundled_data_is_real_and_varied() -> None:
     assert (DATA / "README.md").is_file()
 
 
-def test_load_stores_every_clip_and_reports_bad_files(client: TestClient, load_job: dict
-                                                      ) -> None:
+def test_load_stores_every_clip_and_reports_bad_files(client: TestClient, load_job: dict) -> None:
     assert load_job["done"] == len(CLIPS)
     assert load_job["failed"] == len(BAD_FILES)
     failed = {e["item"] for e in load_job["errors"]}
@@ -116,14 +115,13 @@ def test_windows_overlap_cover_the_tail_and_pad_short_clips() -> None:
     assert short[0].samples[700:].max() == 0.0
 
 
-def test_short_clip_is_stored_as_one_padded_window(client: TestClient,
-                                                   ids: dict[str, str]) -> None:
+def test_short_clip_is_stored_as_one_padded_window(client: TestClient, ids: dict[str, str]) -> None:
     short = [p for p in CLIPS if sf.info(p).duration < WINDOW_S]
     assert short
     for p in short:
         item = client.get(f"/api/audio/items/{ids[p.name]}").json()
         assert item["fields"]["duration_s"] < WINDOW_S
-        found = _upload(client, p.name, p.read_bytes())["results"][0]
+        found = _upload(client, p.name, p.read_bytes())["hits"][0]
         assert found["item_id"] == ids[p.name]
         assert found["score"] > 0.99
 
@@ -135,8 +133,7 @@ def test_stored_clip_streams_for_the_player(client: TestClient, ids: dict[str, s
     assert r.content == p.read_bytes()
 
 
-def test_robust_copies_find_their_source_at_rank_1(client: TestClient,
-                                                   ids: dict[str, str]) -> None:
+def test_robust_copies_find_their_source_at_rank_1(client: TestClient, ids: dict[str, str]) -> None:
     """mp3 at low bitrate, white noise at 20 dB SNR, gain -12 dB or +6 dB (clipped; every
     other clip), and 3 s excerpts: rank-1 rate per kind and overall must reach 90%."""
     rng = np.random.default_rng(5)
@@ -154,12 +151,12 @@ def test_robust_copies_find_their_source_at_rank_1(client: TestClient,
             "gain": _encode(np.clip(audio * (0.25 if n % 2 else 2.0), -1.0, 1.0), rate),
         }
         for kind, data in variants.items():
-            top = _upload(client, f"q.{'mp3' if kind == 'mp3' else 'wav'}", data)["results"]
+            top = _upload(client, f"q.{'mp3' if kind == 'mp3' else 'wav'}", data)["hits"]
             hits[kind].append(bool(top) and top[0]["item_id"] == ids[p.name])
         if len(audio) / rate >= EXCERPT_S + 1.0:
             start_s = float(rng.uniform(0.0, len(audio) / rate - EXCERPT_S))
-            cut = audio[int(start_s * rate): int(start_s * rate) + int(EXCERPT_S * rate)]
-            top = _upload(client, "q.wav", _encode(cut, rate))["results"][0]
+            cut = audio[int(start_s * rate) : int(start_s * rate) + int(EXCERPT_S * rate)]
+            top = _upload(client, "q.wav", _encode(cut, rate))["hits"][0]
             found = top["item_id"] == ids[p.name]
             hits["excerpt"].append(found)
             if found:
@@ -167,30 +164,31 @@ def test_robust_copies_find_their_source_at_rank_1(client: TestClient,
     rates = {k: sum(v) / len(v) for k, v in hits.items()}
     overall = sum(sum(v) for v in hits.values()) / sum(len(v) for v in hits.values())
     offset_rate = sum(offsets_ok) / max(1, len(offsets_ok))
-    print(f"\nrank-1 rates (bar {RANK1_BAR}): "
-          + ", ".join(f"{k} {r:.3f} (n={len(hits[k])})" for k, r in rates.items())
-          + f"; overall {overall:.3f}; excerpt offset within one window {offset_rate:.3f}")
+    print(
+        f"\nrank-1 rates (bar {RANK1_BAR}): "
+        + ", ".join(f"{k} {r:.3f} (n={len(hits[k])})" for k, r in rates.items())
+        + f"; overall {overall:.3f}; excerpt offset within one window {offset_rate:.3f}"
+    )
     assert len(hits["excerpt"]) >= 20
     assert all(r >= RANK1_BAR for r in rates.values()), rates
     assert overall >= RANK1_BAR
     assert offset_rate >= OFFSET_BAR
 
 
-def test_search_by_stored_clip_and_inline_clip(client: TestClient, ids: dict[str, str]
-                                               ) -> None:
+def test_search_by_stored_clip_and_inline_clip(client: TestClient, ids: dict[str, str]) -> None:
     import base64
 
     p = next(c for c in CLIPS if c.name.startswith("loop_amen_full"))
     r = client.post("/api/audio/search", json={"item_id": ids[p.name], "top_k": 5})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert ids[p.name] not in {c["item_id"] for c in body["results"]}
-    assert 1 <= len(body["results"]) <= 5
-    scores = [c["score"] for c in body["results"]]
+    assert ids[p.name] not in {c["item_id"] for c in body["hits"]}
+    assert 1 <= len(body["hits"]) <= 5
+    scores = [c["score"] for c in body["hits"]]
     assert scores == sorted(scores, reverse=True)
     inline = base64.b64encode(p.read_bytes()).decode()
     r = client.post("/api/audio/search", json={"audio_base64": inline, "matches_per_clip": 3})
-    top = r.json()["results"][0]
+    top = r.json()["hits"][0]
     assert top["item_id"] == ids[p.name] and top["offset_s"] == 0.0
     assert len(top["matches"]) == 3
     assert top["file_url"] == f"/api/audio/items/{ids[p.name]}/file"
@@ -203,20 +201,50 @@ def test_bad_queries_are_4xx(client: TestClient, load_job: dict) -> None:
     assert r.status_code == 400
     r = client.post("/api/audio/search", json={"item_id": "0" * 32})
     assert r.status_code == 404
-    r = client.post("/api/audio/search", json={})
-    assert r.status_code == 400
-    r = client.post("/api/audio/search", json={"audio_base64": "***"})
-    assert r.status_code == 400
+    for field, body in {
+        "body": {},
+        "body.audio_base64": {"audio_base64": "***"},
+        "body.topk": {"item_id": "0" * 32, "topk": 3},
+    }.items():
+        r = client.post("/api/audio/search", json=body)
+        assert r.status_code == 422, r.text
+        assert field in {e["field"] for e in r.json()["errors"]}, r.json()
+    r = client.post(
+        "/api/audio/search/upload",
+        files={"file": ("q.wav", CLIPS[0].read_bytes())},
+        data={"matches_per_clp": "3"},
+    )
+    assert r.status_code == 422, r.text
+    assert "form.matches_per_clp" in {e["field"] for e in r.json()["errors"]}
+
+
+def test_top_k_bounds_the_hits_in_json_and_upload(client: TestClient, ids: dict[str, str]) -> None:
+    import base64
+
+    p = next(c for c in CLIPS if c.name.startswith("loop_amen_full"))
+    every = _upload(client, p.name, p.read_bytes(), top_k=50, min_score=-1)["hits"]
+    assert len(every) > 3
+    for top_k in (1, 3):
+        hits = _upload(client, p.name, p.read_bytes(), top_k=top_k)["hits"]
+        assert [h["item_id"] for h in hits] == [h["item_id"] for h in every[:top_k]]
+    inline = f"data:audio/ogg;base64,{base64.b64encode(p.read_bytes()).decode()}"
+    r = client.post("/api/audio/search", json={"audio_base64": inline, "top_k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert len(hits) == 3 and hits[0]["item_id"] == ids[p.name]
+    assert all(isinstance(m["score"], float) for m in hits[0]["matches"])
 
 
 # -- decoding capped by its output (issue 9) ------------------------------------------------
+
 
 def _silence_flac(seconds: int, rate: int = 16_000) -> bytes:
     """``seconds`` of silence as 16-bit mono FLAC, written a minute at a time: an hour is
     about 180 KB on disk and 230 MB as float32 samples."""
     out = io.BytesIO()
-    with sf.SoundFile(out, mode="w", samplerate=rate, channels=1, format="FLAC",
-                      subtype="PCM_16") as f:
+    with sf.SoundFile(
+        out, mode="w", samplerate=rate, channels=1, format="FLAC", subtype="PCM_16"
+    ) as f:
         minute = np.zeros(rate * 60, dtype=np.int16)
         for _ in range(seconds // 60):
             f.write(minute)
@@ -245,7 +273,7 @@ def test_an_hour_long_query_decodes_only_query_max_s(
     from findalike.app import AppRuntime
     from findalike.apps.audio import APP
     from findalike.apps.audio.models import AudioSearchOptions
-    from findalike.apps.audio.pipeline import audio_settings
+    from findalike.apps.audio.settings import AudioSettings
     from findalike.store import VectorStore
 
     audio_search = importlib.import_module("findalike.apps.audio.search")  # not the function
@@ -264,14 +292,17 @@ def test_an_hour_long_query_decodes_only_query_max_s(
     store = VectorStore(str(tmp_path / "milvus.db"))
     rt = AppRuntime(APP, Settings(data_dir=tmp_path), store)
     try:
-        res, _ = _peak_traced_bytes(lambda: audio_search.search_clip_bytes(
-            rt, data, AudioSearchOptions(), name="hour.flac"))
+        res, _ = _peak_traced_bytes(
+            lambda: audio_search.search_clip_bytes(rt, data, AudioSearchOptions(), name="hour.flac")
+        )
     finally:
         store.close()
-    s = audio_settings()
+    s = AudioSettings()
     whole_hour = 3600 * s.sample_rate_hz * 4
-    print(f"query decoded {decoded[0].samples.size} samples; decode peak traced memory "
-          f"{peaks[0] / 1e6:.1f} MB (a whole decode: {whole_hour / 1e6:.0f} MB; bar 32 MB)")
+    print(
+        f"query decoded {decoded[0].samples.size} samples; decode peak traced memory "
+        f"{peaks[0] / 1e6:.1f} MB (a whole decode: {whole_hour / 1e6:.0f} MB; bar 32 MB)"
+    )
     assert decoded[0].samples.size == int(s.query_max_s * s.sample_rate_hz)
     assert decoded[0].truncated and res.query_truncated
     assert res.query_duration_s == s.query_max_s

@@ -9,10 +9,12 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
+from pydantic import ValidationError
 
 from findalike.app import AppRuntime
 from findalike.apps.image import APP
@@ -20,7 +22,8 @@ from findalike.apps.image.models import ImageSearchRequest
 from findalike.apps.image.pipeline import app_settings
 from findalike.apps.image.search import search, search_bytes
 from findalike.config import Settings
-from findalike.errors import InvalidInput, NotFound, TooLarge, Unprocessable
+from findalike.encoders.registry import IMAGE
+from findalike.errors import NotFound, TooLarge, Unprocessable
 from findalike.imaging import decode_image, jpeg_bytes
 from findalike.ingest import load_files
 from findalike.jobs import JobManager
@@ -40,8 +43,9 @@ def _jpeg(img: Image.Image, quality: int) -> Image.Image:
 
 def _crop(img: Image.Image, fraction: float = 0.08) -> Image.Image:
     w, h = img.size
-    return img.crop((int(w * fraction), int(h * fraction),
-                     int(w * (1 - fraction)), int(h * (1 - fraction))))
+    return img.crop(
+        (int(w * fraction), int(h * fraction), int(w * (1 - fraction)), int(h * (1 - fraction)))
+    )
 
 
 TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
@@ -89,8 +93,12 @@ def _variants(folder: Path) -> dict[str, Path]:
     rgba = src.convert("RGBA")
     rgba.putalpha(Image.new("L", src.size, 255).point(lambda v: v if v else 0))
     save("v-alpha.png", rgba)
-    save("v-frames.gif", src.convert("P", palette=Image.Palette.ADAPTIVE), save_all=True,
-         append_images=[ImageOps.mirror(src).convert("P")])
+    save(
+        "v-frames.gif",
+        src.convert("P", palette=Image.Palette.ADAPTIVE),
+        save_all=True,
+        append_images=[ImageOps.mirror(src).convert("P")],
+    )
     save("v-photo.webp", src, quality=80)
     save("v-photo.bmp", src.resize((200, 150)))
     # a phone photo stored sideways with an EXIF "rotate 90 CW" orientation tag
@@ -114,8 +122,16 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     extra.mkdir()
     bad, variants = _bad_files(extra), _variants(extra)
     second = jobs.wait(jobs.submit(APP.name, load_files(rt, [("extra", extra)])).id)
-    yield {"rt": rt, "first": first, "second": second, "bad": bad, "variants": variants,
-           "tmp": tmp, "settings": settings, "count_after_first": count_after_first}
+    yield {
+        "rt": rt,
+        "first": first,
+        "second": second,
+        "bad": bad,
+        "variants": variants,
+        "tmp": tmp,
+        "settings": settings,
+        "count_after_first": count_after_first,
+    }
     jobs.shutdown()
     store.close()
 
@@ -154,9 +170,13 @@ def test_modes_and_formats_decode_to_the_same_photo(loaded: dict) -> None:
         assert img.width > img.height, f"{name} is not upright: {img.size}"
         hits = search_bytes(rt, (PHOTOS / "skimage-chelsea.jpg").read_bytes(), top_k=12).hits
         assert any(h.name.endswith(name) for h in hits), name
-    rotated = next(h for h in search_bytes(
-        rt, loaded["variants"]["v-exif-rotated.jpg"].read_bytes(), top_k=3).hits
-        if h.name.endswith("v-exif-rotated.jpg"))
+    rotated = next(
+        h
+        for h in search_bytes(
+            rt, loaded["variants"]["v-exif-rotated.jpg"].read_bytes(), top_k=3
+        ).hits
+        if h.name.endswith("v-exif-rotated.jpg")
+    )
     assert rotated.width > rotated.height  # stored size is as displayed
 
 
@@ -178,9 +198,11 @@ def test_transformed_copies_find_their_original_first(loaded: dict) -> None:
         flagged += [bool(h) and h[0].distance >= threshold for h in hits]
         per_transform[tname] = float(np.mean([t == n for t, n in zip(top, names, strict=True)]))
     rank1 = float(np.mean(list(per_transform.values())))
-    print(f"rank-1 of the original: {rank1:.4f} (bar {RANK1_BAR}); per transform "
-          f"{per_transform}; lowest top score {min(dup_scores):.3f}; flagged near-duplicate "
-          f"at {threshold}: {np.mean(flagged):.3f} (bar {FLAGGED_BAR})")
+    print(
+        f"rank-1 of the original: {rank1:.4f} (bar {RANK1_BAR}); per transform "
+        f"{per_transform}; lowest top score {min(dup_scores):.3f}; flagged near-duplicate "
+        f"at {threshold}: {np.mean(flagged):.3f} (bar {FLAGGED_BAR})"
+    )
     assert rank1 >= RANK1_BAR
     assert np.mean(flagged) >= FLAGGED_BAR
 
@@ -195,8 +217,9 @@ def test_store_recall_at_10_matches_brute_force(loaded: dict) -> None:
     queries = queries + rng.normal(0, 0.02, queries.shape).astype(np.float32)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     found = rt.search_vectors(queries, limit=10)
-    recall = np.mean([len(set(ids[e]) & {h.item_id for h in f}) / 10
-                      for e, f in zip(exact, found, strict=True)])
+    recall = np.mean(
+        [len(set(ids[e]) & {h.item_id for h in f}) / 10 for e, f in zip(exact, found, strict=True)]
+    )
     print(f"recall@10 store vs brute force: {recall:.4f} (bar {RECALL10_BAR})")
     assert recall >= RECALL10_BAR
 
@@ -225,8 +248,8 @@ def test_bad_queries_get_clear_errors(loaded: dict) -> None:
     for name in ("truncated.jpg", "notes.jpg", "empty.jpg"):
         with pytest.raises(Unprocessable):
             search_bytes(rt, bad[name], top_k=3)
-    with pytest.raises(InvalidInput):
-        search(rt, ImageSearchRequest(image_base64="%%%not base64", top_k=3))
+    with pytest.raises(ValidationError, match="image_base64"):
+        ImageSearchRequest(image_base64="%%%not base64", top_k=3)
 
 
 def test_originals_and_thumbnails_are_stored_by_content_hash(loaded: dict) -> None:
@@ -251,7 +274,7 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
     with zipfile.ZipFile(archive, "w") as zf:
         for p in files:
             zf.write(p, p.name)
-    encoders = {APP.encoder_key: loaded["rt"].encoder}
+    encoders = {IMAGE.key: loaded["rt"].encoder}
     with TestClient(create_app(settings, encoders=encoders)) as client:
         with archive.open("rb") as fh:
             r = client.post("/api/image/load", files={"files": ("some.zip", fh, "application/zip")})
@@ -264,8 +287,9 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
             time.sleep(0.1)
         assert job["state"] == "done" and job["done"] == len(files), job
         query = jpeg_bytes(ImageOps.mirror(decode_image(files[3].read_bytes())), quality=60)
-        r = client.post("/api/image/search/upload", files={"file": ("q.jpg", query)},
-                        data={"top_k": "3"})
+        r = client.post(
+            "/api/image/search/upload", files={"file": ("q.jpg", query)}, data={"top_k": "3"}
+        )
         assert r.status_code == 200, r.text
         hits = r.json()["hits"]
         assert len(hits) == 3 and hits[0]["name"].endswith(files[3].name)
@@ -273,8 +297,13 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
         thumb = client.get(hits[0]["thumbnail_url"])
         assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
         assert client.get(hits[0]["file_url"]).content == files[3].read_bytes()
-        for name, status in (("bomb-50mp.png", 413), ("notes.jpg", 422),
-                             ("truncated.jpg", 422), ("empty.jpg", 400)):
+        _check_contract(client, query, hits[0]["item_id"])
+        for name, status in (
+            ("bomb-50mp.png", 413),
+            ("notes.jpg", 422),
+            ("truncated.jpg", 422),
+            ("empty.jpg", 400),
+        ):
             data = loaded["bad"][name].read_bytes()
             r = client.post("/api/image/search/upload", files={"file": (name, data)})
             assert r.status_code == status, (name, r.text)
@@ -284,3 +313,39 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
         assert client.get("/api/image/count").json()["items"] == len(files) - 1
         assert client.delete("/api/image").status_code == 200
         assert client.get("/api/image/count").json()["items"] == 0
+
+
+def _fields(r: Any) -> set[str]:
+    return {e["field"] for e in r.json()["errors"]}
+
+
+def _check_contract(client: Any, query: bytes, item_id: str) -> None:
+    """The search contract (issue 10) on the JSON and upload searches: ``top_k`` bounds
+    the hits (also as a form field), a misspelt field is a 422 naming it, bad base64 is
+    a 422 naming the field, and a data: URL is taken."""
+    import base64
+
+    post = client.post
+    b64 = base64.b64encode(query).decode()
+    r = post("/api/image/search", json={"image_base64": b64, "top_k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert len(hits) == 3 and all(set(h) >= {"item_id", "score"} for h in hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    r = post(
+        "/api/image/search", json={"image_base64": f"data:image/jpeg;base64,{b64}", "top_k": 2}
+    )
+    assert r.status_code == 200 and len(r.json()["hits"]) == 2, r.text
+    r = post("/api/image/search", json={"item_id": item_id, "topk": 3})
+    assert r.status_code == 422 and "body.topk" in _fields(r), r.text
+    r = post("/api/image/search", json={"image_base64": "%%%not base64"})
+    assert r.status_code == 422 and "body.image_base64" in _fields(r), r.text
+    for top_k in (1, 2):
+        r = post(
+            "/api/image/search/upload", files={"file": ("q.jpg", query)}, data={"top_k": str(top_k)}
+        )
+        assert r.status_code == 200 and len(r.json()["hits"]) == top_k, r.text
+    r = post("/api/image/search/upload", files={"file": ("q.jpg", query)}, data={"topk": "3"})
+    assert r.status_code == 422 and "form.topk" in _fields(r), r.text
+    r = post("/api/image/search/upload", files={"file": ("q.jpg", query)}, data={"top_k": "0"})
+    assert r.status_code == 422 and "form.top_k" in _fields(r), r.text

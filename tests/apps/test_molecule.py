@@ -21,12 +21,20 @@ from findalike.config import Settings  # noqa: E402
 from tests.conftest import wait_job  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "molecules" / "nci_first_5K.smi"
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 RDKIT_INVALID = 8
 """Lines of first_5K.smi that RDKit refuses to sanitise (hypervalent N, Al, ...)."""
 QUERIES = [
-    "Oc1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CCO",
-    "c1ccc2ccccc2c1", "NC(=O)c1ccccc1", "CCCCCCCCCC(=O)O", "Clc1ccc(Cl)cc1",
-    "O=C1NC(=O)C(N1)(c1ccccc1)c1ccccc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+    "Oc1ccccc1",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CCO",
+    "c1ccc2ccccc2c1",
+    "NC(=O)c1ccccc1",
+    "CCCCCCCCCC(=O)O",
+    "Clc1ccc(Cl)cc1",
+    "O=C1NC(=O)C(N1)(c1ccccc1)c1ccccc1",
+    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
 ]
 
 
@@ -46,8 +54,9 @@ def reference() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("molecule"), apps=["molecule"],
-                        encode_batch_size=1000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("molecule"), apps=["molecule"], encode_batch_size=1000
+    )
     with TestClient(create_app(settings)) as c:
         job = _load(c, DATA.name, DATA.read_bytes())
         assert job["state"] == "done", job
@@ -84,9 +93,9 @@ def test_similarity_topk_equals_rdkit_bulk_tanimoto(client: TestClient, referenc
         qfp = gen.GetFingerprint(Chem.MolFromSmiles(query))
         sims = DataStructs.BulkTanimotoSimilarity(qfp, fps)
         expected = sorted(zip(sims, smiles, strict=True), reverse=True)
-        got = _search(client, query=query, limit=k)
+        got = _search(client, query=query, top_k=k)
         assert got["exact"] is True
-        hits = [(h["tanimoto"], h["smiles"]) for h in got["hits"]]
+        hits = [(h["score"], h["smiles"]) for h in got["hits"]]
         n = len(hits)
         assert all(abs(t - e) < 1e-9 for (t, _), (e, _) in zip(hits, expected, strict=False))
         cutoff = expected[n - 1][0]
@@ -96,29 +105,36 @@ def test_similarity_topk_equals_rdkit_bulk_tanimoto(client: TestClient, referenc
             assert abs(t - DataStructs.TanimotoSimilarity(qfp, reference[s][0])) < 1e-6
 
 
-def test_similarity_threshold_is_exact(client: TestClient, reference: dict) -> None:
+def test_similarity_min_score_is_exact(client: TestClient, reference: dict) -> None:
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     smiles = list(reference)
-    for query, threshold in [("CCO", 0.3), ("Oc1ccccc1", 0.35)]:
+    for query, floor in [("CCO", 0.3), ("Oc1ccccc1", 0.35)]:
         qfp = gen.GetFingerprint(Chem.MolFromSmiles(query))
         sims = DataStructs.BulkTanimotoSimilarity(qfp, [reference[s][0] for s in smiles])
-        expected = {s for s, t in zip(smiles, sims, strict=True) if t >= threshold}
-        got = _search(client, query=query, threshold=threshold, limit=1000)
+        expected = {s for s, t in zip(smiles, sims, strict=True) if t >= floor}
+        got = _search(client, query=query, min_score=floor, top_k=1000)
         found = {h["smiles"] for h in got["hits"]}
-        print(f"{query}: Tanimoto >= {threshold}: {len(found)} hits, RDKit {len(expected)}")
-        assert found == expected
+        print(f"{query}: Tanimoto >= {floor}: {len(found)} hits, RDKit {len(expected)}")
+        assert found == expected and got["matches"] == len(expected)
 
 
-@pytest.mark.parametrize(("query", "query_type"), [
-    ("c1ccccc1O", "smiles"), ("[#6]C(=O)[OH]", "smarts"), ("[NX3][CX3](=O)", "smarts"),
-    ("c1ccc2ccccc2c1", "smiles"), ("[Cl,Br,I]c", "smarts"), ("C1CCCCC1", "smiles"),
-])
+@pytest.mark.parametrize(
+    ("query", "query_type"),
+    [
+        ("c1ccccc1O", "smiles"),
+        ("[#6]C(=O)[OH]", "smarts"),
+        ("[NX3][CX3](=O)", "smarts"),
+        ("c1ccc2ccccc2c1", "smiles"),
+        ("[Cl,Br,I]c", "smarts"),
+        ("C1CCCCC1", "smiles"),
+    ],
+)
 def test_substructure_equals_rdkit_has_substruct_match(
     client: TestClient, reference: dict, query: str, query_type: str
 ) -> None:
     pattern = Chem.MolFromSmarts(query) if query_type == "smarts" else Chem.MolFromSmiles(query)
     expected = {s for s, (_, mol) in reference.items() if mol.HasSubstructMatch(pattern)}
-    got = _search(client, query=query, query_type=query_type, mode="substructure", limit=1000)
+    got = _search(client, query=query, query_type=query_type, mode="substructure", top_k=1000)
     found = {h["smiles"] for h in got["hits"]}
     print(f"{query}: {len(expected)} matches (RDKit), screened to {got['candidates']} candidates")
     assert got["exact"] is True
@@ -126,27 +142,47 @@ def test_substructure_equals_rdkit_has_substruct_match(
         assert found == expected
     else:
         assert found <= expected
+    _check_structure_scores(got["hits"], reference, query if query_type == "smiles" else None)
+
+
+def _check_structure_scores(hits: list[dict[str, Any]], reference: dict, query: str | None) -> None:
+    """Structure hits stay smallest first, and each has a Tanimoto score: to the
+    query molecule (as RDKit computes it) for a SMILES query, in (0, 1] for a SMARTS."""
+    order = [(len(h["smiles"]), h["smiles"]) for h in hits]
+    assert order == sorted(order)
+    if query is None:
+        assert all(0.0 < h["score"] <= 1.0 for h in hits)
+        return
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    qfp = gen.GetFingerprint(Chem.MolFromSmiles(query))
+    for h in hits:
+        expected = DataStructs.TanimotoSimilarity(qfp, reference[h["smiles"]][0])
+        assert abs(h["score"] - expected) < 1e-9 and h["tanimoto"] == h["score"]
 
 
 def test_superstructure_equals_rdkit(client: TestClient, reference: dict) -> None:
     query = "CC(C)Cc1ccc(C(C)C(=O)O)cc1"
     qmol = Chem.MolFromSmiles(query)
     expected = {s for s, (_, mol) in reference.items() if qmol.HasSubstructMatch(mol)}
-    got = _search(client, query=query, mode="superstructure", limit=1000)
+    got = _search(client, query=query, mode="superstructure", top_k=1000)
     assert {h["smiles"] for h in got["hits"]} == expected
     assert expected
+    _check_structure_scores(got["hits"], reference, query)
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    ({"query": "CC(C"}, "position"),
-    ({"query": "C1CC"}, "ring"),
-    ({"query": "c1cccc1"}, "kekulize"),
-    ({"query": "C" * 10_000}, "at most"),
-    ({"query": "   "}, "empty"),
-    ({"query": "[#6]~[#7]"}, "SMARTS"),
-    ({"query": "[#6", "query_type": "smarts", "mode": "substructure"}, "SMARTS"),
-    ({"query": "[#6]", "query_type": "smarts"}, "SMARTS"),
-])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"query": "CC(C"}, "position"),
+        ({"query": "C1CC"}, "ring"),
+        ({"query": "c1cccc1"}, "kekulize"),
+        ({"query": "C" * 10_000}, "at most"),
+        ({"query": "   "}, "empty"),
+        ({"query": "[#6]~[#7]"}, "SMARTS"),
+        ({"query": "[#6", "query_type": "smarts", "mode": "substructure"}, "SMARTS"),
+        ({"query": "[#6]", "query_type": "smarts"}, "SMARTS"),
+    ],
+)
 def test_invalid_queries_get_422_naming_the_problem(
     client: TestClient, body: dict, needle: str
 ) -> None:
@@ -156,7 +192,7 @@ def test_invalid_queries_get_422_naming_the_problem(
 
 
 def test_depictions(client: TestClient) -> None:
-    got = _search(client, query="CC(=O)Oc1ccccc1C(=O)O", limit=2)
+    got = _search(client, query="CC(=O)Oc1ccccc1C(=O)O", top_k=2)
     r = client.get(got["hits"][0]["depiction_url"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in r.text
@@ -165,7 +201,71 @@ def test_depictions(client: TestClient) -> None:
     item = got["hits"][0]["item_id"]
     assert "<svg" in client.get(f"/api/molecule/items/{item}/depiction").text
     assert client.get("/api/molecule/depict", params={"smiles": "C1CC"}).status_code == 422
-    assert client.get("/api/molecule/items/0123456789abcdef/depiction").status_code == 404
+    assert client.get(f"/api/molecule/items/{'0' * 32}/depiction").status_code == 404
+    assert client.get("/api/molecule/items/0123456789abcdef/depiction").status_code == 422
+
+
+def test_contract_top_k_and_min_score_in_every_mode(client: TestClient) -> None:
+    for body in (
+        {"query": "c1ccccc1O"},
+        {"query": "c1ccccc1", "mode": "substructure"},
+        {"query": "[#6]C(=O)[OH]", "query_type": "smarts", "mode": "substructure"},
+        {"query": "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "mode": "superstructure"},
+    ):
+        hits = _search(client, **body, top_k=3)["hits"]
+        assert 1 <= len(hits) <= 3, body
+        assert all(set(h) >= {"item_id", "score"} for h in hits)
+    everything = _search(client, query="c1ccccc1O", mode="substructure", top_k=1000)
+    assert everything["matches"] == len(everything["hits"]) > 10
+    floor = sorted(h["score"] for h in everything["hits"])[len(everything["hits"]) // 2]
+    kept = [h["item_id"] for h in everything["hits"] if h["score"] >= floor]
+    got = _search(client, query="c1ccccc1O", mode="substructure", top_k=5, min_score=floor)
+    assert [h["item_id"] for h in got["hits"]] == kept[:5]  # the floor applies before top_k
+    assert got["matches"] == len(kept)
+
+
+def test_misspelt_field_is_a_422_naming_it(client: TestClient) -> None:
+    r = client.post("/api/molecule/search", json={"query": "CCO", "topk": 3})
+    assert r.status_code == 422 and "topk" in r.text, r.text
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"smiles": ASPIRIN, "top_k": 5}, {"query": ASPIRIN, "top_k": 5}),
+        ({"query": "CCO", "limit": 4}, {"query": "CCO", "top_k": 4}),
+        (
+            {"query": "CCO", "threshold": 0.3, "top_k": 1000},
+            {"query": "CCO", "min_score": 0.3, "top_k": 1000},
+        ),
+    ],
+)
+def test_deprecated_aliases_give_the_same_answer(client: TestClient, old: dict, new: dict) -> None:
+    """The README's tour sends `smiles`; `limit` and `threshold` are the old names too."""
+    assert _search(client, **old) == _search(client, **new)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"smiles": "CCO", "query": "CCC"},
+        {"query": "CCO", "limit": 4, "top_k": 5},
+        {"query": "CCO", "threshold": 0.2, "min_score": 0.3},
+    ],
+)
+def test_alias_and_new_name_disagreeing_is_a_422(client: TestClient, body: dict) -> None:
+    r = client.post("/api/molecule/search", json=body)
+    assert r.status_code == 422, r.text
+    assert "deprecated" in r.text, r.text
+
+
+def test_openapi_marks_the_old_names_deprecated(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["MoleculeSearch"]
+    props = schema["properties"]
+    assert all(props[name].get("deprecated") for name in ("smiles", "limit", "threshold"))
+    assert schema["required"] == ["query"]
+    hit = client.get("/openapi.json").json()["components"]["schemas"]["MoleculeHit"]
+    assert hit["properties"]["tanimoto"].get("deprecated") is True
 
 
 # runs last: it adds molecules that the exactness tests above do not expect
@@ -173,8 +273,8 @@ def test_csv_and_sdf_readers(client: TestClient) -> None:
     csv_text = b"name,smiles,mw\nethanol,CCO,46.07\nbroken,C1CC,0\nglycine,NCC(=O)O,75.07\n"
     job = _load(client, "drugs.csv", csv_text)
     assert job["failed"] == 1 and "drugs.csv:3" in job["errors"][0]["item"]
-    hits = _search(client, query="OCC", limit=1)["hits"]
-    assert hits[0]["smiles"] == "CCO" and hits[0]["tanimoto"] == 1.0
+    hits = _search(client, query="OCC", top_k=1)["hits"]
+    assert hits[0]["smiles"] == "CCO" and hits[0]["score"] == 1.0
     sdf = Path(RDConfig.RDDataDir) / "NCI" / "first_200.props.sdf"
     job = _load(client, sdf.name, sdf.read_bytes())
     assert job["state"] == "done" and job["done"] + job["skipped"] + job["failed"] == 200

@@ -78,23 +78,23 @@ def test_training_is_a_job_with_progress(client: TestClient) -> None:
 def test_user_recommendations_are_unrated_items_with_titles(
     client: TestClient, rated: dict[str, set[str]]
 ) -> None:
-    r = client.get("/api/recommend/users/1", params={"k": 10})
+    r = client.get("/api/recommend/users/1", params={"top_k": 10})
     assert r.status_code == 200, r.text
-    items = r.json()["items"]
+    items = r.json()["hits"]
     assert len(items) == 10
-    assert not {i["item"] for i in items} & rated["1"]
-    assert all(i["title"].startswith(f"Lecturer {i['item']} ") for i in items)
+    assert not {i["item_id"] for i in items} & rated["1"]
+    assert all(i["title"].startswith(f"Lecturer {i['item_id']} ") for i in items)
     scores = [i["score"] for i in items]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_shared_search_route_serves_users_and_liked_items(client: TestClient) -> None:
-    by_user = client.post("/api/recommend/search", json={"user": "1", "k": 5})
+    by_user = client.post("/api/recommend/search", json={"user": "1", "top_k": 5})
     assert by_user.status_code == 200, by_user.text
-    assert len(by_user.json()["items"]) == 5
-    by_items = client.post("/api/recommend/search", json={"items": ["1002", "1050"], "k": 5})
+    assert len(by_user.json()["hits"]) == 5
+    by_items = client.post("/api/recommend/search", json={"items": ["1002", "1050"], "top_k": 5})
     assert by_items.status_code == 200, by_items.text
-    assert client.post("/api/recommend/search", json={"k": 5}).status_code == 422
+    assert client.post("/api/recommend/search", json={"top_k": 5}).status_code == 422
 
 
 def test_fold_in_of_a_users_ratings_approximates_their_stored_vector(
@@ -102,7 +102,7 @@ def test_fold_in_of_a_users_ratings_approximates_their_stored_vector(
 ) -> None:
     """A new user who liked exactly what user 7 rated gets mostly user 7's list
     (bar: 6 of 10 in common; the fold-in is one exact ALS user step)."""
-    stored = client.get("/api/recommend/users/7").json()["items"]
+    stored = client.get("/api/recommend/users/7").json()["hits"]
     with (DATA / "ratings.csv").open() as f:
         mine = [(r["item"], float(r["rating"])) for r in csv.DictReader(f) if r["user"] == "7"]
     body = {"items": [i for i, _ in mine] + ["no-such-item"], "ratings": [r for _, r in mine] + [5]}
@@ -110,20 +110,97 @@ def test_fold_in_of_a_users_ratings_approximates_their_stored_vector(
     assert r.status_code == 200, r.text
     folded = r.json()
     assert folded["unknown_items"] == ["no-such-item"]
-    assert not {i["item"] for i in folded["items"]} & rated["7"]
-    overlap = len({i["item"] for i in stored} & {i["item"] for i in folded["items"]})
+    assert not {i["item_id"] for i in folded["hits"]} & rated["7"]
+    overlap = len({i["item_id"] for i in stored} & {i["item_id"] for i in folded["hits"]})
     print(f"fold-in vs stored user top-10 overlap: {overlap}/10")
     assert overlap >= 6
 
 
 def test_similar_items(client: TestClient) -> None:
-    r = client.get("/api/recommend/items/1002/similar", params={"k": 5})
+    r = client.get("/api/recommend/items/1002/similar", params={"top_k": 5})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["title"] == "Lecturer 1002 (dept 2)"
-    assert len(body["items"]) == 5
-    assert "1002" not in {i["item"] for i in body["items"]}
-    assert all(-1.0 <= i["score"] <= 1.0 for i in body["items"])
+    assert len(body["hits"]) == 5
+    assert "1002" not in {i["item_id"] for i in body["hits"]}
+    assert all(-1.0 <= i["score"] <= 1.0 for i in body["hits"])
+
+
+def test_search_holds_to_top_k_with_stored_item_ids(client: TestClient) -> None:
+    r = client.post("/api/recommend/search", json={"user": "1", "top_k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert len(hits) == 3
+    rt = client.app.state.runtimes["recommend"]  # type: ignore[attr-defined]
+    for hit in hits:
+        assert hit["item_id"] == hit["item"] and isinstance(hit["score"], float)
+        assert rt.get_item(hit["item_id"]) is not None  # the id the store's rows use
+    floor = hits[1]["score"]
+    r = client.post("/api/recommend/search", json={"user": "1", "top_k": 3, "min_score": floor})
+    assert [h["item_id"] for h in r.json()["hits"]] == [h["item_id"] for h in hits[:2]]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "misspelt"),
+    [
+        ("/api/recommend/search", {"user": "1", "topk": 3}, "topk"),
+        ("/api/recommend/fold-in", {"items": ["1002"], "rating": [5]}, "rating"),
+        ("/api/recommend/evaluate", {"k": 10, "seeds": 1}, "seeds"),
+    ],
+)
+def test_misspelt_field_is_a_422_naming_it(
+    client: TestClient, path: str, body: dict, misspelt: str
+) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and misspelt in r.text, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "old", "new"),
+    [
+        (
+            "POST",
+            "/api/recommend/search",
+            {"json": {"user": "1", "k": 4}},
+            {"json": {"user": "1", "top_k": 4}},
+        ),
+        (
+            "POST",
+            "/api/recommend/fold-in",
+            {"json": {"items": ["1002", "1050"], "k": 4}},
+            {"json": {"items": ["1002", "1050"], "top_k": 4}},
+        ),
+        ("GET", "/api/recommend/users/1", {"params": {"k": 4}}, {"params": {"top_k": 4}}),
+        (
+            "GET",
+            "/api/recommend/items/1002/similar",
+            {"params": {"k": 4}},
+            {"params": {"top_k": 4}},
+        ),
+    ],
+)
+def test_deprecated_k_gives_the_same_answer_as_top_k(
+    client: TestClient, method: str, path: str, old: dict, new: dict
+) -> None:
+    got_old, got_new = client.request(method, path, **old), client.request(method, path, **new)
+    assert got_old.status_code == got_new.status_code == 200, got_old.text
+    assert got_old.json() == got_new.json() and len(got_new.json()["hits"]) == 4
+    both = {key: {**old[key], **new[key], "top_k": 5} for key in old}
+    r = client.request(method, path, **both)
+    assert r.status_code == 422 and "deprecated" in r.text, r.text
+
+
+def test_openapi_marks_k_deprecated_and_keeps_the_evaluation_cut_off(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert schemas["RecommendRequest"]["properties"]["k"].get("deprecated") is True
+    assert schemas["FoldInRequest"]["properties"]["k"].get("deprecated") is True
+    assert not schemas["EvaluateRequest"]["properties"]["k"].get("deprecated")
+    params = spec["paths"]["/api/recommend/users/{user}"]["get"]["parameters"]
+    assert {p["name"]: p.get("deprecated", False) for p in params if p["in"] == "query"} == {
+        "top_k": False,
+        "k": True,
+    }
 
 
 def test_unknown_user_and_item_are_404(client: TestClient) -> None:
@@ -140,10 +217,12 @@ def test_model_beats_popularity_on_held_out_precision(client: TestClient) -> Non
     assert r.status_code == 200, r.text
     report = r.json()
     model, popular = report["model"], report["popularity"]
-    print(f"held-out precision@10: ALS {model['precision']:.4f}, most-popular "
-          f"{popular['precision']:.4f} (recall@10 {model['recall']:.4f} vs "
-          f"{popular['recall']:.4f}, NDCG@10 {model['ndcg']:.4f} vs {popular['ndcg']:.4f}) "
-          f"over {report['users_evaluated']} users")
+    print(
+        f"held-out precision@10: ALS {model['precision']:.4f}, most-popular "
+        f"{popular['precision']:.4f} (recall@10 {model['recall']:.4f} vs "
+        f"{popular['recall']:.4f}, NDCG@10 {model['ndcg']:.4f} vs {popular['ndcg']:.4f}) "
+        f"over {report['users_evaluated']} users"
+    )
     assert model["precision"] >= PRECISION_MARGIN * popular["precision"]
     assert model["ndcg"] > popular["ndcg"]
 
@@ -153,19 +232,25 @@ def test_temporal_hold_out_holds_out_each_users_latest() -> None:
     times = np.array([5, 1, 4, 2, 3, 10, 20, 30, 40, 50, 1], dtype=float)
     test = _split(users, times, EvaluateRequest(holdout="temporal", test_fraction=0.4))
     assert set(np.flatnonzero(test)) == {0, 2, 8, 9}  # user 2 has too few ratings
-    table = RatingsTable(users.astype(str).astype(object), users.astype(str).astype(object),
-                         np.ones(11), np.full(11, np.nan))
+    table = RatingsTable(
+        users.astype(str).astype(object),
+        users.astype(str).astype(object),
+        np.ones(11),
+        np.full(11, np.nan),
+    )
     with pytest.raises(Exception, match="timestamps"):
         evaluate(table, EvaluateRequest(holdout="temporal"))
 
 
 def test_malformed_ratings_are_reported_line_by_line(client: TestClient) -> None:
-    bad = (b"user,item,rating,timestamp\n"
-           b"900001,1002,5,1\n"
-           b"900001,1050,five,1\n"
-           b"900001\n"
-           b",1050,3,1\n"
-           b"900001,1189,4,1\n")
+    bad = (
+        b"user,item,rating,timestamp\n"
+        b"900001,1002,5,1\n"
+        b"900001,1050,five,1\n"
+        b"900001\n"
+        b",1050,3,1\n"
+        b"900001,1189,4,1\n"
+    )
     job = _load(client, ["bad.csv"], {"bad.csv": bad})
     errors = {e["item"]: e["error"] for e in job["errors"]}
     assert set(errors) == {"bad.csv:3", "bad.csv:4", "bad.csv:5"}, errors
@@ -184,8 +269,8 @@ def test_retraining_keeps_serving_then_swaps(client: TestClient) -> None:
 
     def ask() -> None:
         while not stop.is_set():
-            r = client.get("/api/recommend/users/1", params={"k": 10})
-            seen.append((r.status_code, len(r.json().get("items", []))))
+            r = client.get("/api/recommend/users/1", params={"top_k": 10})
+            seen.append((r.status_code, len(r.json().get("hits", []))))
 
     asker = threading.Thread(target=ask)
     asker.start()
@@ -207,7 +292,9 @@ def test_reader_detects_headerless_tab_separated_ratings() -> None:
     out = list(read_csv("u.data", b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n"))
     assert len(out) == 1 and isinstance(out[0], Record)
     assert [(r.user, r.item, r.rating, r.timestamp) for r in out[0].payload] == [
-        ("196", "242", 3.0, 881250949.0), ("186", "302", 3.0, 891717742.0)]
+        ("196", "242", 3.0, 881250949.0),
+        ("186", "302", 3.0, 891717742.0),
+    ]
     assert out[0].label == "u.data:1-2"
     bad = list(read_csv("x.csv", b"user,item,rating\n1,2,nan\n"))
     assert isinstance(bad[0], ReadFailure) and bad[0].label == "x.csv:2"

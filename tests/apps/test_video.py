@@ -131,44 +131,47 @@ def test_a_query_photo_finds_its_clip_and_when(loaded: dict) -> None:
         query = _jpeg(_photo(name), 300, 40)  # smaller and recompressed
         res = search_upload(env["rt"], "q.jpg", query, VideoSearchOptions(top_k=5))
         assert res.query == "image" and res.query_frames == 1
-        top = res.results[0]
-        assert top.name == "a.mp4", [r.name for r in res.results]
+        top = res.hits[0]
+        assert top.name == "a.mp4", [r.name for r in res.hits]
         start_s, end_s = env["a"][name], env["a"][name] + plan[name]
         seg = max(top.segments, key=lambda s: s.score)
-        print(f"{name}: on screen {start_s:.1f}-{end_s:.1f} s, found segment "
-              f"{seg.start_s:.2f}-{seg.end_s:.2f} s (score {seg.score:.3f}); bar: ends within "
-              f"{INTERVAL_S} s")
+        print(
+            f"{name}: on screen {start_s:.1f}-{end_s:.1f} s, found segment "
+            f"{seg.start_s:.2f}-{seg.end_s:.2f} s (score {seg.score:.3f}); bar: ends within "
+            f"{INTERVAL_S} s"
+        )
         assert abs(seg.start_s - start_s) <= INTERVAL_S
         assert abs(seg.end_s - end_s) <= INTERVAL_S
         assert start_s - INTERVAL_S <= top.matches[0].offset_s <= end_s
         assert top.thumbnail_url.startswith(f"/api/video/items/{top.item_id}/thumbnail?part=")
     motorcycle = _jpeg(photos.stereo_motorcycle()[1], 400, 60)  # the other camera's view
     res = search_upload(env["rt"], "m.jpg", motorcycle, VideoSearchOptions(top_k=5))
-    assert res.results[0].name == "b.mp4"
-    assert res.results[0].matches[0].offset_s < CLIP_B[0][1] + INTERVAL_S
+    assert res.hits[0].name == "b.mp4"
+    assert res.hits[0].matches[0].offset_s < CLIP_B[0][1] + INTERVAL_S
 
 
 def test_a_short_clip_finds_where_it_starts(loaded: dict, tmp_path: Path) -> None:
     env = loaded
     frames, _ = _frames(CLIP_A)
     true_start_s = 3.0
-    piece = frames[int(true_start_s * FPS): int((true_start_s + 3.0) * FPS)]
+    piece = frames[int(true_start_s * FPS) : int((true_start_s + 3.0) * FPS)]
     write_clip(piece, tmp_path / "q.mp4", fps=FPS)
-    res = search_upload(env["rt"], "q.mp4", (tmp_path / "q.mp4").read_bytes(),
-                        VideoSearchOptions(top_k=3))
+    res = search_upload(
+        env["rt"], "q.mp4", (tmp_path / "q.mp4").read_bytes(), VideoSearchOptions(top_k=3)
+    )
     assert res.query == "clip" and res.query_frames >= 3
-    top = res.results[0]
+    top = res.hits[0]
     print(f"clip from {true_start_s} s found at {top.clip_start_s} s (bar: within {INTERVAL_S} s)")
     assert top.name == "a.mp4"
     assert top.clip_start_s is not None and abs(top.clip_start_s - true_start_s) <= INTERVAL_S
     by_item = search(env["rt"], VideoSearchRequest(item_id=top.item_id, top_k=3))
-    assert all(r.item_id != top.item_id for r in by_item.results)
+    assert all(r.item_id != top.item_id for r in by_item.hits)
 
 
 def test_frames_and_thumbnails_are_stored(loaded: dict) -> None:
     rt: AppRuntime = loaded["rt"]
     res = search_upload(rt, "q.jpg", _jpeg(_photo("astronaut"), 256, 80), VideoSearchOptions())
-    top = res.results[0]
+    top = res.hits[0]
     rows = rt.item_rows(top.item_id, ["offset_s"])
     assert len(rows) >= 10 and rows[0]["part"] == 0
     assert rt.media is not None
@@ -201,17 +204,19 @@ def test_bad_videos_are_reported_per_item_and_nothing_is_lost(loaded: dict) -> N
     with pytest.raises(Unprocessable):
         probe((tmp / "garbage.mp4").read_bytes())
     res = search_upload(rt, "q.jpg", _jpeg(_photo("coffee"), 300, 50), VideoSearchOptions())
-    assert res.results[0].name == "a.mp4"
+    assert res.hits[0].name == "a.mp4"
 
 
 # -- bounded sampling (issue 9): many cuts, long queries, one decoding pass ---------------
+
 
 def _many_cuts_clip(path: Path, cuts: int = 40, *, seed: int | None = None) -> bytes:
     """A tiny clip (64x64, 10 fps) with ``cuts`` hard cuts: alternating black and white
     pairs of frames, or random noise frames when ``seed`` is given (every frame a cut)."""
     if seed is None:
-        frames = [np.full((64, 64, 3), 255 * (i % 2), np.uint8)
-                  for i in range(cuts + 1) for _ in range(2)]
+        frames = [
+            np.full((64, 64, 3), 255 * (i % 2), np.uint8) for i in range(cuts + 1) for _ in range(2)
+        ]
     else:
         rng = np.random.default_rng(seed)
         frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(cuts + 1)]
@@ -273,10 +278,10 @@ def test_a_query_clip_samples_only_its_first_part(
 
     rt: AppRuntime = loaded["rt"]
     data = _many_cuts_clip(tmp_path / "cuts.mp4")
-    monkeypatch.setitem(rt.state, "settings", VideoSettings(query_max_duration_s=2.0))
+    monkeypatch.setattr(rt, "_app_settings", VideoSettings(query_max_duration_s=2.0))
     res = search_upload(rt, "q.mp4", data, VideoSearchOptions(top_k=3))
     assert res.query == "clip" and 1 <= res.query_frames <= 21  # 2 s at 10 fps, plus one
-    monkeypatch.setitem(rt.state, "settings", VideoSettings(max_duration_s=5.0))
+    monkeypatch.setattr(rt, "_app_settings", VideoSettings(max_duration_s=5.0))
     with pytest.raises(TooLarge):  # probed and refused before any decoding
         search_upload(rt, "q.mp4", data, VideoSearchOptions(top_k=3))
 
@@ -291,8 +296,58 @@ def test_http_clip_query_with_40_cuts_answers(loaded: dict, tmp_path: Path) -> N
     settings = Settings(data_dir=tmp_path / "srv", apps=["video"])
     app = create_app(settings, encoders={"image": loaded["rt"].encoder})
     with TestClient(app) as client:
-        r = client.post("/api/video/search/upload", files={"file": ("cuts.mp4", data)},
-                        data={"top_k": "3"})
+        r = client.post(
+            "/api/video/search/upload", files={"file": ("cuts.mp4", data)}, data={"top_k": "3"}
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["query"] == "clip" and 1 <= body["query_frames"] <= 32
+
+
+@pytest.mark.timeout(300)
+def test_http_search_contract(loaded: dict, tmp_path: Path) -> None:
+    """Issue 10: ``top_k`` bounds the hits (JSON and upload form field), a misspelt
+    field is a 422 naming it, bad base64 a 422 naming the field, no query a 422."""
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from findalike.api.main import create_app
+    from tests.conftest import wait_job
+
+    tmp: Path = loaded["tmp"]
+    settings = Settings(data_dir=tmp_path / "srv", apps=["video"])
+    app = create_app(settings, encoders={"image": loaded["rt"].encoder})
+    query = _jpeg(_photo("coffee"), 300, 60)
+    b64 = base64.b64encode(query).decode()
+    with TestClient(app) as client:
+        files = [("files", (n, (tmp / n).read_bytes())) for n in ("a.mp4", "b.mp4")]
+        job = wait_job(client, client.post("/api/video/load", files=files).json()["id"])
+        assert job["state"] == "done" and job["done"] == 2, job
+        every = client.post("/api/video/search", json={"image_base64": b64, "min_score": None})
+        assert every.status_code == 200 and len(every.json()["hits"]) == 2, every.text
+        r = client.post("/api/video/search", json={"image_base64": b64, "top_k": 1})
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert len(hits) == 1 and hits[0]["item_id"] == every.json()["hits"][0]["item_id"]
+        assert isinstance(hits[0]["score"], float) and hits[0]["segments"]
+        r = client.post(
+            "/api/video/search/upload", files={"file": ("q.jpg", query)}, data={"top_k": "1"}
+        )
+        assert r.status_code == 200 and len(r.json()["hits"]) == 1, r.text
+        bad = {
+            "body.topk": {"image_base64": b64, "topk": 1},
+            "body.image_base64": {"image_base64": "%%%not base64"},
+            "body": {},
+        }
+        for field, body in bad.items():
+            r = client.post("/api/video/search", json=body)
+            assert r.status_code == 422, r.text
+            assert field in {e["field"] for e in r.json()["errors"]}, r.json()
+        r = client.post(
+            "/api/video/search/upload",
+            files={"file": ("q.jpg", query)},
+            data={"offsets_per_vid": "3"},
+        )
+        assert r.status_code == 422, r.text
+        assert "form.offsets_per_vid" in {e["field"] for e in r.json()["errors"]}

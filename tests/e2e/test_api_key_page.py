@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import UI_TIMEOUT_MS, serving, shot
+from tests.conftest import serving
+from tests.e2e.conftest import UI_TIMEOUT_MS, shot
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +25,11 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from findalike.api.main import create_app
     from findalike.config import Settings
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("ui-keys"), apps=["dna"],
-                        api_keys=f"read:{READ_KEY},write:{WRITE_KEY}")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("ui-keys"),
+        apps=["dna"],
+        api_keys=f"read:{READ_KEY},write:{WRITE_KEY}",
+    )
     with serving(create_app(settings)) as url:
         yield url
 

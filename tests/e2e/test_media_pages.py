@@ -31,7 +31,8 @@ def test_image_upload_search(page: Any, screenshots: Path) -> None:
     assert tiles.first.locator("a").get_attribute("href").endswith("/file")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.hit-tile img')].every(i => i.complete "
-        "&& i.naturalWidth > 0)")
+        "&& i.naturalWidth > 0)"
+    )
     shot(page, screenshots, "image")
 
 

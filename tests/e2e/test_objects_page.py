@@ -28,8 +28,9 @@ def cat_scene() -> np.ndarray:
     from PIL import Image
 
     scene = Image.fromarray(photo("camera")).resize(SIZE)
-    cat = Image.fromarray(photo("chelsea")).resize((CAT_BOX[2] - CAT_BOX[0],
-                                                   CAT_BOX[3] - CAT_BOX[1]))
+    cat = Image.fromarray(photo("chelsea")).resize(
+        (CAT_BOX[2] - CAT_BOX[0], CAT_BOX[3] - CAT_BOX[1])
+    )
     scene.paste(cat, CAT_BOX[:2])
     return np.asarray(scene)
 
@@ -52,9 +53,7 @@ def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return inter / union
 
 
-def test_objects_register_and_detect_in_clip(
-    page: Any, screenshots: Path, tmp_path: Path
-) -> None:
+def test_objects_register_and_detect_in_clip(page: Any, screenshots: Path, tmp_path: Path) -> None:
     """The cat is reported by name, only while on screen, with its box where it was
     pasted, drawn over the frames; a file that is not a video gets a readable error."""
     pytest.importorskip("av")
@@ -79,18 +78,23 @@ def test_objects_register_and_detect_in_clip(
     first_s = float(re.search(r"[\d.]+", cat.get_by_test_id("first-s").inner_text()).group())
     last_s = float(re.search(r"[\d.]+", cat.get_by_test_id("last-s").inner_text()).group())
     rows = cat.locator("table.sightings tbody tr")
-    boxes = [tuple(int(v) for v in b.split(",")) for b in
-             rows.evaluate_all("rs => rs.map(r => r.dataset.box)")]
+    boxes = [
+        tuple(int(v) for v in b.split(","))
+        for b in rows.evaluate_all("rs => rs.map(r => r.dataset.box)")
+    ]
     ious = [round(_iou(b, CAT_BOX), 3) for b in boxes]
-    print(f"chelsea seen {first_s}-{last_s} s, box IoUs with where it was pasted: {ious}; "
-          f"bar: seen only within {CAT_START_S}-{CAT_END_S} s, best IoU >= 0.7")
+    print(
+        f"chelsea seen {first_s}-{last_s} s, box IoUs with where it was pasted: {ious}; "
+        f"bar: seen only within {CAT_START_S}-{CAT_END_S} s, best IoU >= 0.7"
+    )
     assert CAT_START_S <= first_s <= CAT_START_S + 1.0
     assert last_s < CAT_END_S
     assert max(ious) >= 0.7
     # Sightings drawn over frames grabbed from the uploaded clip in the browser.
     page.wait_for_function(
         "() => [...document.querySelectorAll('.object-hit canvas.frame')]"
-        ".every(c => c.dataset.drawn !== 'pending')")
+        ".every(c => c.dataset.drawn !== 'pending')"
+    )
     drawn = cat.locator("canvas.frame").evaluate_all("cs => cs.map(c => c.dataset.drawn)")
     assert drawn and all(d == "yes" for d in drawn), drawn
     page.wait_for_function("() => document.querySelector('.known-thumb').naturalWidth > 0")
@@ -103,7 +107,8 @@ def test_objects_register_and_detect_in_clip(
     page.locator(".results-head", has_text="1 known object found").wait_for()
     assert page.locator(".object-hit .hit-title").all_inner_texts() == ["chelsea"]
     page.wait_for_function(
-        "() => document.querySelector('.object-hit canvas.frame')?.dataset.drawn === 'yes'")
+        "() => document.querySelector('.object-hit canvas.frame')?.dataset.drawn === 'yes'"
+    )
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00" * 5000)

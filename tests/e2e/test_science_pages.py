@@ -17,14 +17,12 @@ pytestmark = pytest.mark.browser
 
 
 def _need(app: str, page: Any) -> None:
-    apps = page.request.get("/api/apps").json()
+    apps = page.request.get("/api/apps").json()["data"]
     if not any(a["name"] == app and a["enabled"] for a in apps):
         pytest.skip(f"the {app} app is not enabled here")
 
 
-def test_molecule_similarity_and_substructure(
-    page: Any, screenshots: Path, tmp_path: Path
-) -> None:
+def test_molecule_similarity_and_substructure(page: Any, screenshots: Path, tmp_path: Path) -> None:
     """200 real NCI molecules (RDKit's first_5K.smi); the query is one of them."""
     lines = (DATASETS / "molecules" / "nci_first_5K.smi").read_text().splitlines()[:200]
     smi = tmp_path / "nci200.smi"
@@ -44,7 +42,8 @@ def test_molecule_similarity_and_substructure(
     assert "Tanimoto 1.000" in first.inner_text()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.hit-tile img')].every(i => i.complete "
-        "&& i.naturalWidth > 0)")
+        "&& i.naturalWidth > 0)"
+    )
     shot(page, screenshots, "molecule")
 
     page.get_by_label("Mode").select_option("substructure")
@@ -52,6 +51,9 @@ def test_molecule_similarity_and_substructure(
     page.get_by_role("button", name="Search", exact=True).click()
     page.get_by_text("stored molecule(s) qualify").wait_for()
     assert page.locator(".hit-tile").count() >= 1
+    scores = page.locator(".hit-tile .score").all_inner_texts()  # every hit has a score now
+    assert len(scores) == page.locator(".hit-tile").count()
+    assert all(s.startswith("Tanimoto ") for s in scores)
     shot(page, screenshots, "molecule-substructure")
 
     page.get_by_label("Mode").select_option("similarity")
@@ -93,8 +95,9 @@ def test_dna_classify_and_evaluate(page: Any, screenshots: Path, tmp_path: Path)
     prediction.wait_for()
     assert "confidence" in prediction.inner_text()
     assert page.locator("table.neighbours tbody tr").count() >= 1
-    assert page.locator("table.neighbours tbody tr").first.locator("td").nth(4).inner_text() \
-        == "1.000"  # the sequence itself is stored
+    assert (
+        page.locator("table.neighbours tbody tr").first.locator("td").nth(4).inner_text() == "1.000"
+    )  # the sequence itself is stored
     page.get_by_role("button", name="Evaluate accuracy (held-out)").click()
     page.get_by_test_id("accuracy").wait_for()
     assert page.locator("table.heat tbody tr").count() >= 2
@@ -114,7 +117,8 @@ def test_recommend_train_and_recommend(page: Any, screenshots: Path, tmp_path: P
     load_through_ui(page, [src / "items.csv", ratings])
     page.get_by_role("button", name="Train model").click()
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=model]').dataset.version", timeout=120_000)
+        "() => document.querySelector('[data-testid=model]').dataset.version", timeout=120_000
+    )
     user = rows[1][0]
     page.get_by_label("Recommend for a stored user").fill(user)
     page.get_by_role("button", name="Recommend", exact=True).click()

@@ -43,8 +43,7 @@ def make_clip(path: Path, plan: list[tuple[str, float]], size: tuple[int, int] =
         w, h = img.size
         for i in range(n):
             zoom = 1.0 - 0.1 * i / n
-            box = ((w - w * zoom) / 2, (h - h * zoom) / 2, (w + w * zoom) / 2,
-                   (h + h * zoom) / 2)
+            box = ((w - w * zoom) / 2, (h - h * zoom) / 2, (w + w * zoom) / 2, (h + h * zoom) / 2)
             frames.append(np.asarray(img.resize(size, box=box)))
     write_clip(frames, path, fps=FPS)
 
@@ -80,6 +79,7 @@ def test_video_search_by_photo(page: Any, screenshots: Path, tmp_path: Path) -> 
     page.wait_for_function(
         "t => { const v = document.querySelector('.media-hit video');"
         " return v && v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }",
-        arg=best_s)
+        arg=best_s,
+    )
     page.evaluate("() => document.querySelector('.media-hit video').pause()")
     shot(page, screenshots, "video")

@@ -54,8 +54,9 @@ def annotate_body_limits(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _limit_for(path: str, operation: dict[str, Any], schema: dict[str, Any],
-               settings: Settings) -> int:
+def _limit_for(
+    path: str, operation: dict[str, Any], schema: dict[str, Any], settings: Settings
+) -> int:
     if path.endswith("/load"):
         return settings.max_upload_bytes
     content = (operation.get("requestBody") or {}).get("content") or {}
@@ -157,8 +158,11 @@ def _limits_table(schema: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[st
     that ``/items/{id}`` never shadows a fixed route beside it."""
     rows = []
     for template, item in schema.get("paths", {}).items():
-        limits = {m: int(op[BODY_LIMIT_KEY]) for m, op in item.items()
-                  if isinstance(op, dict) and BODY_LIMIT_KEY in op}
+        limits = {
+            m: int(op[BODY_LIMIT_KEY])
+            for m, op in item.items()
+            if isinstance(op, dict) and BODY_LIMIT_KEY in op
+        }
         if limits:
             rows.append((template.count("{"), _path_pattern(template), limits))
     rows.sort(key=lambda r: r[0])

@@ -4,6 +4,7 @@ the job manager and closes it and the Milvus client in reverse order."""
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -14,18 +15,21 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic_settings import BaseSettings
 
 from findalike import __version__
 from findalike.api.errors import install_error_handlers
-from findalike.api.limits import BodySizeLimit
+from findalike.api.fallback import install_fallback_route
+from findalike.api.limits import BodySizeLimit, annotate_body_limits
 from findalike.api.routes import jobs as jobs_routes
 from findalike.api.routes import system
 from findalike.api.routes.app_routes import make_app_router
+from findalike.api.security import AccessGuard, ApiKeys
 from findalike.app import AppRuntime
 from findalike.apps import discover
 from findalike.config import Settings
 from findalike.encoders.base import Encoder
-from findalike.errors import FindalikeError, NotFound
+from findalike.errors import FindalikeError
 from findalike.ingest import load_files
 from findalike.jobs import JobContext, JobManager, Work
 from findalike.media import MediaStore
@@ -42,15 +46,28 @@ once), follow the job at `/api/jobs/{id}` or its `/events` stream, then search w
 
 
 def build_runtimes(
-    settings: Settings, store: VectorStore, encoders: dict[str, Encoder] | None = None
+    settings: Settings,
+    store: VectorStore,
+    encoders: dict[str, Encoder] | None = None,
+    app_settings: dict[str, BaseSettings] | None = None,
 ) -> tuple[dict[str, AppRuntime], list[object]]:
     """One runtime per enabled app (cheap: no model, no connection yet). Apps with
-    the same ``encoder_key`` share one encoder from ``encoders``."""
+    the same shared encoder share one instance from ``encoders``; ``app_settings``
+    replaces an app's own settings (by app name) instead of reading the environment."""
     specs, disabled = discover(settings.apps or None)
     media = MediaStore(settings.data_dir / "media")
     encoders = {} if encoders is None else encoders
+    overrides = app_settings or {}
     runtimes = {
-        s.name: AppRuntime(s, settings, store, media=media, encoder_cache=encoders) for s in specs
+        s.name: AppRuntime(
+            s,
+            settings,
+            store,
+            media=media,
+            encoder_cache=encoders,
+            app_settings=overrides.get(s.name),
+        )
+        for s in specs
     }
     return runtimes, list(disabled)
 
@@ -60,19 +77,26 @@ def create_app(
     *,
     load_demo: bool = False,
     encoders: dict[str, Encoder] | None = None,
+    app_settings: dict[str, BaseSettings] | None = None,
 ) -> FastAPI:
-    """The application. ``encoders`` (by ``encoder_key``) lets several apps in one
+    """The application. ``encoders`` (by shared encoder key) lets several apps in one
     process share loaded models; ``load_demo`` queues the bundled demo data."""
     settings = settings or Settings()
     store = VectorStore(
-        settings.resolved_milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db,
+        settings.resolved_milvus_uri,
+        token=settings.milvus_token,
+        db_name=settings.milvus_db,
         timeout_s=settings.milvus_timeout_s,
     )
-    runtimes, disabled = build_runtimes(settings, store, encoders)
+    runtimes, disabled = build_runtimes(settings, store, encoders, app_settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # spools of uploads whose job died with a previous process (no job outlives it)
+        await anyio.to_thread.run_sync(
+            lambda: shutil.rmtree(settings.data_dir / "spool", ignore_errors=True)
+        )
         jobs = JobManager(settings.data_dir / "jobs.sqlite", workers=settings.job_workers)
         app.state.jobs = jobs
         try:
@@ -102,23 +126,22 @@ def create_app(
     app.state.runtimes = runtimes
     app.state.disabled = disabled
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(system.router)
     app.include_router(jobs_routes.router)
     for rt in runtimes.values():
         app.include_router(make_app_router(rt))
 
-    known = ", ".join(runtimes)
+    install_fallback_route(app, runtimes)  # last API route: 405 with Allow, or a 404
 
-    @app.api_route(
-        "/api/{app_name}/{rest:path}",
-        methods=["GET", "POST", "PUT", "DELETE"],
-        include_in_schema=False,
+    annotate_body_limits(app, settings)
+    # the last added runs first: the guard refuses before any body is read
+    app.add_middleware(BodySizeLimit, default_bytes=settings.max_json_bytes)
+    app.add_middleware(
+        AccessGuard,
+        keys=ApiKeys.parse(settings.api_keys.get_secret_value()),
+        trusted_hosts=settings.trusted_hosts,
+        allowed_origins=settings.allowed_origins,
     )
-    async def unknown_app(app_name: str, rest: str) -> None:
-        if app_name in runtimes:
-            raise NotFound(f"No route /api/{app_name}/{rest}.")
-        raise NotFound(f"Unknown app {app_name!r}; enabled apps: {known}.")
 
     ui_dir = Path(str(files("findalike") / "ui"))
     if (ui_dir / "index.html").exists():
@@ -183,6 +206,9 @@ def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list
         log.info("loading %s demo data: job %s", rt.name, job.id)
         submitted.append(job.id)
         if rt.spec.follow_up is not None:
-            submitted.append(jobs.submit(rt.name, _after(jobs, job.id, rt.spec.follow_up(rt)),
-                                         kind="follow-up").id)
+            submitted.append(
+                jobs.submit(
+                    rt.name, _after(jobs, job.id, rt.spec.follow_up(rt)), kind="follow-up"
+                ).id
+            )
     return submitted

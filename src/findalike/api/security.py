@@ -159,25 +159,38 @@ class AccessGuard:
         self, scope: Scope, headers: dict[str, str], host: str
     ) -> tuple[int, str, dict[str, str] | None] | None:
         if not self._host_ok(host):
-            return 400, "The Host header is not one this server answers to " \
-                "(FINDALIKE_TRUSTED_HOSTS).", None
+            return (
+                400,
+                "The Host header is not one this server answers to (FINDALIKE_TRUSTED_HOSTS).",
+                None,
+            )
         method = str(scope.get("method", "GET")).upper()
         if method in _UNSAFE_METHODS and not self._origin_ok(headers, host):
-            return 403, "Cross-site request refused: its Origin is not this server's " \
-                "(FINDALIKE_ALLOWED_ORIGINS).", None
+            return (
+                403,
+                "Cross-site request refused: its Origin is not this server's "
+                "(FINDALIKE_ALLOWED_ORIGINS).",
+                None,
+            )
         needed = required_scope(method, str(scope.get("path", "")))
         if needed is None or not self.keys.enabled:
             return None
         key = _presented_key(headers)
         if not key:
-            return 401, "An API key is required: send `Authorization: Bearer <key>` or " \
-                "`X-API-Key: <key>`.", {"WWW-Authenticate": "Bearer"}
+            return (
+                401,
+                "An API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+                {"WWW-Authenticate": "Bearer"},
+            )
         scope_found = self.keys.scope_of(key)
         if scope_found is None:
             return 401, "The API key is not valid.", {"WWW-Authenticate": "Bearer"}
         if needed == "write" and scope_found != "write":
-            return 403, "This API key may only read; loading, deleting and training need " \
-                "a write key.", None
+            return (
+                403,
+                "This API key may only read; loading, deleting and training need a write key.",
+                None,
+            )
         return None
 
     def _host_ok(self, host: str) -> bool:

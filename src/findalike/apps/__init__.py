@@ -53,9 +53,7 @@ def discover(names: list[str] | None = None) -> tuple[list[AppSpec], list[Disabl
             continue
         missing = [m for m in spec.requires if importlib.util.find_spec(m) is None]
         if missing:
-            disabled.append(
-                DisabledApp(name, f"missing Python package(s): {', '.join(missing)}")
-            )
+            disabled.append(DisabledApp(name, f"missing Python package(s): {', '.join(missing)}"))
             continue
         enabled.append(spec)
     return enabled, disabled

@@ -30,9 +30,11 @@ import numpy as np
 from findalike.encoders.base import Metric, VectorKind, l2_normalise
 
 
-def mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float,
-                   fmax_hz: float) -> np.ndarray:
+def mel_filterbank(
+    sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float, fmax_hz: float
+) -> np.ndarray:
     """Triangular mel filters (HTK mel scale), shape ``(n_mels, n_fft // 2 + 1)``."""
+
     def to_mel(f: np.ndarray) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + f / 700.0)
 
@@ -48,7 +50,8 @@ def mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float,
     # filters narrower than one FFT bin would be empty: give them their nearest bin
     for i in np.flatnonzero(filters.sum(axis=1) == 0):
         filters[i, int(np.argmin(np.abs(bins_hz - centre[i, 0])))] = 1.0
-    return filters.astype(np.float32)
+    result: np.ndarray = filters.astype(np.float32)
+    return result
 
 
 @dataclass
@@ -105,19 +108,22 @@ class LogMelStatsEncoder:
         """Log-mel energies in dB of one window, shape ``(frames, n_mels)``, floored
         ``dynamic_range_db`` below the loudest value."""
         db = self._db(self._frames(np.asarray(samples, dtype=np.float32)))
-        return np.maximum(db, db.max() - self.dynamic_range_db)
+        floored: np.ndarray = np.maximum(db, db.max() - self.dynamic_range_db)
+        return floored
 
     def _frames(self, samples: np.ndarray) -> np.ndarray:
         if samples.size < self.n_fft:
             samples = np.pad(samples, (0, self.n_fft - samples.size))
         n_frames = 1 + (samples.size - self.n_fft) // self.hop
         idx = np.arange(self.n_fft)[None, :] + self.hop * np.arange(n_frames)[:, None]
-        return samples[idx] * self._window
+        framed: np.ndarray = samples[idx] * self._window
+        return framed
 
     def _db(self, frames: np.ndarray) -> np.ndarray:
         spectrum = np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32) ** 2
         mel = spectrum @ self._filters_t
-        return 10.0 * np.log10(np.maximum(mel, 1e-12))
+        db: np.ndarray = 10.0 * np.log10(np.maximum(mel, 1e-12))
+        return db
 
     def _vector(self, db: np.ndarray) -> np.ndarray:
         db = np.maximum(db, db.max() - self.dynamic_range_db)
@@ -130,7 +136,8 @@ class LogMelStatsEncoder:
             *[s.mean(axis=0) if len(s) else db.mean(axis=0) for s in slices],
         ]
         parts = [_unit(b - b.mean()) for b in blocks]
-        return l2_normalise(np.concatenate(parts)[None, :])[0]
+        vector: np.ndarray = l2_normalise(np.concatenate(parts)[None, :])[0]
+        return vector
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -22,11 +22,20 @@ class Encoder(Protocol):
     it cannot encode at all; readers are expected to have validated items first.
     """
 
-    name: str
-    version: str
-    dim: int
-    vector_kind: VectorKind
-    metric: Metric
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def vector_kind(self) -> VectorKind: ...
+
+    @property
+    def metric(self) -> Metric: ...
 
     def encode(self, items: Sequence[Any]) -> np.ndarray: ...
 
@@ -36,4 +45,5 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return v / norms
+    normalised: np.ndarray = v / norms
+    return normalised

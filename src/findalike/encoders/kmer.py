@@ -46,7 +46,7 @@ class KmerEncoder:
         index = np.zeros(n, dtype=np.int64)
         valid = np.ones(n, dtype=bool)
         for offset in range(self.k):
-            window = codes[offset:offset + n]
+            window = codes[offset : offset + n]
             index = index * 4 + np.maximum(window, 0)
             valid &= window >= 0
         return np.bincount(index[valid], minlength=self.dim)

@@ -11,17 +11,32 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from findalike.api.deps import JobsDep, SettingsDep
 from findalike.api.errors import ERROR_RESPONSES
+from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.app import AppRuntime
 from findalike.errors import InvalidInput, NotFound, UnsupportedMedia
 from findalike.ingest import load_files
 from findalike.jobs import Job
+from findalike.request_types import at_least_one_of
 from findalike.sources import resolve_folder, safe_upload_name
+from findalike.uploads import read_upload_search, upload_body
+
+LOAD_BODY_RULE = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": at_least_one_of(files="array", path="string"),
+            }
+        }
+    }
+}
+"""States in the schema what ``load`` enforces: files, a server path, or both."""
 
 
 class CountResponse(BaseModel):
@@ -53,11 +68,15 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     request_model = spec.search_request
     response_model = spec.search_response
     accepted = ", ".join(sorted(spec.extensions | {".zip"}))
+    ItemId = Annotated[
+        str, PathParam(pattern=spec.item_id_pattern, description=f"A stored {spec.name} item's id.")
+    ]
 
     @router.post(
         "/load",
         status_code=202,
         response_model=Job,
+        openapi_extra=LOAD_BODY_RULE,
         summary=f"Load {spec.title} data (answers at once with a job)",
         description=(
             f"Upload files ({accepted}; a zip of them) or name a server-side folder inside an "
@@ -72,13 +91,18 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         files: Annotated[list[UploadFile] | None, File(description="Files or zips.")] = None,
         path: Annotated[
             str | None,
-            Form(description="A file or folder on the server, inside an allowed root.",
-                 examples=["/srv/findalike/incoming/docs"]),
+            Form(
+                description="A file or folder on the server, inside an allowed root.",
+                min_length=1,
+                max_length=4096,
+                examples=["/srv/findalike/incoming/docs"],
+            ),
         ] = None,
     ) -> Job:
         if not files and not path:
-            raise InvalidInput("Send files (multipart field `files`) or a server `path`.",
-                               field="files")
+            raise InvalidInput(
+                "Send files (multipart field `files`) or a server `path`.", field="files"
+            )
         sources: list[tuple[str, Path]] = []
         spool: Path | None = None
         if path:
@@ -96,7 +120,24 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         summary=f"Search {spec.title}",
     )
     async def search(body: request_model) -> Any:  # type: ignore[valid-type]
-        return await anyio.to_thread.run_sync(spec.search, rt, body)
+        return await anyio.to_thread.run_sync(rt.search, body)
+
+    if spec.search_upload is not None and spec.upload_options is not None:
+        options_model = spec.upload_options
+        upload_max_bytes = spec.upload_max_bytes(rt.settings)
+
+        @router.post(
+            "/search/upload",
+            response_model=response_model,
+            summary=f"Search {spec.title} by an uploaded file",
+            description="Multipart: the query file in `file`, and the same options as the "
+            "JSON search as form fields.",
+            openapi_extra=upload_body(options_model)
+            | body_limit(upload_max_bytes + MULTIPART_SLACK_BYTES),
+        )
+        async def search_upload(request: Request) -> Any:
+            name, data, options = await read_upload_search(request, options_model, upload_max_bytes)
+            return await anyio.to_thread.run_sync(rt.search_upload, name, data, options)
 
     @router.get("/count", response_model=CountResponse, summary="Items and vectors stored")
     async def count() -> CountResponse:
@@ -104,7 +145,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         return CountResponse(app=spec.name, items=items, vectors=vectors)
 
     @router.get("/items/{item_id}", response_model=ItemResponse, summary="One stored item")
-    async def get_item(item_id: str) -> ItemResponse:
+    async def get_item(item_id: ItemId) -> ItemResponse:
         row = await anyio.to_thread.run_sync(rt.get_item, item_id)
         if row is None:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
@@ -112,7 +153,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         return ItemResponse(app=spec.name, item_id=item_id, fields=fields)
 
     @router.delete("/items/{item_id}", response_model=DeletedResponse, summary="Delete one item")
-    async def delete_item(item_id: str) -> DeletedResponse:
+    async def delete_item(item_id: ItemId) -> DeletedResponse:
         deleted = await anyio.to_thread.run_sync(rt.delete_item, item_id)
         if not deleted:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
@@ -120,23 +161,27 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             await anyio.to_thread.run_sync(rt.media.delete, spec.name, item_id)
         return DeletedResponse(app=spec.name, item_id=item_id, deleted_vectors=deleted)
 
-    @router.get(
-        "/items/{item_id}/file",
-        response_class=FileResponse,
-        summary="The stored original (images, videos, audio)",
-    )
-    async def item_file(item_id: str) -> FileResponse:
-        return _media_file(rt, item_id, "")
+    if spec.stores_originals:
 
-    @router.get(
-        "/items/{item_id}/thumbnail",
-        response_class=FileResponse,
-        summary="A thumbnail of the item, or of one of its frames (`part`)",
-    )
-    async def item_thumbnail(
-        item_id: str, part: Annotated[int | None, Query(ge=0)] = None
-    ) -> FileResponse:
-        return _media_file(rt, item_id, "thumb" if part is None else f"f{part}")
+        @router.get(
+            "/items/{item_id}/file",
+            response_class=FileResponse,
+            summary="The stored original",
+        )
+        async def item_file(item_id: ItemId) -> FileResponse:
+            return _media_file(rt, item_id, "")
+
+    if spec.stores_thumbnails:
+
+        @router.get(
+            "/items/{item_id}/thumbnail",
+            response_class=FileResponse,
+            summary="A thumbnail of the item, or of one of its frames (`part`)",
+        )
+        async def item_thumbnail(
+            item_id: ItemId, part: Annotated[int | None, Query(ge=0)] = None
+        ) -> FileResponse:
+            return _media_file(rt, item_id, "thumb" if part is None else f"f{part}")
 
     @router.delete("", response_model=DroppedResponse, summary=f"Drop every {spec.name} item")
     async def drop() -> DroppedResponse:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from findalike.api.deps import JobsDep
@@ -20,13 +21,19 @@ POLL_S = 0.2
 KEEPALIVE_S = 15.0
 
 
-@router.get("", response_model=list[Job], summary="Recent jobs, newest first")
+class JobsPage(BaseModel):
+    data: list[Job]
+    count: int = Field(description="Jobs listed.")
+
+
+@router.get("", response_model=JobsPage, summary="Recent jobs, newest first")
 async def list_jobs(
     jobs: JobsDep,
-    app: Annotated[str | None, Query(description="Only this app's jobs.")] = None,
+    app: Annotated[str | None, Query(max_length=64, description="Only this app's jobs.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[Job]:
-    return await anyio.to_thread.run_sync(lambda: jobs.list(app=app, limit=limit))
+) -> JobsPage:
+    found = await anyio.to_thread.run_sync(lambda: jobs.list(app=app, limit=limit))
+    return JobsPage(data=found, count=len(found))
 
 
 @router.get("/{job_id}", response_model=Job, summary="A job's state and progress")

@@ -44,27 +44,36 @@ async def health(store: StoreDep) -> JSONResponse:
     try:
         version = await anyio.to_thread.run_sync(store.ping)
     except Unavailable as exc:
-        body = Health(status="unavailable", milvus=MilvusHealth(uri=store.uri, ok=False,
-                                                                error=exc.detail))
+        body = Health(
+            status="unavailable", milvus=MilvusHealth(uri=store.uri, ok=False, error=exc.detail)
+        )
         return JSONResponse(body.model_dump(), status_code=503)
     body = Health(status="ok", milvus=MilvusHealth(uri=store.uri, ok=True, version=version))
     return JSONResponse(body.model_dump())
 
 
-@router.get("/apps", response_model=list[AppInfo], summary="Every app, its counts and encoder")
-async def list_apps(request: Request) -> list[AppInfo]:
+class AppsPage(BaseModel):
+    data: list[AppInfo]
+    count: int = Field(description="Apps listed (enabled and disabled).")
+
+
+@router.get("/apps", response_model=AppsPage, summary="Every app, its counts and encoder")
+async def list_apps(request: Request) -> AppsPage:
     runtimes: dict[str, AppRuntime] = request.app.state.runtimes
     infos = [await anyio.to_thread.run_sync(_app_info, rt) for rt in runtimes.values()]
     infos += [
         AppInfo(name=d.name, title=d.name, summary="", enabled=False, reason=d.reason)
         for d in request.app.state.disabled
     ]
-    return infos
+    return AppsPage(data=infos, count=len(infos))
 
 
 def _app_info(rt: AppRuntime) -> AppInfo:
     info = AppInfo(
-        name=rt.name, title=rt.spec.title, summary=rt.spec.summary, enabled=True,
+        name=rt.name,
+        title=rt.spec.title,
+        summary=rt.spec.summary,
+        enabled=True,
         extensions=sorted(rt.spec.extensions),
     )
     try:

@@ -8,34 +8,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
-from findalike.apps.audio.models import AudioSearchRequest, AudioSearchResponse
-from findalike.apps.audio.pipeline import AUDIO_EXTENSIONS, audio_rows, audio_settings, read_audio
-from findalike.apps.audio.routes import make_router
-from findalike.apps.audio.search import search
-from findalike.config import Settings
+from findalike.app import AppRuntime, AppSpec
+from findalike.apps.audio.models import (
+    AudioSearchOptions,
+    AudioSearchRequest,
+    AudioSearchResponse,
+)
+from findalike.apps.audio.pipeline import AUDIO_EXTENSIONS, audio_rows, read_audio, settings_of
+from findalike.apps.audio.search import search, search_upload
+from findalike.apps.audio.settings import AudioSettings
 from findalike.encoders.base import Encoder
 from findalike.store import FieldSpec
 
 DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "audio"
 
 
-def make_encoder(settings: Settings) -> Encoder:
+def make_encoder(rt: AppRuntime) -> Encoder:
     """The log-mel statistics encoder at the configured sample rate and window."""
     from findalike.encoders.audio import LogMelStatsEncoder
 
-    s = audio_settings()
+    s = settings_of(rt)
     return LogMelStatsEncoder(sample_rate_hz=s.sample_rate_hz, window_s=s.window_s)
 
 
 def demo_files() -> list[tuple[str, Path]]:
     """The bundled clips (Sonic Pi samples, Asterisk prompts), if this is a checkout."""
-    return [(d.name, d) for d in (DATASET_DIR / "sonic-pi", DATASET_DIR / "asterisk")
-            if d.is_dir()]
+    return [(d.name, d) for d in (DATASET_DIR / "sonic-pi", DATASET_DIR / "asterisk") if d.is_dir()]
 
 
 APP = AppSpec(
     name="audio",
+    stores_originals=True,
     title="Audio search",
     summary="Find the recordings, and the moments in them, that sound like a clip.",
     extensions=AUDIO_EXTENSIONS,
@@ -47,12 +50,14 @@ APP = AppSpec(
         FieldSpec("channels", "int"),
     ),
     make_encoder=make_encoder,
+    settings=AudioSettings,
     read=read_audio,
     to_rows=audio_rows,
     search_request=AudioSearchRequest,
     search_response=AudioSearchResponse,
     search=search,
-    routes=make_router,
+    search_upload=search_upload,
+    upload_options=AudioSearchOptions,
     requires=("soundfile", "soxr"),
     demo_files=demo_files,
     batch_size=8,

@@ -83,14 +83,17 @@ def decode(
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{name}: not a readable audio file ({exc})") from exc
     if more and max_seconds is None:
-        raise InvalidInput(f"{name}: more than {MAX_DURATION_S:.0f} s of audio, over the "
-                           f"{MAX_DURATION_S:.0f} s limit")
+        raise InvalidInput(
+            f"{name}: more than {MAX_DURATION_S:.0f} s of audio, over the "
+            f"{MAX_DURATION_S:.0f} s limit"
+        )
     if mono.size == 0:
         raise InvalidInput(f"{name}: the file holds no audio samples")
     if not np.all(np.isfinite(mono)):
         raise InvalidInput(f"{name}: the audio holds invalid (non-finite) samples")
-    return DecodedAudio(resample(mono, rate, sample_rate_hz), sample_rate_hz, rate, channels,
-                        truncated=more)
+    return DecodedAudio(
+        resample(mono, rate, sample_rate_hz), sample_rate_hz, rate, channels, truncated=more
+    )
 
 
 def _read_mono(f: Any, cap_frames: int) -> tuple[np.ndarray, bool]:
@@ -141,6 +144,4 @@ def windows(
     starts = list(range(0, n - size + 1, step))
     if starts[-1] + size < n:
         starts.append(n - size)
-    return [
-        Window(i, s / sample_rate_hz, samples[s : s + size]) for i, s in enumerate(starts)
-    ]
+    return [Window(i, s / sample_rate_hz, samples[s : s + size]) for i, s in enumerate(starts)]

@@ -2,50 +2,70 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from findalike.contract import Base64Media, Hit, SearchRequest, SearchResponse
+from findalike.request_types import ContentId, exactly_one_of
 
 
-class AudioSearchOptions(BaseModel):
-    top_k: int = Field(10, ge=1, le=100, description="Clips returned, best first.")
+class AudioSearchOptions(SearchRequest):
+    """The options of an audio search: the JSON body's fields beside the query, and the
+    form fields beside the file of ``POST /api/audio/search/upload``."""
+
     matches_per_clip: int = Field(
         5, ge=1, le=100, description="Matching window pairs listed for each clip."
     )
-    min_score: float = Field(
-        0.0, ge=-1.0, le=1.0, description="Clips scoring below this are left out."
+    min_score: float | None = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Clips scoring below this (cosine, -1..1) are left out. `null`: no floor.",
     )
 
 
 class AudioSearchRequest(AudioSearchOptions):
     """Search by a clip given inline (base64) or by a stored clip's id."""
+
     model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"item_id": "0c8e4b2a9f1d4e7b8a6c5d3e2f1a0b9c", "top_k": 5, "exclude_self": True},
-        ]}
+        json_schema_extra={
+            "examples": [
+                {"item_id": "0c8e4b2a9f1d4e7b8a6c5d3e2f1a0b9c", "top_k": 5, "exclude_self": True},
+            ],
+            **exactly_one_of(audio_base64="string", item_id="string"),
+        }
     )
 
-    audio_base64: str | None = Field(
-        None, description="A query clip (wav, flac, ogg, mp3), base64-encoded. For large "
-        "clips prefer POST /api/audio/search/upload."
+    audio_base64: Base64Media | None = Field(
+        None,
+        description="A query clip (wav, flac, ogg, mp3), base64-encoded. For large "
+        "clips prefer POST /api/audio/search/upload.",
     )
-    item_id: str | None = Field(
-        None, max_length=64, description="Find clips like this stored clip."
-    )
+    item_id: ContentId | None = Field(None, description="Find clips like this stored clip.")
     exclude_self: bool = Field(
         True, description="With item_id: leave the clip itself out of the results."
     )
+
+    @model_validator(mode="after")
+    def _one_query(self) -> AudioSearchRequest:
+        if (self.audio_base64 is None) == (self.item_id is None):
+            raise ValueError("give exactly one of audio_base64 or item_id")
+        return self
 
 
 class WindowMatch(BaseModel):
     query_offset_s: float = Field(description="Start of the query window, in the query.")
     offset_s: float = Field(description="Start of the matching stored window, in the clip.")
-    similarity: float = Field(description="Cosine similarity of the two windows.")
+    score: float = Field(description="Cosine similarity of the two windows, -1..1.")
 
 
-class ClipResult(BaseModel):
-    item_id: str
+class AudioHit(Hit):
+    """One stored clip, with where the query most likely starts in it."""
+
     name: str
     score: float = Field(
-        description="Mean over the query's windows of their best similarity in this clip."
+        description="Mean over the query's windows of their best cosine similarity in this "
+        "clip, -1..1 (higher is closer)."
     )
     offset_s: float = Field(
         description="Where the query most likely starts in this clip (resolution: hop_s)."
@@ -55,11 +75,11 @@ class ClipResult(BaseModel):
     matches: list[WindowMatch]
 
 
-class AudioSearchResponse(BaseModel):
+class AudioSearchResponse(SearchResponse):
     query_duration_s: float
     query_windows: int
     query_truncated: bool = Field(
         description="True if the query was longer than FINDALIKE_AUDIO_QUERY_MAX_S and only "
         "its start was used."
     )
-    results: list[ClipResult]
+    hits: list[AudioHit] = Field(description="Clips, best first.")

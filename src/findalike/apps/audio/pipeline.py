@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -30,16 +29,10 @@ class AudioPayload:
     suffix: str
 
 
-@lru_cache(maxsize=1)
-def audio_settings() -> AudioSettings:
-    """The app's settings, read once from the environment."""
-    return AudioSettings()
-
-
 def settings_of(rt: AppRuntime) -> AudioSettings:
-    """The runtime's audio settings (``rt.state["settings"]`` if a caller set them)."""
-    found = rt.state.get("settings")
-    return found if isinstance(found, AudioSettings) else audio_settings()
+    """The app's settings (built once by the runtime)."""
+    settings: AudioSettings = rt.app_settings
+    return settings
 
 
 def encoder_rate_hz(rt: AppRuntime) -> int:

@@ -4,36 +4,39 @@ hits are grouped per stored clip (``matching.group_by_clip``), best clip first."
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from findalike.app import AppRuntime
 from findalike.apps.audio.decode import decode
 from findalike.apps.audio.matching import ClipScore, WindowHit, group_by_clip
 from findalike.apps.audio.models import (
+    AudioHit,
     AudioSearchOptions,
     AudioSearchRequest,
     AudioSearchResponse,
-    ClipResult,
     WindowMatch,
 )
 from findalike.apps.audio.pipeline import clip_windows, encoder_rate_hz, settings_of
-from findalike.errors import InvalidInput, NotFound
+from findalike.errors import NotFound
 from findalike.store import Hit, similarity
 
 
 def search(rt: AppRuntime, request: AudioSearchRequest) -> AudioSearchResponse:
     """The JSON search: by ``audio_base64`` or by a stored clip's ``item_id``."""
-    if (request.audio_base64 is None) == (request.item_id is None):
-        raise InvalidInput("Give exactly one of audio_base64 or item_id.", field="body")
     if request.audio_base64 is not None:
-        return search_clip_bytes(rt, _b64(request.audio_base64), request)
+        return search_clip_bytes(rt, request.audio_base64, request)
     item_id = str(request.item_id)
     if rt.get_item(item_id) is None or rt.media is None:
         raise NotFound(f"No stored audio clip with id {item_id!r}.")
     data = rt.media.find(rt.name, item_id).read_bytes()
     exclude = item_id if request.exclude_self else None
     return search_clip_bytes(rt, data, request, exclude_item=exclude)
+
+
+def search_upload(
+    rt: AppRuntime, name: str, data: bytes, options: AudioSearchOptions
+) -> AudioSearchResponse:
+    """The upload search (``POST /api/audio/search/upload``): the file is the query;
+    its name's suffix helps the decoder."""
+    return search_clip_bytes(rt, data, options, name=name)
 
 
 def search_clip_bytes(
@@ -54,8 +57,9 @@ def search_clip_bytes(
     wins = clip_windows(rt, samples, query=True)
     vectors = rt.encoder.encode([w.samples for w in wins])
     hits = rt.search_vectors(
-        vectors, limit=s.hits_per_window, output_fields=["item_id", "offset_s", "name",
-                                                         "duration_s"],
+        vectors,
+        limit=s.hits_per_window,
+        output_fields=["item_id", "offset_s", "name", "duration_s"],
     )
     clips = group_by_clip(
         [w.offset_s for w in wins],
@@ -63,16 +67,17 @@ def search_clip_bytes(
         shift_bin_s=s.hop_s,
     )
     info = {h.item_id: h.fields for per_window in hits for h in per_window}
-    results = [
-        _result(rt, c, info[c.item_id], options.matches_per_clip)
+    floor = options.min_score
+    found = [
+        _hit(rt, c, info[c.item_id], options.matches_per_clip)
         for c in clips
-        if c.item_id != exclude_item and c.score >= options.min_score
+        if c.item_id != exclude_item and (floor is None or c.score >= floor)
     ][: options.top_k]
     return AudioSearchResponse(
         query_duration_s=round(audio.duration_s, 3),
         query_windows=len(wins),
         query_truncated=truncated,
-        results=results,
+        hits=found,
     )
 
 
@@ -84,9 +89,8 @@ def _window_hit(rt: AppRuntime, hit: Hit) -> WindowHit:
     )
 
 
-def _result(rt: AppRuntime, clip: ClipScore, fields: dict[str, object], n_matches: int
-            ) -> ClipResult:
-    return ClipResult(
+def _hit(rt: AppRuntime, clip: ClipScore, fields: dict[str, object], n_matches: int) -> AudioHit:
+    return AudioHit(
         item_id=clip.item_id,
         name=str(fields.get("name", "")),
         score=round(clip.score, 4),
@@ -94,15 +98,7 @@ def _result(rt: AppRuntime, clip: ClipScore, fields: dict[str, object], n_matche
         duration_s=float(fields.get("duration_s", 0.0)),  # type: ignore[arg-type]
         file_url=f"/api/{rt.name}/items/{clip.item_id}/file",
         matches=[
-            WindowMatch(query_offset_s=round(q, 3), offset_s=round(o, 3),
-                        similarity=round(sim, 4))
+            WindowMatch(query_offset_s=round(q, 3), offset_s=round(o, 3), score=round(sim, 4))
             for q, o, sim in clip.matches[:n_matches]
         ],
     )
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("audio_base64 is not valid base64.", field="audio_base64") from exc

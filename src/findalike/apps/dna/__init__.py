@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
+from findalike.app import AppRuntime, AppSpec
 from findalike.apps.dna.classify import search_sequences
 from findalike.apps.dna.models import DnaQuery, DnaResults
 from findalike.apps.dna.reader import read_dna
 from findalike.apps.dna.routes import dna_routes
-from findalike.config import Settings
+from findalike.apps.dna.settings import DnaSettings
 from findalike.encoders.base import Encoder
 from findalike.store import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "dna"
 
 
-def make_encoder(settings: Settings) -> Encoder:
-    from findalike.apps.dna.settings import DnaSettings
+def make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.encoders.kmer import KmerEncoder
 
-    return KmerEncoder(DnaSettings().k)
+    settings: DnaSettings = rt.app_settings
+    return KmerEncoder(settings.k)
 
 
 def demo_files() -> list[tuple[str, Path]]:
@@ -47,6 +47,7 @@ APP = AppSpec(
         FieldSpec("preview", "str", 256),
     ),
     make_encoder=make_encoder,
+    settings=DnaSettings,
     read=read_dna,
     search_request=DnaQuery,
     search_response=DnaResults,

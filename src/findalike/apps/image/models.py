@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from findalike.contract import Base64Media, Hit, SearchRequest, SearchResponse
+from findalike.request_types import ContentId, exactly_one_of
 
 
-class ImageSearchRequest(BaseModel):
+class ImageSearchOptions(SearchRequest):
+    """The options of an image search: ``top_k`` and ``min_score`` (cosine, -1..1).
+    The form fields beside the file of ``POST /api/image/search/upload``."""
+
+
+class ImageSearchRequest(ImageSearchOptions):
     """Search by a stored image ("more like this"); to search by a new picture, upload
     it to ``POST /api/image/search/upload`` or send it base64-encoded here."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"item_id": "5d41402abc4b2a76b9719d911017c5", "top_k": 9}]}
+        json_schema_extra={
+            "examples": [{"item_id": "5d41402abc4b2a76b9719d911017c592", "top_k": 9}],
+            **exactly_one_of(item_id="string", image_base64="string"),
+        }
     )
 
-    item_id: str | None = Field(
-        None, pattern=r"^[0-9a-f]{8,64}$",
+    item_id: ContentId | None = Field(
+        None,
         description="A stored image's id: find images like it (itself excluded).",
     )
-    image_base64: str | None = Field(
-        None, max_length=28_000_000,
+    image_base64: Base64Media | None = Field(
+        None,
         description="A query image (jpg, png, webp, gif, bmp), base64-encoded.",
-    )
-    top_k: int = Field(10, ge=1, le=200, description="Images to return.")
-    min_score: float = Field(
-        -1.0, ge=-1.0, le=1.0, description="Drop hits below this cosine similarity."
     )
 
     @model_validator(mode="after")
@@ -33,9 +40,8 @@ class ImageSearchRequest(BaseModel):
         return self
 
 
-class ImageHit(BaseModel):
-    item_id: str
-    score: float = Field(description="Cosine similarity to the query, -1..1.")
+class ImageHit(Hit):
+    score: float = Field(description="Cosine similarity to the query, -1..1 (higher is closer).")
     near_duplicate: bool = Field(
         description="Score at or above the near-duplicate threshold: very likely the same "
         "photo (resized, recompressed, cropped a little, flipped)."
@@ -47,7 +53,7 @@ class ImageHit(BaseModel):
     thumbnail_url: str
 
 
-class ImageSearchResponse(BaseModel):
-    hits: list[ImageHit]
+class ImageSearchResponse(SearchResponse):
+    hits: list[ImageHit] = Field(description="The most similar images, best first.")
     near_duplicate_score: float = Field(description="The threshold used for near_duplicate.")
     model: str = Field(description="The encoder that made the vectors.")

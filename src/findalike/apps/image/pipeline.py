@@ -20,12 +20,9 @@ encoders look at 224-280 px); originals are stored untouched."""
 
 
 def app_settings(rt: AppRuntime) -> ImageSettings:
-    """The image settings, read from the environment once per runtime."""
-    found = rt.state.get("image_settings")
-    if not isinstance(found, ImageSettings):
-        found = ImageSettings()
-        rt.state["image_settings"] = found
-    return found
+    """The image app's settings (built once by the runtime)."""
+    settings: ImageSettings = rt.app_settings
+    return settings
 
 
 def decode_query(rt: AppRuntime, data: bytes) -> Image.Image:
@@ -62,8 +59,9 @@ def read_image(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | Read
 def image_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     """One vector per image."""
     vectors = rt.encoder.encode([r.payload for r in records])
-    return [EncodedItem(record=r, rows=[rt.row(r, 0, v)])
-            for r, v in zip(records, vectors, strict=True)]
+    return [
+        EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
+    ]
 
 
 def _fit(name: str, max_bytes: int = 500) -> str:

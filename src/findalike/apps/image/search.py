@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import numpy as np
 
 from findalike.app import AppRuntime
-from findalike.apps.image.models import ImageHit, ImageSearchRequest, ImageSearchResponse
+from findalike.apps.image.models import (
+    ImageHit,
+    ImageSearchOptions,
+    ImageSearchRequest,
+    ImageSearchResponse,
+)
 from findalike.apps.image.pipeline import app_settings, decode_query
-from findalike.errors import InvalidInput, NotFound
+from findalike.errors import NotFound
 from findalike.store import quote, similarity
 
 
@@ -19,14 +21,23 @@ def search(rt: AppRuntime, request: ImageSearchRequest) -> ImageSearchResponse:
     if request.item_id is not None:
         vector = stored_vector(rt, request.item_id)
         exclude = f"item_id != {quote(request.item_id)}"
-        return search_vector(rt, vector, top_k=request.top_k, min_score=request.min_score,
-                             filter=exclude)
-    return search_bytes(rt, _b64decode(request.image_base64 or ""), top_k=request.top_k,
-                        min_score=request.min_score)
+        return search_vector(
+            rt, vector, top_k=request.top_k, min_score=request.min_score, filter=exclude
+        )
+    return search_bytes(
+        rt, request.image_base64 or b"", top_k=request.top_k, min_score=request.min_score
+    )
+
+
+def search_upload(
+    rt: AppRuntime, name: str, data: bytes, options: ImageSearchOptions
+) -> ImageSearchResponse:
+    """The upload search (``POST /api/image/search/upload``): the file is the query."""
+    return search_bytes(rt, data, top_k=options.top_k, min_score=options.min_score)
 
 
 def search_bytes(
-    rt: AppRuntime, data: bytes, *, top_k: int, min_score: float = -1.0
+    rt: AppRuntime, data: bytes, *, top_k: int, min_score: float | None = None
 ) -> ImageSearchResponse:
     """Search by an image file's bytes (``Unprocessable`` / ``TooLarge`` if unusable)."""
     picture = decode_query(rt, data)
@@ -35,7 +46,12 @@ def search_bytes(
 
 
 def search_vector(
-    rt: AppRuntime, vector: np.ndarray, *, top_k: int, min_score: float = -1.0, filter: str = ""
+    rt: AppRuntime,
+    vector: np.ndarray,
+    *,
+    top_k: int,
+    min_score: float | None = None,
+    filter: str = "",
 ) -> ImageSearchResponse:
     threshold = app_settings(rt).image_near_duplicate_score
     hits = rt.search_vectors(vector[None, :], limit=top_k, filter=filter)[0]
@@ -43,22 +59,25 @@ def search_vector(
     out = []
     for hit in hits:
         score = similarity(metric, hit.distance)
-        if score < min_score:
+        if min_score is not None and score < min_score:
             continue
         item_id = hit.item_id
-        out.append(ImageHit(
-            item_id=item_id,
-            score=round(score, 6),
-            near_duplicate=score >= threshold,
-            name=str(hit.fields.get("name", "")),
-            width=int(hit.fields.get("width", 0)),
-            height=int(hit.fields.get("height", 0)),
-            file_url=f"/api/{rt.name}/items/{item_id}/file",
-            thumbnail_url=f"/api/{rt.name}/items/{item_id}/thumbnail",
-        ))
+        out.append(
+            ImageHit(
+                item_id=item_id,
+                score=round(score, 6),
+                near_duplicate=score >= threshold,
+                name=str(hit.fields.get("name", "")),
+                width=int(hit.fields.get("width", 0)),
+                height=int(hit.fields.get("height", 0)),
+                file_url=f"/api/{rt.name}/items/{item_id}/file",
+                thumbnail_url=f"/api/{rt.name}/items/{item_id}/thumbnail",
+            )
+        )
     enc = rt.encoder
-    return ImageSearchResponse(hits=out, near_duplicate_score=threshold,
-                               model=f"{enc.name}@{enc.version}")
+    return ImageSearchResponse(
+        hits=out, near_duplicate_score=threshold, model=f"{enc.name}@{enc.version}"
+    )
 
 
 def stored_vector(rt: AppRuntime, item_id: str) -> np.ndarray:
@@ -67,12 +86,3 @@ def stored_vector(rt: AppRuntime, item_id: str) -> np.ndarray:
     if not rows:
         raise NotFound(f"No image with id {item_id!r}.")
     return np.asarray(rows[0]["vector"], dtype=np.float32)
-
-
-def _b64decode(text: str) -> bytes:
-    if "," in text[:100] and text.startswith("data:"):
-        text = text.split(",", 1)[1]  # a data: URL
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("image_base64 is not valid base64", field="image_base64") from exc

@@ -5,33 +5,24 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from findalike.encoders.image import DEFAULT_IMAGE_MODEL
 from findalike.imaging import DEFAULT_MAX_PIXELS
 
 
 class ImageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
 
-    image_model: str = Field(
-        DEFAULT_IMAGE_MODEL,
-        description="Image encoder: efficientnet-lite3-int8 (TFLite, default: as good on the "
-        "near-duplicate test and ~8x faster on CPU) or efficientnet-lite0 (PyTorch). Shared "
-        "by the image, video and objects apps.",
-    )
     image_max_pixels: int = Field(
-        DEFAULT_MAX_PIXELS, ge=1,
+        DEFAULT_MAX_PIXELS,
+        ge=1,
         description="Largest image decoded (width x height); above it a load records the "
         "item as failed and a query upload gets 413.",
     )
     image_near_duplicate_score: float = Field(
-        0.85, ge=-1.0, le=1.0,
+        0.85,
+        ge=-1.0,
+        le=1.0,
         description="Cosine similarity at or above which a hit is flagged as a "
         "near-duplicate of the query (same photo resized, recompressed, cropped, flipped). "
         "Measured on 184 photos with efficientnet-lite3-int8: ~90% of transformed copies "
         "score >= 0.85 (flips ~1.0), and 5% of photos have a different photo above 0.84.",
     )
-
-
-def image_settings() -> ImageSettings:
-    """The settings read from the environment now."""
-    return ImageSettings()

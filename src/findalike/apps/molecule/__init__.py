@@ -11,28 +11,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
+from findalike.app import AppRuntime, AppSpec
 from findalike.apps.molecule.models import MoleculeResults, MoleculeSearch
 from findalike.apps.molecule.reader import read_molecules
 from findalike.apps.molecule.routes import molecule_routes
 from findalike.apps.molecule.search import molecule_rows, search_molecules
-from findalike.config import Settings
+from findalike.apps.molecule.settings import MoleculeSettings
 from findalike.encoders.base import Encoder
 from findalike.store import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "molecules"
 
 
-def make_encoder(settings: Settings) -> Encoder:
+def make_encoder(rt: AppRuntime) -> Encoder:
     """A Morgan encoder; packed binary vectors on a Milvus server, 0/1 floats on Lite."""
-    from findalike.apps.molecule.settings import MoleculeSettings
     from findalike.encoders.fingerprint import MorganEncoder
-    from findalike.store import VectorStore
 
-    own = MoleculeSettings()
-    binary = own.vectors == "binary" or (
-        own.vectors == "auto" and not VectorStore(settings.resolved_milvus_uri).is_lite
-    )
+    own: MoleculeSettings = rt.app_settings
+    binary = own.vectors == "binary" or (own.vectors == "auto" and not rt.store.is_lite)
     return MorganEncoder(radius=own.radius, n_bits=own.bits, binary=binary)
 
 
@@ -57,6 +53,7 @@ APP = AppSpec(
         FieldSpec("pattern_fp", "str", 600),
     ),
     make_encoder=make_encoder,
+    settings=MoleculeSettings,
     read=read_molecules,
     to_rows=molecule_rows,
     search_request=MoleculeSearch,

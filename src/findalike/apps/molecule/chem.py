@@ -15,6 +15,10 @@ from findalike.errors import Unprocessable
 MAX_SMILES_CHARS = 2000
 """Longer SMILES are refused before parsing (a pasted 10k-character string is
 almost certainly not a molecule someone wants to search with)."""
+SMILES_PATTERN = r"^\s*[!-~]+\s*$"
+"""What ``_check_text`` accepts, stated in request schemas (it enforces it with a
+message naming the character and its position): printable ASCII without inner white
+space (outer white space is stripped)."""
 
 _POSITION = re.compile(r"position (\d+)")
 _SMARTS_ONLY = re.compile(r"[~&!;]|\$\(|\[#|\[[^\]]*,")
@@ -39,6 +43,13 @@ def _check_text(text: str, what: str, field: str) -> str:
     if any(c.isspace() for c in text):
         pos = next(i for i, c in enumerate(text) if c.isspace()) + 1
         raise Unprocessable(f"The {what} contains white space at position {pos}.", field=field)
+    if not text.isascii():  # RDKit's error log of a non-ASCII string can be cut mid-character
+        pos = next(i for i, c in enumerate(text) if not c.isascii()) + 1
+        raise Unprocessable(
+            f"The {what} contains {text[pos - 1]!r} at position {pos}; SMILES and SMARTS are "
+            "ASCII.",
+            field=field,
+        )
     return text
 
 

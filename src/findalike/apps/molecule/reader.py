@@ -93,8 +93,9 @@ def _read_csv(name: str, text: str, delimiter: str) -> Iterator[Record | ReadFai
     smiles_col = _pick(header, SMILES_COLUMNS)
     if smiles_col is None:
         yield ReadFailure(
-            name, f"no SMILES column; expected one of {', '.join(SMILES_COLUMNS)} "
-            f"(found {', '.join(header) or 'no header'})"
+            name,
+            f"no SMILES column; expected one of {', '.join(SMILES_COLUMNS)} "
+            f"(found {', '.join(header) or 'no header'})",
         )
         return
     name_col, id_col = _pick(header, NAME_COLUMNS), _pick(header, ID_COLUMNS)
@@ -105,12 +106,16 @@ def _read_csv(name: str, text: str, delimiter: str) -> Iterator[Record | ReadFai
             yield mol
             continue
         meta = {
-            k: _scalar(v) for k, v in row.items()
+            k: _scalar(v)
+            for k, v in row.items()
             if k and k not in (smiles_col, name_col, id_col) and v not in (None, "")
         }
         yield molecule_record(
-            mol, label, mol_id=(row.get(id_col) or "") if id_col else "",
-            title=(row.get(name_col) or "") if name_col else "", meta=meta,
+            mol,
+            label,
+            mol_id=(row.get(id_col) or "") if id_col else "",
+            title=(row.get(name_col) or "") if name_col else "",
+            meta=meta,
         )
 
 

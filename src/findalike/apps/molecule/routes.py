@@ -6,19 +6,24 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from findalike.app import AppRuntime
 from findalike.apps.molecule.chem import (
+    MAX_SMILES_CHARS,
+    SMILES_PATTERN,
     common_substructure,
     depict_svg,
     parse_smarts,
     parse_smiles,
 )
 from findalike.errors import NotFound
+from findalike.request_types import CONTENT_ID_PATTERN
 
 SVG = "image/svg+xml"
+OPTIONAL_SMILES_PATTERN = rf"^({SMILES_PATTERN[1:-1]})?$"
+"""A SMILES or SMARTS, or nothing."""
 
 
 def depiction(smiles: str, *, highlight: str = "", reference: str = "", size_px: int = 300) -> str:
@@ -36,14 +41,36 @@ def depiction(smiles: str, *, highlight: str = "", reference: str = "", size_px:
 def molecule_routes(rt: AppRuntime) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/depict", response_class=Response,
-                responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}})
+    @router.get(
+        "/depict",
+        response_class=Response,
+        responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}},
+    )
     async def depict(
-        smiles: Annotated[str, Query(max_length=10_000, description="The molecule (SMILES).")],
-        highlight: Annotated[str, Query(max_length=2000, description="SMARTS to highlight.")] = "",
-        reference: Annotated[str, Query(
-            max_length=2000, description="Highlight the common substructure with this SMILES."
-        )] = "",
+        smiles: Annotated[
+            str,
+            Query(
+                max_length=MAX_SMILES_CHARS,
+                json_schema_extra={"pattern": SMILES_PATTERN},
+                description="The molecule (SMILES).",
+            ),
+        ],
+        highlight: Annotated[
+            str,
+            Query(
+                max_length=MAX_SMILES_CHARS,
+                json_schema_extra={"pattern": OPTIONAL_SMILES_PATTERN},
+                description="SMARTS to highlight.",
+            ),
+        ] = "",
+        reference: Annotated[
+            str,
+            Query(
+                max_length=MAX_SMILES_CHARS,
+                json_schema_extra={"pattern": OPTIONAL_SMILES_PATTERN},
+                description="Highlight the common substructure with this SMILES.",
+            ),
+        ] = "",
         size: Annotated[int, Query(ge=100, le=1200, description="Width and height (px).")] = 300,
     ) -> Response:
         svg = await anyio.to_thread.run_sync(
@@ -51,9 +78,14 @@ def molecule_routes(rt: AppRuntime) -> APIRouter:
         )
         return Response(svg, media_type=SVG)
 
-    @router.get("/items/{item_id}/depiction", response_class=Response,
-                responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}})
-    async def item_depiction(item_id: str) -> Response:
+    @router.get(
+        "/items/{item_id}/depiction",
+        response_class=Response,
+        responses={200: {"content": {SVG: {}}, "description": "An SVG drawing."}},
+    )
+    async def item_depiction(
+        item_id: Annotated[str, Path(pattern=CONTENT_ID_PATTERN)],
+    ) -> Response:
         def draw() -> str:
             item = rt.get_item(item_id)
             if item is None:

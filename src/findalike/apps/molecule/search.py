@@ -11,7 +11,7 @@ Similarity (Tanimoto on Morgan fingerprints) — exact top-k on both stores:
   exact Tanimoto are recovered from Milvus's cosine and ``bits_on``, and (2)
   ``Tanimoto <= cosine`` always (``a + b - c >= 2*sqrt(a*b) - c >= sqrt(a*b)``). Milvus
   returns candidates in cosine order; once the cosine of the last candidate is below
-  the k-th best Tanimoto found (or the threshold), no molecule not yet seen can enter
+  the k-th best Tanimoto found (or ``min_score``), no molecule not yet seen can enter
   the answer. The candidate count starts at ``max(4k, 64)`` and grows 4x until that
   holds, so the answer is exact, not approximate; only if 16,384 candidates (Milvus's
   top-k limit) are not enough is ``exact`` reported False.
@@ -21,12 +21,14 @@ Substructure / superstructure — exact: Morgan fingerprints cannot screen subst
 each row also stores RDKit's *pattern* fingerprint, which has the screening property
 (query ⊆ molecule ⇒ bits(query) ⊆ bits(molecule)). Stored pattern fingerprints are
 screened with numpy and every survivor is confirmed by RDKit's ``HasSubstructMatch``.
+Every hit is scored too (``score``, the contract's): its Tanimoto to the query, as in a
+similarity search (``structure_score``); the order stays smallest molecule first.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,16 +68,23 @@ def molecule_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem
     encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
     mols = [r.payload for r in records]
     bits = encoder.bits(mols)
-    vectors = np.packbits(bits, axis=1) if encoder.vector_kind == "binary" else bits.astype(
-        np.float32
+    vectors = (
+        np.packbits(bits, axis=1) if encoder.vector_kind == "binary" else bits.astype(np.float32)
     )
     patterns = np.packbits(pattern_bits(mols), axis=1)
     rt.state[_WRITES] = rt.state.get(_WRITES, 0) + 1
     return [
         EncodedItem(
             record=r,
-            rows=[rt.row(r, 0, vectors[i], bits_on=int(bits[i].sum()),
-                         pattern_fp=patterns[i].tobytes().hex())],
+            rows=[
+                rt.row(
+                    r,
+                    0,
+                    vectors[i],
+                    bits_on=int(bits[i].sum()),
+                    pattern_fp=patterns[i].tobytes().hex(),
+                )
+            ],
         )
         for i, r in enumerate(records)
     ]
@@ -85,17 +94,34 @@ def search_molecules(rt: AppRuntime, request: MoleculeSearch) -> MoleculeResults
     """The entry point behind ``POST /api/molecule/search``."""
     if request.mode == "similarity":
         if request.query_type != "smiles":
-            raise Unprocessable("A similarity search needs a SMILES, not SMARTS.",
-                                field="query_type")
-        return similarity_search(rt, parse_smiles(request.query, field="query"),
-                                 limit=request.limit, threshold=request.threshold)
+            raise Unprocessable(
+                "A similarity search needs a SMILES, not SMARTS.", field="query_type"
+            )
+        return similarity_search(
+            rt,
+            parse_smiles(request.query, field="query"),
+            limit=request.top_k,
+            threshold=request.min_score,
+        )
     if request.mode == "superstructure" and request.query_type != "smiles":
-        raise Unprocessable("A superstructure search needs a SMILES, not SMARTS.",
-                            field="query_type")
-    query = (parse_smarts(request.query, field="query") if request.query_type == "smarts"
-             else parse_smiles(request.query, field="query"))
+        raise Unprocessable(
+            "A superstructure search needs a SMILES, not SMARTS.", field="query_type"
+        )
+    query = (
+        parse_smarts(request.query, field="query")
+        if request.query_type == "smarts"
+        else parse_smiles(request.query, field="query")
+    )
     text = request.query.strip() if request.query_type == "smarts" else canonical_smiles(query)
-    return structure_search(rt, query, text=text, mode=request.mode, limit=request.limit)
+    return structure_search(
+        rt,
+        query,
+        text=text,
+        mode=request.mode,
+        limit=request.top_k,
+        min_score=request.min_score,
+        smarts=request.query_type == "smarts",
+    )
 
 
 # -- similarity -------------------------------------------------------------------------
@@ -113,11 +139,18 @@ def similarity_search(
         scored, exact, examined = _binary_candidates(rt, encoder, mol, limit, floor)
     else:
         scored, exact, examined = _cosine_candidates(rt, encoder, mol, limit, floor)
-    top = sorted(((t, i) for i, t in scored.items() if t >= floor - _EPSILON),
-                 key=lambda ti: (-ti[0], ti[1]))
+    top = sorted(
+        ((t, i) for i, t in scored.items() if t >= floor - _EPSILON), key=lambda ti: (-ti[0], ti[1])
+    )
     hits = _hits(rt, top[:limit], reference=smiles)
-    return MoleculeResults(query=smiles, mode="similarity", hits=hits, exact=exact,
-                           candidates=examined, matches=len(top))
+    return MoleculeResults(
+        query=smiles,
+        mode="similarity",
+        hits=hits,
+        exact=exact,
+        candidates=examined,
+        matches=len(top),
+    )
 
 
 def _binary_candidates(
@@ -161,15 +194,28 @@ def _tanimoto(a: int, b: int, cosine: float) -> float:
 
 
 def structure_search(
-    rt: AppRuntime, query: Any, *, text: str, mode: str, limit: int
+    rt: AppRuntime,
+    query: Any,
+    *,
+    text: str,
+    mode: str,
+    limit: int,
+    min_score: float | None = None,
+    smarts: bool = False,
 ) -> MoleculeResults:
     """Stored molecules that contain ``query`` (substructure) or that ``query``
-    contains (superstructure), exactly: pattern-fingerprint screen + RDKit match."""
+    contains (superstructure), exactly: pattern-fingerprint screen + RDKit match.
+    Smallest molecules first; each scored by ``structure_score``, and those under
+    ``min_score`` left out before the first ``limit`` are taken. Without a
+    ``min_score`` only the hits returned are scored (scoring every match of a
+    benzene ring in 5K molecules adds 0.23 s to the 1.3 s of matching)."""
     from rdkit import Chem
 
     q = np.packbits(pattern_bits([query]), axis=1)[0]
+    encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
+    score = structure_score(encoder, query, smarts=smarts)
     rows = scan_patterns(rt)
-    matches: list[tuple[str, str]] = []
+    matches: list[tuple[str, str, float | None]] = []
     examined = 0
     if rows:
         ids, smiles, stored = rows
@@ -182,15 +228,51 @@ def structure_search(
             mol = Chem.MolFromSmiles(smiles[index])
             if mol is None:
                 continue
-            found = (mol.HasSubstructMatch(query) if mode == "substructure"
-                     else query.HasSubstructMatch(mol))
-            if found:
-                matches.append((smiles[index], ids[index]))
+            found = (
+                mol.HasSubstructMatch(query)
+                if mode == "substructure"
+                else query.HasSubstructMatch(mol)
+            )
+            if not found:
+                continue
+            if min_score is None:
+                matches.append((smiles[index], ids[index], None))
+            elif (t := score(mol)) >= min_score:
+                matches.append((smiles[index], ids[index], t))
     matches.sort(key=lambda m: (len(m[0]), m[0]))  # smallest molecules first
+    top = [
+        (score(Chem.MolFromSmiles(s)) if t is None else t, item_id)
+        for s, item_id, t in matches[:limit]
+    ]
     highlight = Chem.MolToSmarts(query) if mode == "substructure" else ""
-    hits = _hits(rt, [(None, item_id) for _, item_id in matches[:limit]], highlight=highlight)
-    return MoleculeResults(query=text, mode=mode, hits=hits, exact=True, candidates=examined,
-                           matches=len(matches))
+    hits = _hits(rt, top, highlight=highlight)
+    return MoleculeResults(
+        query=text, mode=mode, hits=hits, exact=True, candidates=examined, matches=len(matches)
+    )
+
+
+def structure_score(encoder: MorganEncoder, query: Any, *, smarts: bool) -> Callable[[Any], float]:
+    """How a substructure/superstructure hit is scored: the Tanimoto of its Morgan
+    fingerprint to the query's, the number a similarity search would give. A SMARTS
+    query is a pattern, not a molecule, and has no fingerprint of its own (RDKit's of
+    the SMARTS graph ignores its query features: acetic acid scores 0.27 against
+    ``CC(=O)O`` read as SMARTS); a hit is then scored against the environments centred
+    on the atoms the pattern matches in it, which are the hit's own bits: 1.0 when the
+    pattern covers the whole molecule, less the more of it lies outside."""
+    from rdkit import DataStructs
+
+    if not smarts:
+        reference = encoder.rdkit_fingerprint(query)
+        return lambda mol: float(
+            DataStructs.TanimotoSimilarity(reference, encoder.rdkit_fingerprint(mol))
+        )
+
+    def pattern_score(mol: Any) -> float:
+        atoms = sorted({a for match in mol.GetSubstructMatches(query) for a in match})
+        matched = encoder.rdkit_fingerprint(mol, from_atoms=atoms)
+        return float(DataStructs.TanimotoSimilarity(matched, encoder.rdkit_fingerprint(mol)))
+
+    return pattern_score
 
 
 def scan_patterns(rt: AppRuntime) -> tuple[list[str], list[str], np.ndarray] | None:
@@ -215,15 +297,21 @@ def scan_patterns(rt: AppRuntime) -> tuple[list[str], list[str], np.ndarray] | N
 def _read_patterns(
     rt: AppRuntime, *, total_rows: int
 ) -> tuple[list[str], list[str], np.ndarray] | None:
-    filters = ["part == 0"] if total_rows <= _SCAN_PAGE else [
-        f'item_id like "{p:02x}%"' for p in range(256)
-    ]
+    filters = (
+        ["part == 0"]
+        if total_rows <= _SCAN_PAGE
+        else [f'item_id like "{p:02x}%"' for p in range(256)]
+    )
     ids: list[str] = []
     smiles: list[str] = []
     patterns: list[bytes] = []
     for expr in filters:
-        for row in rt.store.query(rt.collection, filter=expr, limit=MAX_CANDIDATES,
-                                  output_fields=["item_id", "smiles", "pattern_fp"]):
+        for row in rt.store.query(
+            rt.collection,
+            filter=expr,
+            limit=MAX_CANDIDATES,
+            output_fields=["item_id", "smiles", "pattern_fp"],
+        ):
             ids.append(str(row["item_id"]))
             smiles.append(str(row["smiles"]))
             patterns.append(bytes.fromhex(str(row["pattern_fp"])))
@@ -237,17 +325,23 @@ def _read_patterns(
 
 
 def _hits(
-    rt: AppRuntime, scored: Sequence[tuple[float | None, str]], *, reference: str = "",
+    rt: AppRuntime,
+    scored: Sequence[tuple[float, str]],
+    *,
+    reference: str = "",
     highlight: str = "",
 ) -> list[MoleculeHit]:
     """Hits in the given order, with their stored fields and a depiction link."""
     if not scored:
         return []
-    rows = rt.store.query(rt.collection, filter=in_filter("item_id", [i for _, i in scored]),
-                          output_fields=["item_id", *_DETAIL_FIELDS])
+    rows = rt.store.query(
+        rt.collection,
+        filter=in_filter("item_id", [i for _, i in scored]),
+        output_fields=["item_id", *_DETAIL_FIELDS],
+    )
     by_id = {str(r["item_id"]): r for r in rows}
     hits = []
-    for tanimoto, item_id in scored:
+    for score, item_id in scored:
         row = by_id.get(item_id)
         if row is None:
             continue  # deleted between the search and now
@@ -256,10 +350,16 @@ def _hits(
             params["highlight"] = highlight
         elif reference and reference != row["smiles"]:
             params["reference"] = reference
-        hits.append(MoleculeHit(
-            item_id=item_id, smiles=row["smiles"], mol_id=row.get("mol_id") or "",
-            name=row.get("name") or "", meta=row.get("meta") or {},
-            tanimoto=tanimoto,
-            depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
-        ))
+        hits.append(
+            MoleculeHit(
+                item_id=item_id,
+                smiles=row["smiles"],
+                mol_id=row.get("mol_id") or "",
+                name=row.get("name") or "",
+                meta=row.get("meta") or {},
+                score=score,
+                tanimoto=score,
+                depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
+            )
+        )
     return hits

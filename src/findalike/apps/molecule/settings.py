@@ -14,8 +14,9 @@ class MoleculeSettings(BaseSettings):
     )
 
     radius: int = Field(2, ge=1, le=6, description="Morgan fingerprint radius (2 ~ ECFP4).")
-    bits: int = Field(2048, ge=64, le=16384, multiple_of=8,
-                      description="Morgan fingerprint length in bits.")
+    bits: int = Field(
+        2048, ge=64, le=16384, multiple_of=8, description="Morgan fingerprint length in bits."
+    )
     vectors: Literal["auto", "binary", "float"] = Field(
         "auto",
         description="auto: BINARY_VECTOR + JACCARD on a Milvus server, 0/1 FLOAT_VECTOR + "

@@ -3,8 +3,6 @@ and match it to the nearest known object's images."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -13,7 +11,7 @@ from findalike.apps.objects.models import (
     DetectOptions,
     DetectRequest,
     DetectResponse,
-    KnownObjectFound,
+    ObjectHit,
     Sighting,
     UnknownDetection,
 )
@@ -24,7 +22,6 @@ from findalike.apps.objects.pipeline import (
     settings_of,
 )
 from findalike.encoders.detector import Detection
-from findalike.errors import InvalidInput
 from findalike.imaging import decode_image
 from findalike.jobs import checkpoint
 from findalike.store import similarity
@@ -35,42 +32,51 @@ MAX_UNKNOWN = 200
 
 def search(rt: AppRuntime, request: DetectRequest) -> DetectResponse:
     """The JSON search: the media is sent base64-encoded."""
-    try:
-        data = base64.b64decode(request.media_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("media_base64 is not valid base64.", field="media_base64") from exc
-    if not data:
-        raise InvalidInput("media_base64 is empty.", field="media_base64")
-    return detect_known_objects(rt, request.filename, data, request)
+    return detect_known_objects(rt, request.filename, request.media_base64, request)
 
 
 def detect_known_objects(
     rt: AppRuntime, name: str, data: bytes, options: DetectOptions
 ) -> DetectResponse:
-    """Which known objects appear in the video (or image) ``data``, when and where."""
+    """Which known objects appear in the video (or image) ``data``, when and where: the
+    ``top_k`` seen most surely, best first. Also the upload search
+    (``POST /api/objects/search/upload``)."""
     frames, duration_s, scale = _frames(rt, name, data)
     settings = settings_of(rt)
-    threshold = (settings.min_match_score if options.min_match_score is None
-                 else options.min_match_score)
+    threshold = settings.min_match_score if options.min_score is None else options.min_score
     found = _detect_per_frame(rt, frames, settings.min_detector_score)
     boxes = [(f, d) for f, dets in zip(frames, found, strict=True) for d in dets]
     matches = _match(rt, boxes)
-    known: dict[str, KnownObjectFound] = {}
+    known: dict[str, ObjectHit] = {}
     unknown: list[UnknownDetection] = []
     for (frame, det), best in zip(boxes, matches, strict=True):
-        box = (int(det.box[0] * scale), int(det.box[1] * scale),
-               int(det.box[2] * scale), int(det.box[3] * scale))
+        box = (
+            int(det.box[0] * scale),
+            int(det.box[1] * scale),
+            int(det.box[2] * scale),
+            int(det.box[3] * scale),
+        )
         if best is not None and best.score >= threshold:
             _add_sighting(rt, known, best, frame, det, box)
         elif options.include_unknown and len(unknown) < MAX_UNKNOWN:
-            unknown.append(UnknownDetection(
-                time_s=frame.time_s, box=box, detector_label=det.label,
-                detector_score=det.score, best_name=best.name if best else None,
-                best_score=round(best.score, 6) if best else None,
-            ))
-    ordered = sorted(known.values(), key=lambda k: k.best_score, reverse=True)
-    return DetectResponse(frames_checked=len(frames), detections=len(boxes),
-                          duration_s=duration_s, found=ordered, unknown=unknown)
+            unknown.append(
+                UnknownDetection(
+                    time_s=frame.time_s,
+                    box=box,
+                    detector_label=det.label,
+                    detector_score=det.score,
+                    best_name=best.name if best else None,
+                    best_score=round(best.score, 6) if best else None,
+                )
+            )
+    ordered = sorted(known.values(), key=lambda k: k.score, reverse=True)
+    return DetectResponse(
+        frames_checked=len(frames),
+        detections=len(boxes),
+        duration_s=duration_s,
+        hits=ordered[: options.top_k],
+        unknown=unknown,
+    )
 
 
 def _detect_per_frame(
@@ -86,9 +92,7 @@ def _detect_per_frame(
     return found
 
 
-def _frames(
-    rt: AppRuntime, name: str, data: bytes
-) -> tuple[list[SampledFrame], float, float]:
+def _frames(rt: AppRuntime, name: str, data: bytes) -> tuple[list[SampledFrame], float, float]:
     """The frames to check, the duration in seconds, and the factor from the sampled
     frames' pixels to the original's (boxes are reported in the original's pixels)."""
     if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
@@ -117,27 +121,36 @@ def _match(rt: AppRuntime, boxes: list[tuple[SampledFrame, Detection]]) -> list[
     metric = rt.encoder.metric
     return [
         _Best(h[0].item_id, str(h[0].fields.get("name", "")), similarity(metric, h[0].distance))
-        if h else None
+        if h
+        else None
         for h in hits
     ]
 
 
 def _add_sighting(
     rt: AppRuntime,
-    known: dict[str, KnownObjectFound],
+    known: dict[str, ObjectHit],
     best: _Best,
     frame: SampledFrame,
     det: Detection,
     box: tuple[int, int, int, int],
 ) -> None:
-    sighting = Sighting(time_s=frame.time_s, frame_number=frame.frame_number, box=box,
-                        detector_label=det.label, detector_score=det.score,
-                        score=round(best.score, 6))
+    sighting = Sighting(
+        time_s=frame.time_s,
+        frame_number=frame.frame_number,
+        box=box,
+        detector_label=det.label,
+        detector_score=det.score,
+        score=round(best.score, 6),
+    )
     entry = known.get(best.name)
     if entry is None:
-        known[best.name] = KnownObjectFound(
-            item_id=best.item_id, name=best.name, first_s=frame.time_s, last_s=frame.time_s,
-            best_score=sighting.score,
+        known[best.name] = ObjectHit(
+            item_id=best.item_id,
+            name=best.name,
+            first_s=frame.time_s,
+            last_s=frame.time_s,
+            score=sighting.score,
             thumbnail_url=f"/api/{rt.name}/items/{best.item_id}/thumbnail",
             sightings=[sighting],
         )
@@ -145,6 +158,6 @@ def _add_sighting(
     entry.sightings.append(sighting)
     entry.first_s = min(entry.first_s, frame.time_s)
     entry.last_s = max(entry.last_s, frame.time_s)
-    if sighting.score > entry.best_score:
-        entry.best_score, entry.item_id = sighting.score, best.item_id
+    if sighting.score > entry.score:
+        entry.score, entry.item_id = sighting.score, best.item_id
         entry.thumbnail_url = f"/api/{rt.name}/items/{best.item_id}/thumbnail"

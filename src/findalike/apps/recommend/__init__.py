@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from findalike.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
 from findalike.apps.recommend.ratings import ItemInfo, Rating, read_csv
 from findalike.apps.recommend.schemas import Recommendations, RecommendRequest
-from findalike.config import Settings
+from findalike.apps.recommend.settings import RecommendSettings
 from findalike.encoders.base import Encoder
+from findalike.request_types import NAME_ID_PATTERN
 from findalike.store import FieldSpec
 
 if TYPE_CHECKING:
@@ -28,11 +29,10 @@ if TYPE_CHECKING:
 DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "ratings"
 
 
-def _make_encoder(settings: Settings) -> Encoder:
-    from findalike.apps.recommend.recommender import RecommendSettings
+def _make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.encoders.factors import FactorsEncoder
 
-    return FactorsEncoder(dim=RecommendSettings().factors)
+    return FactorsEncoder(dim=rt.app_settings.factors)
 
 
 def _read(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
@@ -55,8 +55,8 @@ def _search(rt: AppRuntime, request: RecommendRequest) -> Recommendations:
 
     rec = recommender(rt)
     if request.user is not None:
-        return rec.for_user(request.user, request.k)
-    return rec.for_liked(request.items or [], request.k)
+        return rec.for_user(request.user, request.top_k)
+    return rec.for_liked(request.items or [], request.top_k)
 
 
 def _routes(rt: AppRuntime) -> APIRouter:
@@ -78,8 +78,9 @@ def _forget(rt: AppRuntime) -> None:
 
 
 def _demo_files() -> list[tuple[str, Path]]:
-    return [(p.name, p) for p in (DATASET_DIR / "items.csv", DATASET_DIR / "ratings.csv")
-            if p.exists()]
+    return [
+        (p.name, p) for p in (DATASET_DIR / "items.csv", DATASET_DIR / "ratings.csv") if p.exists()
+    ]
 
 
 APP = AppSpec(
@@ -89,6 +90,7 @@ APP = AppSpec(
     extensions=frozenset({".csv", ".tsv", ".txt", ".data"}),
     fields=(FieldSpec("title", "str", max_length=1024), FieldSpec("n_ratings", "int")),
     make_encoder=_make_encoder,
+    settings=RecommendSettings,
     read=_read,
     to_rows=_to_rows,
     search_request=RecommendRequest,
@@ -100,4 +102,5 @@ APP = AppSpec(
     follow_up=_train_after_demo,
     on_drop=_forget,
     one_row_per_item=True,
+    item_id_pattern=NAME_ID_PATTERN,
 )

@@ -33,8 +33,10 @@ def evaluate(
     if request.relevant_min_rating is not None:
         relevant &= table.ratings >= request.relevant_min_rating
     if not relevant.any():
-        raise InvalidInput("The hold-out has no relevant ratings: load more ratings or lower "
-                           "min_user_ratings / relevant_min_rating.")
+        raise InvalidInput(
+            "The hold-out has no relevant ratings: load more ratings or lower "
+            "min_user_ratings / relevant_min_rating."
+        )
     shape = (len(users), len(items))
     train = ~test
     matrix = confidence_matrix(
@@ -46,10 +48,16 @@ def evaluate(
     popularity = np.bincount(item_idx[train], minlength=len(items)).astype(np.float32)
     truth = _csr(user_idx[relevant], item_idx[relevant], shape)
     eval_users = np.unique(user_idx[relevant])
-    model_m = _score(lambda u: user_factors[u] @ item_factors.T, eval_users, matrix, truth,
-                     request.k)
-    pop_m = _score(lambda u: np.broadcast_to(popularity, (len(u), len(items))), eval_users,
-                   matrix, truth, request.k)
+    model_m = _score(
+        lambda u: user_factors[u] @ item_factors.T, eval_users, matrix, truth, request.k
+    )
+    pop_m = _score(
+        lambda u: np.broadcast_to(popularity, (len(u), len(items))),
+        eval_users,
+        matrix,
+        truth,
+        request.k,
+    )
     return EvaluationReport(
         k=request.k,
         holdout=request.holdout,
@@ -68,8 +76,9 @@ def _split(user_idx: np.ndarray, timestamps: np.ndarray, request: EvaluateReques
     (at least one) for users with ``min_user_ratings`` or more."""
     rng = np.random.default_rng(request.seed)
     if request.holdout == "temporal" and np.isnan(timestamps).all():
-        raise InvalidInput("A temporal hold-out needs timestamps; these ratings have none.",
-                           field="holdout")
+        raise InvalidInput(
+            "A temporal hold-out needs timestamps; these ratings have none.", field="holdout"
+        )
     # order each user's ratings: by a random key, or by time with random tie-breaks
     noise = rng.random(len(user_idx))
     if request.holdout == "temporal":
@@ -103,7 +112,7 @@ def _score(scores_for, users: np.ndarray, train: object, truth: object, k: int) 
     batch = max(1, SCORE_CELLS_PER_BATCH // n_items)
     precision, recall, ndcg = [], [], []
     for start in range(0, len(users), batch):
-        u = users[start:start + batch]
+        u = users[start : start + batch]
         scores = np.array(scores_for(u), dtype=np.float32)
         seen = train[u]  # type: ignore[index]
         scores[seen.nonzero()] = -np.inf

@@ -127,7 +127,9 @@ def _pick(header: Sequence[str], names: Sequence[str]) -> int | None:
 
 def _rating_columns(name: str, header: list[str]) -> tuple[int, int, int, int | None]:
     user, item, rating = (
-        _pick(header, USER_COLUMNS), _pick(header, ITEM_COLUMNS), _pick(header, RATING_COLUMNS)
+        _pick(header, USER_COLUMNS),
+        _pick(header, ITEM_COLUMNS),
+        _pick(header, RATING_COLUMNS),
     )
     if user is None or item is None or rating is None:
         raise InvalidInput(
@@ -138,7 +140,9 @@ def _rating_columns(name: str, header: list[str]) -> tuple[int, int, int, int | 
 
 
 def _rating_records(
-    name: str, columns: tuple[int, int, int, int | None], rows: Iterator[list[str]],
+    name: str,
+    columns: tuple[int, int, int, int | None],
+    rows: Iterator[list[str]],
     first_line: int = 2,
 ) -> Iterator[Record | ReadFailure]:
     chunk = _Chunk(name)
@@ -220,7 +224,8 @@ def _item_records(
             yield ReadFailure(label, str(exc))
             continue
         extra = {
-            h: v.strip() for n, (h, v) in enumerate(zip(header, row, strict=False))
+            h: v.strip()
+            for n, (h, v) in enumerate(zip(header, row, strict=False))
             if n not in (item_col, title_col) and h
         }
         chunk.add(line, ItemInfo(item, title, extra))
@@ -317,9 +322,11 @@ class RatingsStore:
         return {r[0] for r in rows}
 
     def has_user(self, user: str) -> bool:
-        row = self._reader().execute(
-            "SELECT 1 FROM ratings WHERE user = ? LIMIT 1", (user,)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT 1 FROM ratings WHERE user = ? LIMIT 1", (user,))
+            .fetchone()
+        )
         return row is not None
 
     def titles(self) -> dict[str, str]:

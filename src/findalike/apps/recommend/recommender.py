@@ -21,20 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from findalike.app import AppRuntime
 from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
 from findalike.apps.recommend.schemas import (
     EvaluateRequest,
     EvaluationReport,
+    FoldInRequest,
     ModelInfo,
     Recommendation,
     Recommendations,
     SimilarItem,
     SimilarItems,
 )
+from findalike.apps.recommend.settings import RecommendSettings
+from findalike.contract import apply_contract
 from findalike.encoders.factors import (
     FactorModel,
     TrainParams,
@@ -54,25 +55,6 @@ result; they are re-ranked by cosine so that popular items (long vectors) do not
 crowd out the truly similar ones."""
 
 
-class RecommendSettings(BaseSettings):
-    """Recommender settings (env ``FINDALIKE_RECOMMEND_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FINDALIKE_RECOMMEND_", env_file=".env", extra="ignore"
-    )
-
-    factors: int = Field(64, ge=2, le=1024, description="Latent factors per user and item.")
-    iterations: int = Field(15, ge=1, le=200, description="ALS iterations per training.")
-    regularization: float = Field(0.05, ge=0.0, description="ALS L2 regularisation.")
-    alpha: float = Field(1.0, gt=0.0, description="Confidence per rating point: 1 + alpha*r.")
-
-    def params(self) -> TrainParams:
-        return TrainParams(
-            factors=self.factors, iterations=self.iterations,
-            regularization=self.regularization, alpha=self.alpha,
-        )
-
-
 def recommender(rt: AppRuntime) -> Recommender:
     """The runtime's recommender, created on first use and kept in ``rt.state``."""
     rec = rt.state.get("recommender")
@@ -81,7 +63,7 @@ def recommender(rt: AppRuntime) -> Recommender:
             rec = rt.state.get("recommender")
             if rec is None:
                 rec = rt.state["recommender"] = Recommender(rt)
-    return rec  # type: ignore[no-any-return]
+    return rec
 
 
 _create_lock = threading.Lock()
@@ -90,7 +72,7 @@ _create_lock = threading.Lock()
 class Recommender:
     def __init__(self, rt: AppRuntime, settings: RecommendSettings | None = None) -> None:
         self.rt = rt
-        self.settings = settings or RecommendSettings()
+        self.settings: RecommendSettings = settings or rt.app_settings
         self.folder: Path = rt.settings.data_dir / "recommend" / rt.collection
         self.ratings = RatingsStore(self.folder / "ratings.sqlite")
         self.model_path = self.folder / "model.npz"
@@ -116,11 +98,15 @@ class Recommender:
     def require_model(self) -> FactorModel:
         model = self.model
         if model is None:
-            raise Conflict("No recommender model has been trained yet: load ratings "
-                           "(POST /api/recommend/load), then POST /api/recommend/train.")
+            raise Conflict(
+                "No recommender model has been trained yet: load ratings "
+                "(POST /api/recommend/load), then POST /api/recommend/train."
+            )
         if not self.rt.has_data():
-            raise Conflict("The item vectors are gone (the collection was dropped): "
-                           "POST /api/recommend/train to store them again.")
+            raise Conflict(
+                "The item vectors are gone (the collection was dropped): "
+                "POST /api/recommend/train to store them again."
+            )
         return model
 
     def title(self, item: str) -> str:
@@ -142,9 +128,13 @@ class Recommender:
         if model is None:
             return ModelInfo(stored=stored)
         return ModelInfo(
-            version=model.version, users=len(model.user_ids), items=len(model.item_ids),
-            trained_on_ratings=int(model.info.get("ratings", 0)), factors=model.dim,
-            trained_at=model.info.get("trained_at"), train_s=model.info.get("train_s"),
+            version=model.version,
+            users=len(model.user_ids),
+            items=len(model.item_ids),
+            trained_on_ratings=int(model.info.get("ratings", 0)),
+            factors=model.dim,
+            trained_at=model.info.get("trained_at"),
+            train_s=model.info.get("train_s"),
             stored=stored,
         )
 
@@ -157,8 +147,10 @@ class Recommender:
                 job.phase("reading ratings")
             table = self.ratings.table()
             if len(table) == 0:
-                raise InvalidInput("No ratings loaded yet: POST /api/recommend/load a ratings "
-                                   "CSV (user,item,rating[,timestamp]) first.")
+                raise InvalidInput(
+                    "No ratings loaded yet: POST /api/recommend/load a ratings "
+                    "CSV (user,item,rating[,timestamp]) first."
+                )
             params = self.settings.params()
             if job is not None:
                 job.set_total(params.iterations)
@@ -229,21 +221,27 @@ class Recommender:
         row = model.user_index.get(user)
         if row is None:
             if self.ratings.has_user(user):
-                raise NotFound(f"User {user!r} has ratings but the model (v{model.version}) was "
-                               "trained before they were loaded: POST /api/recommend/train.")
+                raise NotFound(
+                    f"User {user!r} has ratings but the model (v{model.version}) was "
+                    "trained before they were loaded: POST /api/recommend/train."
+                )
             raise NotFound(f"Unknown user {user!r}.")
         rated = self.ratings.rated_items(user)
         items = self._top(model.user_factors[row], k, exclude=rated)
-        return Recommendations(user=user, model_version=model.version, items=items)
+        return Recommendations(user=user, model_version=model.version, hits=items)
 
-    def for_liked(self, liked: list[str], k: int, ratings: list[float] | None = None) -> \
-            Recommendations:
+    def for_liked(
+        self, liked: list[str], k: int, ratings: list[float] | None = None
+    ) -> Recommendations:
         """Top-k for a new user who liked ``liked`` (fold-in). ``NotFound`` if the
         model knows none of them; unknown ones are listed and ignored."""
         model = self.require_model()
         values = ratings or [DEFAULT_FOLD_IN_RATING] * len(liked)
-        known = [(model.item_index[i], r) for i, r in zip(liked, values, strict=True)
-                 if i in model.item_index]
+        known = [
+            (model.item_index[i], r)
+            for i, r in zip(liked, values, strict=True)
+            if i in model.item_index
+        ]
         unknown = [i for i in liked if i not in model.item_index]
         if not known:
             raise NotFound(f"None of the liked items is known to the model: {', '.join(liked)}.")
@@ -251,7 +249,7 @@ class Recommender:
         vector = fold_in(model, list(rows), list(weights))
         items = self._top(vector, k, exclude=set(liked))
         return Recommendations(
-            user=None, model_version=model.version, items=items, unknown_items=unknown
+            user=None, model_version=model.version, hits=items, unknown_items=unknown
         )
 
     def similar(self, item: str, k: int) -> SimilarItems:
@@ -271,9 +269,13 @@ class Recommender:
             scored.append((h.distance / float(model.item_norms[other]), h.item_id))
         scored.sort(reverse=True)
         return SimilarItems(
-            item=item, title=self.title(item), model_version=model.version,
-            items=[SimilarItem(item=i, title=self.title(i), score=round(s, 6))
-                   for s, i in scored[:k]],
+            item=item,
+            title=self.title(item),
+            model_version=model.version,
+            hits=[
+                SimilarItem(item_id=i, item=i, title=self.title(i), score=round(s, 6))
+                for s, i in scored[:k]
+            ],
         )
 
     def _top(self, vector: np.ndarray, k: int, *, exclude: set[str]) -> list[Recommendation]:
@@ -283,8 +285,14 @@ class Recommender:
         for h in hits:
             if h.item_id in exclude:
                 continue
-            out.append(Recommendation(item=h.item_id, title=self.title(h.item_id),
-                                      score=round(h.distance, 6)))
+            out.append(
+                Recommendation(
+                    item_id=h.item_id,
+                    item=h.item_id,
+                    title=self.title(h.item_id),
+                    score=round(h.distance, 6),
+                )
+            )
             if len(out) == k:
                 break
         return out
@@ -328,6 +336,14 @@ def forget_everything(rt: AppRuntime) -> None:
         rec._model = None
         rec._model_checked = True
         rec._titles = None
+
+
+def fold_in_search(rt: AppRuntime, request: FoldInRequest) -> Recommendations:
+    """``POST /api/recommend/fold-in``: recommendations for a new user, held to the
+    search contract (``top_k``, ``min_score``) as the shared search is."""
+    found = recommender(rt).for_liked(request.items, request.top_k, request.ratings)
+    apply_contract(request, found)
+    return found
 
 
 def evaluate_app(rt: AppRuntime, request: EvaluateRequest | None = None) -> EvaluationReport:

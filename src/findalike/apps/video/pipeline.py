@@ -19,12 +19,9 @@ THUMB_SIDE_PX = 320
 
 
 def settings_of(rt: AppRuntime) -> VideoSettings:
-    """The app's settings, read once per runtime from the environment."""
-    found = rt.state.get("settings")
-    if not isinstance(found, VideoSettings):
-        found = VideoSettings()
-        rt.state["settings"] = found
-    return found
+    """The app's settings (built once by the runtime)."""
+    settings: VideoSettings = rt.app_settings
+    return settings
 
 
 def read_video(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
@@ -58,8 +55,14 @@ def _one_video(rt: AppRuntime, record: Record) -> EncodedItem:
     except FindalikeError as exc:
         return EncodedItem(record=record, error=exc.detail)
     rows = [
-        rt.row(record, f.index, v, offset_s=f.time_s, frame_number=f.frame_number,
-               scene_change=f.scene_change)
+        rt.row(
+            record,
+            f.index,
+            v,
+            offset_s=f.time_s,
+            frame_number=f.frame_number,
+            scene_change=f.scene_change,
+        )
         for f, v in zip(frames, vectors, strict=True)
     ]
     _store_media(rt, record, frames)
@@ -72,11 +75,21 @@ def _store_media(rt: AppRuntime, record: Record, frames: list[SampledFrame]) -> 
     app, item_id = rt.name, record.item_id
     suffix = PurePosixPath(record.label).suffix.lower() or ".bin"
     rt.media.put(app, item_id, record.payload, suffix)
-    rt.media.put(app, item_id, jpeg_bytes(_poster(frames), max_side_px=THUMB_SIDE_PX), ".jpg",
-                 variant="thumb")
+    rt.media.put(
+        app,
+        item_id,
+        jpeg_bytes(_poster(frames), max_side_px=THUMB_SIDE_PX),
+        ".jpg",
+        variant="thumb",
+    )
     for f in frames:
-        rt.media.put(app, item_id, jpeg_bytes(f.image, max_side_px=FRAME_THUMB_SIDE_PX), ".jpg",
-                     variant=f"f{f.index}")
+        rt.media.put(
+            app,
+            item_id,
+            jpeg_bytes(f.image, max_side_px=FRAME_THUMB_SIDE_PX),
+            ".jpg",
+            variant=f"f{f.index}",
+        )
 
 
 def _poster(frames: list[SampledFrame]) -> Image.Image:

@@ -4,8 +4,6 @@ are grouped per video, best video first."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,13 +15,13 @@ from findalike.app import AppRuntime
 from findalike.apps.video.models import (
     FrameMatch,
     Segment,
-    VideoResult,
+    VideoHit,
     VideoSearchOptions,
     VideoSearchRequest,
     VideoSearchResponse,
 )
 from findalike.apps.video.pipeline import settings_of
-from findalike.errors import InvalidInput, NotFound
+from findalike.errors import NotFound
 from findalike.imaging import decode_image
 from findalike.store import Hit, similarity
 from findalike.video import probe, sample_frames
@@ -34,10 +32,8 @@ MAX_SEGMENTS = 20
 
 def search(rt: AppRuntime, request: VideoSearchRequest) -> VideoSearchResponse:
     """The JSON search: by ``image_base64`` or by a stored video ``item_id``."""
-    if (request.image_base64 is None) == (request.item_id is None):
-        raise InvalidInput("Give exactly one of image_base64 or item_id.", field="body")
     if request.image_base64 is not None:
-        return search_image_bytes(rt, _b64(request.image_base64), request)
+        return search_image_bytes(rt, request.image_base64, request)
     return _search_by_item(rt, str(request.item_id), request)
 
 
@@ -86,13 +82,6 @@ def _search_by_item(
     return _rank(rt, vectors, offsets, options, kind="clip", exclude=item_id)
 
 
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("image_base64 is not valid base64.", field="image_base64") from exc
-
-
 @dataclass
 class _VideoHits:
     """Best hits of one video: per sampled frame, and per query frame."""
@@ -121,16 +110,17 @@ def _rank(
     exclude: str | None = None,
 ) -> VideoSearchResponse:
     limit = min(4000, max(200, options.top_k * 40))
-    hits = rt.search_vectors(
-        vectors, limit=limit, output_fields=["name", "offset_s", "duration_s"]
-    )
-    videos = _group(rt, hits, query_offsets_s, options.min_score, exclude)
-    results = [_result(rt, vid, v, query_offsets_s, options, kind) for vid, v in videos.items()]
-    results.sort(key=lambda r: r.score, reverse=True)
+    hits = rt.search_vectors(vectors, limit=limit, output_fields=["name", "offset_s", "duration_s"])
+    floor = options.min_score
+    videos = _group(rt, hits, query_offsets_s, floor, exclude)
+    ranked = [_hit(rt, vid, v, query_offsets_s, options, kind) for vid, v in videos.items()]
+    # a clip's score is a mean over its query frames, so it can fall under the floor
+    ranked = [h for h in ranked if floor is None or h.score >= floor]
+    ranked.sort(key=lambda r: r.score, reverse=True)
     return VideoSearchResponse(
         query="clip" if kind == "clip" else "image",
         query_frames=len(vectors),
-        results=results[: options.top_k],
+        hits=ranked[: options.top_k],
     )
 
 
@@ -138,7 +128,7 @@ def _group(
     rt: AppRuntime,
     hits: list[list[Hit]],
     query_offsets_s: Sequence[float],
-    min_score: float,
+    min_score: float | None,
     exclude: str | None,
 ) -> dict[str, _VideoHits]:
     metric = rt.encoder.metric
@@ -146,7 +136,7 @@ def _group(
     for j, row in enumerate(hits):
         for h in row:
             score = similarity(metric, h.distance)
-            if score < min_score or h.item_id == exclude:
+            if (min_score is not None and score < min_score) or h.item_id == exclude:
                 continue
             v = videos.get(h.item_id)
             if v is None:
@@ -154,25 +144,26 @@ def _group(
                     name=str(h.fields.get("name", "")),
                     duration_s=float(h.fields.get("duration_s", 0.0)),
                 )
-            v.add(j, query_offsets_s[j], int(h.fields["part"]), float(h.fields["offset_s"]),
-                  score)
+            v.add(j, query_offsets_s[j], int(h.fields["part"]), float(h.fields["offset_s"]), score)
     return videos
 
 
-def _result(
+def _hit(
     rt: AppRuntime,
     item_id: str,
     v: _VideoHits,
     query_offsets_s: Sequence[float],
     options: VideoSearchOptions,
     kind: str,
-) -> VideoResult:
+) -> VideoHit:
     ranked = sorted(v.frames.items(), key=lambda kv: kv[1][0], reverse=True)
     best_part, (best_score, _, _) = ranked[0]
     base = f"/api/{rt.name}/items/{item_id}"
     matches = [
         FrameMatch(
-            part=part, offset_s=off, score=round(score, 6),
+            part=part,
+            offset_s=off,
+            score=round(score, 6),
             query_offset_s=q_off if kind == "clip" else None,
             thumbnail_url=f"{base}/thumbnail?part={part}",
         )
@@ -180,12 +171,12 @@ def _result(
     ]
     if kind == "clip":
         score = sum(s for s, _ in v.per_query.values()) / len(query_offsets_s)
-        clip_start_s: float | None = round(statistics.median(
-            off - query_offsets_s[j] for j, (_, off) in v.per_query.items()
-        ), 3)
+        clip_start_s: float | None = round(
+            statistics.median(off - query_offsets_s[j] for j, (_, off) in v.per_query.items()), 3
+        )
     else:
         score, clip_start_s = best_score, None
-    return VideoResult(
+    return VideoHit(
         item_id=item_id,
         name=v.name,
         score=round(score, 6),
@@ -210,8 +201,12 @@ def _segments(frames: dict[int, tuple[float, float, float]], floor: float) -> li
     segments = []
     for run in runs[:MAX_SEGMENTS]:
         best = max(run, key=lambda p: frames[p][0])
-        segments.append(Segment(
-            start_s=frames[run[0]][1], end_s=frames[run[-1]][1],
-            best_offset_s=frames[best][1], score=round(frames[best][0], 6),
-        ))
+        segments.append(
+            Segment(
+                start_s=frames[run[0]][1],
+                end_s=frames[run[-1]][1],
+                best_offset_s=frames[best][1],
+                score=round(frames[best][0], 6),
+            )
+        )
     return segments

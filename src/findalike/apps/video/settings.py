@@ -19,19 +19,23 @@ class VideoSettings(BaseSettings):
         1.0, gt=0, description="One frame is sampled every this many seconds (plus cuts)."
     )
     scene_threshold: float = Field(
-        0.12, ge=0, le=1, description="Mean grey-level change (0..1) between consecutive "
-        "frames that counts as a cut; the first frame after a cut is sampled too. 0: off."
+        0.12,
+        ge=0,
+        le=1,
+        description="Mean grey-level change (0..1) between consecutive "
+        "frames that counts as a cut; the first frame after a cut is sampled too. 0: off.",
     )
     max_frames: int = Field(
-        600, ge=1, description="Most frames sampled from one video; past it the interval "
-        "and the gap between cuts are doubled until the video fits (in one decoding pass)."
+        600,
+        ge=1,
+        description="Most frames sampled from one video; past it the interval "
+        "and the gap between cuts are doubled until the video fits (in one decoding pass).",
     )
-    query_max_frames: int = Field(
-        32, ge=1, description="Most frames sampled from a query clip."
-    )
+    query_max_frames: int = Field(32, ge=1, description="Most frames sampled from a query clip.")
     query_max_duration_s: float = Field(
-        120.0, gt=0, description="Only the first this many seconds of a query clip are "
-        "decoded and sampled."
+        120.0,
+        gt=0,
+        description="Only the first this many seconds of a query clip are decoded and sampled.",
     )
     frame_side_px: int = Field(
         480, ge=64, description="Sampled frames are shrunk to this longer side before encoding."
@@ -53,6 +57,7 @@ class VideoSettings(BaseSettings):
     def query_sampling(self) -> Sampling:
         """How a query clip is sampled: fewer frames, only its first part decoded."""
         return replace(
-            self.sampling(), max_frames=self.query_max_frames,
+            self.sampling(),
+            max_frames=self.query_max_frames,
             max_duration_s=min(self.query_max_duration_s, self.max_duration_s),
         )

@@ -111,7 +111,7 @@ export function apiKeyForm(err, onSaved) {
 let appsCache = null;
 /** The list from GET /api/apps (cached for the page's life; `fresh` refetches). */
 export async function listApps(fresh = false) {
-  if (!appsCache || fresh) appsCache = api("/api/apps");
+  if (!appsCache || fresh) appsCache = api("/api/apps").then((page) => page.data);
   try {
     return await appsCache;
   } catch (err) {

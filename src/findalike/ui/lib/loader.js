@@ -144,8 +144,9 @@ export function loaderPanel(info, onFinished) {
 
   // Pick up a load that is already running for this app (e.g. the demo data).
   api(`/api/jobs?app=${encodeURIComponent(info.name)}&limit=1`)
-    .then((jobs) => {
-      if (jobs && jobs.length && !isFinal(jobs[0]) && !currentJob) follow(jobs[0]);
+    .then((page) => {
+      const jobs = page ? page.data : [];
+      if (jobs.length && !isFinal(jobs[0]) && !currentJob) follow(jobs[0]);
     })
     .catch(() => {});
 

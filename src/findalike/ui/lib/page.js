@@ -16,7 +16,7 @@ export function appPage(root, info, { loader = true, onLoaded } = {}) {
     try {
       const c = await api(`/api/${info.name}/count`);
       count.textContent = String(c.items);
-      const apps = await api("/api/apps");
+      const apps = (await api("/api/apps")).data;
       const fresh = apps.find((a) => a.name === info.name);
       if (fresh && fresh.encoder) encoder.textContent = `${fresh.encoder} · ${fresh.dim}-d · ${fresh.metric}`;
     } catch {

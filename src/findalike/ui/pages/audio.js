@@ -43,7 +43,7 @@ function recorder(onRecorded) {
 
 export function render(root, info) {
   const page = appPage(root, info);
-  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 100, value: 5 });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 5 });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const search = async () => {
     const file = picker.current();
@@ -52,12 +52,12 @@ export function render(root, info) {
     try {
       const r = await api(`/api/${info.name}/search/upload`,
         { form: uploadForm(file, { top_k: Number(topK.value) || 5 }) });
-      replace(results, resultsHeading(r.results.length, "recordings"),
+      replace(results, resultsHeading(r.hits.length, "recordings"),
         h("p", { class: "muted" }, `Query: ${r.query_duration_s.toFixed(1)} s, ${r.query_windows} window(s)`
           + `${r.query_truncated ? " (truncated)" : ""}.`),
-        h("ol", { class: "hits" }, r.results.map((c) => mediaHit({
+        h("ol", { class: "hits" }, r.hits.map((c) => mediaHit({
           name: c.name, score: c.score, fileUrl: c.file_url, kind: "audio",
-          offsets: c.matches.map((m) => ({ t: m.offset_s, score: m.similarity })),
+          offsets: c.matches.map((m) => ({ t: m.offset_s, score: m.score })),
         }))));
     } catch (err) {
       replace(results, errorBox(err));

@@ -23,7 +23,7 @@ function neighboursTable(hits) {
     h("tbody", {}, hits.map((n, i) => h("tr", {},
       h("td", {}, String(i + 1)), h("td", { class: "code" }, n.label),
       h("td", { class: "code" }, n.seq_id), h("td", {}, String(n.length)),
-      h("td", {}, fmtScore(n.similarity)), h("td", { class: "code" }, n.preview))))));
+      h("td", {}, fmtScore(n.score)), h("td", { class: "code" }, n.preview))))));
 }
 
 /** The confusion matrix as a table whose cells are shaded by their row share. */

@@ -7,7 +7,7 @@ import { queryFilePicker, uploadForm } from "../lib/queryfile.js";
 
 export function render(root, info) {
   const page = appPage(root, info);
-  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 200, value: 12 });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 12 });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const show = (r) => replace(results, resultsHeading(r.hits.length, "images"),
     h("p", { class: "muted" }, `Model ${r.model}; near-duplicate at score ≥ ${fmtScore(r.near_duplicate_score)}.`),

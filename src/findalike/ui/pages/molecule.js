@@ -15,8 +15,7 @@ function tile(hit) {
       width: 220, height: 220 }),
     h("div", { class: "caption" },
       h("strong", { class: "tile-name" }, label),
-      hit.tanimoto != null ? h("div", { class: "score" }, `Tanimoto ${fmtScore(hit.tanimoto)}`)
-        : null,
+      h("div", { class: "score" }, `Tanimoto ${fmtScore(hit.score)}`),
       h("div", { class: "code smiles" }, hit.smiles)));
 }
 
@@ -30,7 +29,7 @@ export function render(root, info) {
     h("option", { value: "superstructure" }, "Contained in the query (superstructure)"));
   const queryType = h("select", { name: "query_type" },
     h("option", { value: "smiles" }, "SMILES"), h("option", { value: "smarts" }, "SMARTS"));
-  const limit = h("input", { type: "number", name: "limit", min: 1, max: 1000, value: 12 });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 12 });
   const preview = h("div", { class: "depiction", role: "img", "aria-label": "Query structure" },
     h("span", { class: "muted" }, "The query is drawn here"));
   const results = h("div", { class: "results", "aria-live": "polite" });
@@ -59,7 +58,7 @@ export function render(root, info) {
     replace(results, h("p", { class: "muted" }, "Searching…"));
     try {
       const r = await api(`/api/${info.name}/search`, { json: {
-        query: q, mode: mode.value, query_type: queryType.value, limit: Number(limit.value) || 12,
+        query: q, mode: mode.value, query_type: queryType.value, top_k: Number(topK.value) || 12,
       } });
       const note = r.mode === "similarity" ? null : h("p", { class: "muted" },
         `${r.matches} stored molecule(s) qualify; ${r.candidates} checked exactly.`);
@@ -77,7 +76,7 @@ export function render(root, info) {
   h("div", { class: "row query-row" },
     h("div", { class: "grow-col" }, field("Query molecule (SMILES)", query).wrap,
       h("div", { class: "row" }, field("Mode", mode).wrap, field("Query is", queryType).wrap,
-        field("Results", limit).wrap),
+        field("Results", topK).wrap),
       h("button", { type: "submit", class: "primary" }, "Search")),
     preview));
   page.body.append(form, results);

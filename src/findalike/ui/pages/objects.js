@@ -138,7 +138,7 @@ function objectHit(obj, frames) {
           h("span", { "data-testid": "last-s" }, `last ${fmtOffset(obj.last_s)}`),
           ` · ${obj.sightings.length} sighting(s)`)),
       h("span", { class: "score", title: "best cosine similarity to the known object" },
-        fmtScore(obj.best_score))),
+        fmtScore(obj.score))),
     h("div", { class: "frames" }, framesToDraw(obj.sightings).map((g) => frameFigure(frames, obj.name, g))),
     sightingsTable(obj.sightings));
 }
@@ -155,7 +155,8 @@ function unknownList(unknown) {
 
 export function render(root, info) {
   const page = appPage(root, info);
-  const minScore = h("input", { type: "number", name: "min_match_score", min: -1, max: 1,
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 20 });
+  const minScore = h("input", { type: "number", name: "min_score", min: -1, max: 1,
     step: 0.05, placeholder: "0.7" });
   const unknownBox = h("input", { type: "checkbox", name: "include_unknown", id: uniqueId("unk") });
   const results = h("div", { class: "results", "aria-live": "polite" });
@@ -166,18 +167,18 @@ export function render(root, info) {
     if (!file) return replace(results, h("p", { class: "error", role: "alert" }, "Choose a video or image first."));
     const mine = ++generation;
     replace(results, h("p", { class: "muted" }, `Looking for known objects in ${file.name}…`));
-    const fields = { include_unknown: unknownBox.checked };
-    if (minScore.value !== "") fields.min_match_score = Number(minScore.value);
+    const fields = { top_k: Number(topK.value) || 20, include_unknown: unknownBox.checked };
+    if (minScore.value !== "") fields.min_score = Number(minScore.value);
     try {
-      const r = await api(`/api/${info.name}/detect/upload`, { form: uploadForm(file, fields) });
+      const r = await api(`/api/${info.name}/search/upload`, { form: uploadForm(file, fields) });
       if (mine !== generation) return null;
       if (frames) frames.close();
       frames = frameSource(file);
       const checked = r.duration_s ? `${r.frames_checked} frame(s) of ${fmtOffset(r.duration_s)} checked`
         : "the image checked";
-      replace(results, resultsHeading(r.found.length, r.found.length === 1 ? "known object found" : "known objects found"),
+      replace(results, resultsHeading(r.hits.length, r.hits.length === 1 ? "known object found" : "known objects found"),
         h("p", { class: "muted" }, `${file.name}: ${checked}; ${r.detections} object box(es) detected.`),
-        r.found.length ? h("ol", { class: "hits" }, r.found.map((o) => objectHit(o, frames)))
+        r.hits.length ? h("ol", { class: "hits" }, r.hits.map((o) => objectHit(o, frames)))
           : h("p", {}, "None of the registered objects was seen. Register pictures of the objects "
             + "(named after them) in “Load data”, or lower the minimum match score."),
         unknownList(r.unknown || []));
@@ -193,6 +194,7 @@ export function render(root, info) {
       + "(red_mug_2.jpg → red_mug), or a zip with a folder per object (objects.zip/mug/1.jpg → mug)."),
     picker,
     h("div", { class: "row" },
+      field("Most objects", topK).wrap,
       field("Minimum match score", minScore, "Cosine, −1 to 1; empty: the server's default.").wrap,
       h("label", { class: "check", for: unknownBox.id }, unknownBox,
         "Also list detections matching no known object"),

@@ -61,17 +61,17 @@ export function render(root, info) {
         onclick: () => { liked.delete(id); renderLiked(); } }, "remove"))));
   };
   const itemRow = (it) => h("li", { class: "hit rec" },
-    h("div", { class: "hit-head" }, h("h3", { class: "hit-title" }, it.title || it.item),
+    h("div", { class: "hit-head" }, h("h3", { class: "hit-title" }, it.title || it.item_id),
       h("span", { class: "score" }, fmtScore(it.score))),
     h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", onclick: () => {
-        liked.set(it.item, it.title || it.item);
+        liked.set(it.item_id, it.title || it.item_id);
         renderLiked();
       } }, "♥ Like"),
-      h("button", { type: "button", class: "secondary", onclick: () => similar(it.item) },
+      h("button", { type: "button", class: "secondary", onclick: () => similar(it.item_id) },
         "Similar items")));
   const showList = (title, r) => replace(out, h("h2", {}, title),
-    resultsHeading(r.items.length, "items"), h("ol", { class: "hits" }, r.items.map(itemRow)),
+    resultsHeading(r.hits.length, "items"), h("ol", { class: "hits" }, r.hits.map(itemRow)),
     r.unknown_items?.length ? h("p", { class: "muted" }, `Unknown items ignored: ${r.unknown_items.join(", ")}`) : null);
   const run = async (title, call) => {
     replace(out, h("p", { class: "muted" }, "Working…"));
@@ -82,13 +82,13 @@ export function render(root, info) {
     }
   };
   const similar = (item) => run(`Similar to item ${item}`,
-    () => api(`/api/${info.name}/items/${encodeURIComponent(item)}/similar?k=10`));
+    () => api(`/api/${info.name}/items/${encodeURIComponent(item)}/similar?top_k=10`));
 
   const user = h("input", { type: "text", name: "user", required: true, placeholder: "e.g. 1" });
   const userForm = h("form", { class: "search", onsubmit: (ev) => {
     ev.preventDefault();
     const u = user.value.trim();
-    if (u) run(`For user ${u}`, () => api(`/api/${info.name}/users/${encodeURIComponent(u)}?k=10`));
+    if (u) run(`For user ${u}`, () => api(`/api/${info.name}/users/${encodeURIComponent(u)}?top_k=10`));
   } }, h("div", { class: "row grow" }, field("Recommend for a stored user", user).wrap,
     h("button", { type: "submit", class: "primary" }, "Recommend")));
 
@@ -105,7 +105,7 @@ export function render(root, info) {
   h("button", { type: "button", class: "primary", onclick: () => {
     if (!liked.size) return replace(out, h("p", { class: "error", role: "alert" }, "Like an item first."));
     return run("For your likes", () => api(`/api/${info.name}/fold-in`,
-      { json: { items: [...liked.keys()], k: 10 } }));
+      { json: { items: [...liked.keys()], top_k: 10 } }));
   } }, "Recommend from my likes"));
 
   const evaluate = async () => {

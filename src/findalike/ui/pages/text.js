@@ -75,7 +75,7 @@ export function render(root, info) {
   const rows = [];
   const query = h("input", { type: "search", name: "query", required: true,
     placeholder: "e.g. how can we make health care cheaper", autocomplete: "off" });
-  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 200, value: 10 });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 10 });
   const group = h("input", { type: "checkbox", name: "group", checked: true });
   const filtersBox = h("div", { class: "filters" });
   const results = h("div", { class: "results", "aria-live": "polite" });
@@ -96,9 +96,9 @@ export function render(root, info) {
       const body = { query: q, top_k: Number(topK.value) || 10, group: group.checked,
         filters: collectFilters(rows) };
       const resp = await api(`/api/${info.name}/search`, { json: body });
-      for (const hit of resp.results) Object.keys(hit.meta || {}).forEach((k) => keys.add(k));
-      replace(results, resultsHeading(resp.results.length),
-        resp.results.length ? h("ol", { class: "hits" }, resp.results.map((r, i) => hitView(r, i + 1)))
+      for (const hit of resp.hits) Object.keys(hit.meta || {}).forEach((k) => keys.add(k));
+      replace(results, resultsHeading(resp.hits.length),
+        resp.hits.length ? h("ol", { class: "hits" }, resp.hits.map((r, i) => hitView(r, i + 1)))
           : h("p", {}, "Nothing matched. Load documents below, or loosen the filters."));
     } catch (err) {
       replace(results, errorBox(err));

@@ -8,7 +8,7 @@ import { queryFilePicker, uploadForm } from "../lib/queryfile.js";
 
 export function render(root, info) {
   const page = appPage(root, info);
-  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 100, value: 5 });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 5 });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const search = async () => {
     const file = picker.current();
@@ -17,9 +17,9 @@ export function render(root, info) {
     try {
       const r = await api(`/api/${info.name}/search/upload`,
         { form: uploadForm(file, { top_k: Number(topK.value) || 5 }) });
-      replace(results, resultsHeading(r.results.length, r.results.length === 1 ? "video" : "videos"),
+      replace(results, resultsHeading(r.hits.length, r.hits.length === 1 ? "video" : "videos"),
         h("p", { class: "muted" }, `Query: ${r.query}, ${r.query_frames} frame(s) embedded.`),
-        h("ol", { class: "hits" }, r.results.map((v) => mediaHit({
+        h("ol", { class: "hits" }, r.hits.map((v) => mediaHit({
           name: v.name, score: v.score, fileUrl: v.file_url, kind: "video", poster: v.thumbnail_url,
           offsets: v.matches.map((m) => ({ t: m.offset_s, score: m.score })),
           extra: v.segments.length ? h("p", { class: "muted" }, "Segments: ",

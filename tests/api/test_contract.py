@@ -1,0 +1,283 @@
+"""One search contract for every app (issue 10), checked by walking the live OpenAPI
+document of the real app with every app enabled, so a new app that breaks it fails
+here: `POST /api/{app}/search` takes `top_k` (same default and bound everywhere) and
+`min_score`, refuses unknown fields with a 422 naming them, and answers `hits`, each
+with `item_id` and `score`. Then each app is searched for real, on small real data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from findalike.api.main import create_app
+from findalike.apps import ALL_APPS
+from findalike.config import Settings
+from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
+from tests.conftest import REPO, serving, wait_job
+
+PHOTOS = REPO / "datasets" / "images" / "photos"
+FASTA = "".join(
+    f">s{i} class={'AB'[i % 2]}\n{('ACGT' if i % 2 else 'TTGCA') * (8 + i)}\n" for i in range(12)
+)
+SMILES = "\n".join(
+    [
+        "CCO ethanol",
+        "CC(=O)O acetic",
+        "c1ccccc1 benzene",
+        "CC(=O)Oc1ccccc1C(=O)O aspirin",
+        "c1ccccc1O phenol",
+        "CCN ethylamine",
+        "CCCC butane",
+    ]
+)
+
+
+def _photos(n: int) -> list[Path]:
+    return sorted(PHOTOS.glob("*.jpg"))[:n]
+
+
+def _clip_bytes(photos: list[Path]) -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    from findalike.video import write_clip
+
+    frames = []
+    for p in photos:
+        image = Image.open(p).convert("RGB").resize((160, 120))
+        frames += [np.asarray(image)] * 10
+    path = Path(tempfile.mkdtemp()) / "clip.mp4"
+    write_clip(frames, path, fps=10)
+    return path.read_bytes()
+
+
+def _load(client: httpx.Client, app: str, files: list[tuple[str, bytes]]) -> None:
+    r = client.post(f"/api/{app}/load", files=[("files", f) for f in files])
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], timeout_s=600)
+    assert job["state"] == "done" and job["done"] > 0, job
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
+) -> Iterator[str]:
+    """The real server (uvicorn, every app) with a little real data in every app."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("contract"), apps=list(ALL_APPS))
+    with (
+        serving(create_app(settings, encoders=shared_encoders)) as url,
+        httpx.Client(base_url=url, timeout=600) as c,
+    ):
+        docs = "\n".join(
+            json.dumps({"title": t, "text": x})
+            for t, x in [
+                ("Rockets", "We will send astronauts to Mars and return them safely."),
+                ("Taxes", "Families deserve lower taxes and a simpler tax code."),
+                ("Health", "Health care must cost less for every family."),
+                ("Schools", "Every child deserves a good school and a great teacher."),
+            ]
+        )
+        _load(c, "text", [("docs.jsonl", docs.encode())])
+        qa = (
+            "question,answer\nHow do I sort a hash?,Use sort with a custom block.\n"
+            "How do I read a file?,Open it and read line by line.\n"
+            "What is a regex?,A pattern that matches text.\n"
+        )
+        _load(c, "qa", [("faq.csv", qa.encode())])
+        photos = _photos(5)
+        _load(c, "image", [(p.name, p.read_bytes()) for p in photos])
+        _load(c, "video", [(f"clip{i}.mp4", _clip_bytes(photos[i : i + 3])) for i in range(3)])
+        _load(c, "objects", [(p.name, p.read_bytes()) for p in photos[:2]])
+        audio = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[:3]
+        _load(c, "audio", [(p.name, p.read_bytes()) for p in audio])
+        _load(c, "molecule", [("m.smi", SMILES.encode())])
+        _load(c, "dna", [("s.fa", FASTA.encode())])
+        ratings = "user,item,rating\n" + "".join(
+            f"{u},{i},{1 + (u * i) % 5}\n"
+            for u in range(1, 30)
+            for i in range(1, 20)
+            if (u + i) % 3
+        )
+        items = "item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 20))
+        _load(c, "recommend", [("items.csv", items.encode()), ("ratings.csv", ratings.encode())])
+        train = c.post("/api/recommend/train")
+        assert wait_job(c, train.json()["id"])["state"] == "done"
+        yield url
+
+
+@pytest.fixture
+def client(live: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live, timeout=600) as c:
+        yield c
+
+
+def _queries() -> dict[str, dict[str, Any]]:
+    """A real query per app (without top_k)."""
+    photo = _photos(5)[0].read_bytes()
+    clip = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[0].read_bytes()
+    return {
+        "text": {"query": "sending astronauts to Mars"},
+        "qa": {"question": "how can I sort a hash"},
+        "image": {"image_base64": base64.b64encode(photo).decode()},
+        "video": {"image_base64": base64.b64encode(photo).decode()},
+        "objects": {"media_base64": base64.b64encode(photo).decode(), "filename": "q.jpg"},
+        "audio": {"audio_base64": base64.b64encode(clip).decode()},
+        "molecule": {"query": "CC(=O)Oc1ccccc1C(=O)O"},
+        "dna": {"sequence": "ACGT" * 12},
+        "recommend": {"user": "1"},
+    }
+
+
+def _schema(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else node
+
+
+def test_every_app_declares_the_contract_in_its_openapi(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    enabled = [a["name"] for a in client.get("/api/apps").json()["data"] if a["enabled"]]
+    assert set(enabled) == set(ALL_APPS)
+    for app in enabled:
+        op = spec["paths"][f"/api/{app}/search"]["post"]
+        request = _schema(spec, op["requestBody"]["content"]["application/json"]["schema"])
+        props = request["properties"]
+        assert props["top_k"]["default"] == TOP_K_DEFAULT, app
+        assert props["top_k"]["maximum"] == TOP_K_MAX and props["top_k"]["minimum"] == 1, app
+        assert "min_score" in props, app
+        assert request.get("additionalProperties") is False, app
+        response = _schema(spec, op["responses"]["200"]["content"]["application/json"]["schema"])
+        hits = response["properties"]["hits"]
+        hit = _schema(spec, hits["items"])
+        assert {"item_id", "score"} <= set(hit["required"]), app
+        assert hit["properties"]["score"]["type"] == "number", app
+
+
+@pytest.mark.parametrize("app", ALL_APPS)
+def test_top_k_bounds_the_hits_and_unknown_fields_are_named(client: httpx.Client, app: str) -> None:
+    query = _queries()[app]
+    r = client.post(f"/api/{app}/search", json={**query, "top_k": 3})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert len(hits) <= 3
+    for hit in hits:
+        assert isinstance(hit["item_id"], str) and hit["item_id"]
+        assert isinstance(hit["score"], float | int)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    if app != "objects":  # the detector may find nothing on a photo; the rest always answer
+        assert hits, f"{app}: no hits"
+    bad = client.post(f"/api/{app}/search", json={**query, "no_such_field": 1})
+    assert bad.status_code == 422
+    assert any(e["field"] == "body.no_such_field" for e in bad.json()["errors"]), bad.json()
+
+
+@pytest.mark.parametrize("app", ["text", "image", "molecule", "dna"])
+def test_min_score_leaves_out_weaker_hits(client: httpx.Client, app: str) -> None:
+    query = _queries()[app]
+    every = client.post(f"/api/{app}/search", json={**query, "top_k": 50}).json()["hits"]
+    assert len(every) >= 2
+    cut = (every[0]["score"] + every[-1]["score"]) / 2
+    kept = client.post(f"/api/{app}/search", json={**query, "top_k": 50, "min_score": cut})
+    scores = [h["score"] for h in kept.json()["hits"]]
+    assert scores and min(scores) >= cut
+    assert len(scores) == sum(1 for h in every if h["score"] >= cut)
+
+
+# -- the README's examples, run as a user would run them -----------------------------------
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _bash_blocks(after_heading: str) -> list[str]:
+    section = README.split(after_heading, 1)[1]
+    return re.findall(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+
+
+@pytest.fixture
+def user_folder(tmp_path: Path) -> Path:
+    """What the tour assumes a user has: mydocs.csv, cat.jpg and a folder of notes."""
+    (tmp_path / "mydocs.csv").write_text(
+        "title,text,year\n"
+        "Mars,We will send American astronauts to Mars in the 2030s.,2016\n"
+        "Moon,We choose to go to the Moon in this decade.,1962\n"
+        "Taxes,Tax cuts for working families and small businesses.,2001\n"
+    )
+    shutil.copy(PHOTOS / "animals-mammals-cats-tiger.jpg", tmp_path / "cat.jpg")
+    notes = tmp_path / "my-notes"
+    notes.mkdir()
+    (notes / "ideas.txt").write_text("Cut taxes for families with children.")
+    return tmp_path
+
+
+def _run_bash(script: str, cwd: Path, live: str) -> subprocess.CompletedProcess[str]:
+    """``script`` with the README's host replaced by the live server's, every curl
+    failing on an HTTP error (``--fail-with-body``) and every line checked."""
+    host = live.removeprefix("http://")
+    script = script.replace("localhost:8000", host)
+    script = script.replace(".venv/bin/findalike", str(Path(sys.executable).parent / "findalike"))
+    prelude = 'set -e -o pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
+    env = {**os.environ, "FINDALIKE_SERVER": live}
+    return subprocess.run(
+        ["bash", "-c", prelude + script],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
+def test_the_readme_tour_runs(live: str, user_folder: Path) -> None:
+    curl_block = _bash_blocks("## A 60-second tour")[0]
+    assert curl_block.count("curl ") >= 8
+    done = _run_bash(curl_block.replace("| head -30", ""), user_folder, live)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert '"hits"' in done.stdout and "event: done" in done.stdout
+    assert "Mars" in done.stdout
+
+
+def test_the_readme_cli_examples_run(live: str, user_folder: Path) -> None:
+    cli_block = _bash_blocks("## A 60-second tour")[1]
+    assert cli_block.count("findalike ") >= 6
+    done = _run_bash(cli_block, user_folder, live)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert "accuracy" in done.stdout and "done" in done.stdout
+
+
+@pytest.mark.parametrize("app", ALL_APPS)
+def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from findalike.cli import app as cli
+
+    photo = _photos(5)[0]
+    clip = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[0]
+    args = {
+        "text": ["sending astronauts to Mars"],
+        "qa": ["how can I sort a hash"],
+        "molecule": ["CC(=O)Oc1ccccc1C(=O)O"],
+        "dna": ["ACGT" * 12],
+        "recommend": ["1"],
+        "image": ["--file", str(photo)],
+        "video": ["--file", str(photo)],
+        "objects": ["--file", str(photo)],
+        "audio": ["--file", str(clip)],
+    }[app]
+    result = CliRunner().invoke(cli, ["search", app, *args, "-k", "3", "--server", live])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)["hits"]
+    if app == "objects":
+        assert len(hits) <= 3  # the detector may find no known object in a photo
+    else:
+        assert len(hits) == 3, result.output[:2000]
