@@ -316,6 +316,19 @@ class AppRuntime:
             return vectors, vectors
         return self.store.count(self.collection, filter="part == 0"), vectors
 
+    def list_items(self, *, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A page of stored items (the first row of each, without vectors), in the
+        store's order, which is stable while nothing is written."""
+        if not self.has_data():
+            return []
+        return self.store.query(
+            self.collection,
+            filter="part == 0",
+            output_fields=["item_id", *[f.name for f in self.spec.fields]],
+            limit=limit,
+            offset=offset,
+        )
+
     def get_item(self, item_id: str) -> dict[str, Any] | None:
         """The first row of an item (its fields, without the vector), or None."""
         if not self.has_data():

@@ -49,3 +49,31 @@ def test_audio_upload_search(page: Any, screenshots: Path) -> None:
     assert first.locator("audio").count() == 1
     first.locator(".offset").first.click()  # seeks the player
     shot(page, screenshots, "audio")
+
+
+def test_image_browse_then_find_similar(page: Any, screenshots: Path) -> None:
+    """The stored photos are listed without any upload; "Find similar" on one of them
+    finds photos like it, itself left out (a stored-item query)."""
+    photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[:24]
+    page.goto("/#/image")
+    _need("image", page)
+    load_through_ui(page, photos)  # already stored by the test above: skipped, still done
+    tiles = page.locator(".browse-tile")
+    tiles.first.wait_for()
+    assert tiles.count() == 12  # one page
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.browse-tile img')].every(i => i.complete "
+        "&& i.naturalWidth > 0)"
+    )
+    picked = tiles.nth(2)
+    name = picked.locator(".tile-name").inner_text()
+    picked.get_by_role("button", name="Find similar").click()
+    page.get_by_test_id("results-count").wait_for()
+    names = page.locator(".hit-tile .tile-name").all_inner_texts()
+    assert names and name not in names
+    page.locator(".browse").get_by_role("button", name="Next").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.browse-tile').length === 12 && "
+        "document.querySelector('.browse .row .muted').textContent.startsWith('13')"
+    )
+    shot(page, screenshots, "image-browse")

@@ -83,3 +83,26 @@ def test_video_search_by_photo(page: Any, screenshots: Path, tmp_path: Path) -> 
     )
     page.evaluate("() => document.querySelector('.media-hit video').pause()")
     shot(page, screenshots, "video")
+
+
+def test_video_browse_then_find_similar(page: Any, screenshots: Path, tmp_path: Path) -> None:
+    """Two clips that share a photo: "Find similar" on one lists the other."""
+    pytest.importorskip("av")
+    pytest.importorskip("skimage")
+    first_clip, second_clip = tmp_path / "cat_then_coffee.mp4", tmp_path / "rocket_then_cat.mp4"
+    make_clip(first_clip, [("chelsea", 2.0), ("coffee", 2.0)])
+    make_clip(second_clip, [("rocket", 2.0), ("chelsea", 2.0)])
+    page.goto("/#/video")
+    _need("video", page)
+    load_through_ui(page, [first_clip, second_clip])
+    tile = page.locator(".browse-tile", has_text=first_clip.name)
+    tile.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.browse-tile img')].every(i => i.complete "
+        "&& i.naturalWidth > 0)"
+    )
+    tile.get_by_role("button", name="Find similar").click()
+    page.get_by_test_id("results-count").wait_for()
+    titles = page.locator(".media-hit .hit-title").all_inner_texts()
+    assert second_clip.name in titles and first_clip.name not in titles, titles
+    shot(page, screenshots, "video-browse")

@@ -49,6 +49,19 @@ class ItemResponse(BaseModel):
     app: str
     item_id: str
     fields: dict[str, Any]
+    file_url: str | None = Field(None, description="The stored original, if the app keeps it.")
+    thumbnail_url: str | None = Field(None, description="Its thumbnail, if the app makes one.")
+
+
+class ItemsPage(BaseModel):
+    data: list[ItemResponse]
+    count: int = Field(description="Items stored in all (not only on this page).")
+    offset: int
+    limit: int
+
+
+MAX_BROWSE_ROWS = 16_384
+"""Milvus answers a query only while offset + limit stays within this."""
 
 
 class DeletedResponse(BaseModel):
@@ -144,13 +157,23 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         items, vectors = await anyio.to_thread.run_sync(rt.count)
         return CountResponse(app=spec.name, items=items, vectors=vectors)
 
+    @router.get("/items", response_model=ItemsPage, summary="Browse the stored items, a page")
+    async def list_items(
+        offset: Annotated[int, Query(ge=0, le=MAX_BROWSE_ROWS - 1)] = 0,
+        limit: Annotated[int, Query(ge=1, le=200)] = 24,
+    ) -> ItemsPage:
+        if offset + limit > MAX_BROWSE_ROWS:
+            raise InvalidInput(f"offset + limit must stay within {MAX_BROWSE_ROWS}", field="offset")
+        rows = await anyio.to_thread.run_sync(lambda: rt.list_items(offset=offset, limit=limit))
+        items, _ = await anyio.to_thread.run_sync(rt.count)
+        return ItemsPage(data=[_item(rt, r) for r in rows], count=items, offset=offset, limit=limit)
+
     @router.get("/items/{item_id}", response_model=ItemResponse, summary="One stored item")
     async def get_item(item_id: ItemId) -> ItemResponse:
         row = await anyio.to_thread.run_sync(rt.get_item, item_id)
         if row is None:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
-        fields = {k: v for k, v in row.items() if k not in ("id", "item_id", "vector")}
-        return ItemResponse(app=spec.name, item_id=item_id, fields=fields)
+        return _item(rt, row)
 
     @router.delete("/items/{item_id}", response_model=DeletedResponse, summary="Delete one item")
     async def delete_item(item_id: ItemId) -> DeletedResponse:
@@ -195,6 +218,19 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     if spec.routes is not None:
         router.include_router(spec.routes(rt))
     return router
+
+
+def _item(rt: AppRuntime, row: dict[str, Any]) -> ItemResponse:
+    """A stored item as the API shows it, with the links its app serves."""
+    item_id = str(row["item_id"])
+    base = f"/api/{rt.name}/items/{item_id}"
+    return ItemResponse(
+        app=rt.name,
+        item_id=item_id,
+        fields={k: v for k, v in row.items() if k not in ("id", "item_id", "vector", "part")},
+        file_url=f"{base}/file" if rt.spec.stores_originals else None,
+        thumbnail_url=f"{base}/thumbnail" if rt.spec.stores_thumbnails else None,
+    )
 
 
 def _media_file(rt: AppRuntime, item_id: str, variant: str) -> FileResponse:

@@ -2,11 +2,13 @@
 // click a result to open the original, or to search with it.
 import { api, errorBox } from "../lib/api.js";
 import { field, fmtScore, h, replace } from "../lib/dom.js";
+import { browsePanel } from "../lib/browse.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 import { queryFilePicker, uploadForm } from "../lib/queryfile.js";
 
 export function render(root, info) {
-  const page = appPage(root, info);
+  let browse = null;
+  const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
   const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 12 });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const show = (r) => replace(results, resultsHeading(r.hits.length, "images"),
@@ -41,6 +43,7 @@ export function render(root, info) {
   const form = h("form", { class: "search", onsubmit: (ev) => { ev.preventDefault(); search(); } },
     picker, h("div", { class: "row" }, field("Results", topK).wrap,
       h("button", { type: "submit", class: "primary" }, "Search")));
-  page.body.append(form, results);
+  browse = browsePanel(info, { onSimilar: (item) => byItem(item.item_id) });
+  page.body.append(form, results, browse);
   return () => { page.dispose(); picker.dispose?.(); };
 }
