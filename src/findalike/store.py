@@ -63,6 +63,17 @@ class _LiteUnimplementedFilter(logging.Filter):
         return "Method not implemented" not in record.getMessage()
 
 
+class _LiteTsFilter(logging.Filter):
+    """Milvus Lite has no MVCC timestamp to give pymilvus's query iterator, which then
+    uses a client-side one (correct for our reads) and warns on every iterator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "mvccTs" not in record.getMessage()
+
+
+_LITE_TS_FILTER = _LiteTsFilter()
+
+
 class StoreError(FindalikeError):
     """Milvus refused an operation for a reason other than being unreachable."""
 
@@ -247,13 +258,18 @@ class VectorStore:
         code: unreachable or timed out -> ``Unavailable`` (503); anything else ->
         ``StoreError`` with a generic message (Milvus's own text, which can quote
         the expression and the schema, goes to the log only)."""
+        client = self._connect()
+        kwargs.setdefault("timeout", self._deadline_s(method))
+        return self._guard(method, getattr(client, method), *args, **kwargs)
+
+    def _guard(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call(*args, **kwargs)`` with pymilvus's and gRPC's failures mapped (see
+        ``_call``)."""
         import grpc
         from pymilvus.exceptions import MilvusException
 
-        client = self._connect()
-        kwargs.setdefault("timeout", self._deadline_s(method))
         try:
-            return getattr(client, method)(*args, **kwargs)
+            return call(*args, **kwargs)
         except MilvusException as exc:
             if _is_connection_error(exc):
                 log.error("Milvus unreachable during %s: %s", method, _reason(exc))
@@ -506,26 +522,29 @@ class VectorStore:
     def iter_rows(
         self, name: str, *, output_fields: Sequence[str], batch_rows: int = 1000
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every row of ``name`` in pages of at most ``batch_rows``, in primary key
-        order (each page asks for ``id > last id``; works the same on Milvus Lite and
-        a server, unlike offsets, which Milvus caps at 16,384). Vectors come back as
-        lists of floats, or as ``bytes`` for binary vectors. Rows written while this
-        runs may or may not be seen: callers that need a snapshot compare counts."""
+        """Every row of ``name`` in pages of at most ``batch_rows``, through Milvus's
+        query iterator (the same on Milvus Lite and a server, and not capped at
+        16,384 rows as offsets are). Paging by ``id > last`` with a limit is NOT a
+        substitute: a limited query returns *some* matching rows, not the lowest
+        ids (on Milvus Lite it read 1,302 of 5,300 rows). Vectors come back as lists
+        of floats, or as ``bytes`` for binary vectors. Rows written while this runs
+        may or may not be seen: callers that need a snapshot compare counts."""
         if not 1 <= batch_rows <= 16384:
             raise ValueError(f"batch_rows must be in [1, 16384], got {batch_rows}")
+        self._ensure_loaded(name)
         fields = list(dict.fromkeys(["id", *output_fields]))
-        last = ""
-        while True:
-            page = self.query(
-                name, filter=f"id > {quote(last)}", output_fields=fields, limit=batch_rows
-            )
-            if not page:
-                return
-            page.sort(key=lambda r: str(r["id"]))
-            yield page
-            last = str(page[-1]["id"])
-            if len(page) < batch_rows:
-                return
+        logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_LITE_TS_FILTER)
+        iterator = self._call(
+            "query_iterator", name, batch_size=batch_rows, filter="", output_fields=fields
+        )
+        try:
+            while True:
+                page = self._guard("query_iterator", iterator.next)
+                if not page:
+                    return
+                yield [_from_milvus_row(dict(r)) for r in page]
+        finally:
+            iterator.close()
 
 
 def _to_milvus_vectors(vectors: np.ndarray) -> list[Any]:
