@@ -1,11 +1,12 @@
 """Recommender benchmark: load and training time, recommendations/s over HTTP at
-1/8/32 concurrent clients, and the same top-k by brute force in numpy in the same
+1/4/16/64 concurrent clients (``--clients``), and the same top-k by brute force in numpy in the same
 run (throughput ratio and top-k overlap).
 
 Runs the real server (uvicorn, one process, loopback, a fresh data folder) on the
 InstEval ratings in datasets/ratings. Writes benchmarks/results/recommend.json.
 
     .venv/bin/python benchmarks/bench_recommend.py [--seconds 10] [--trainings 3]
+        [--clients 1,4,16,64]
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
     parser.add_argument("--trainings", type=int, default=3)
     parser.add_argument("--users", type=int, default=500, help="users sampled for overlap")
+    parser.add_argument(
+        "--clients", default="1,4,16,64", help="concurrency levels, comma-separated"
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="findalike-bench-recommend-"))
@@ -175,7 +179,8 @@ def main() -> None:
                 ]
                 for u in sample
             }
-        http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in (1, 8, 32)]
+        levels = [int(n) for n in args.clients.split(",")]
+        http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in levels]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

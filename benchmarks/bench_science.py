@@ -7,11 +7,13 @@ Measures, in one run on this machine:
   set (ratio = HTTP p50 / RDKit per-query time);
 - DNA sequences encoded per second (k-mer profiles) and loaded per second.
 
-Run: .venv/bin/python benchmarks/bench_science.py
+Run: .venv/bin/python benchmarks/bench_science.py [--clients 1,8,32] [--requests 64]
+     [--no-dna]
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import statistics
@@ -72,7 +74,7 @@ def _load(c: httpx.Client, app: str, path: Path) -> dict[str, Any]:
     }
 
 
-def _latency(base: str, clients: int) -> dict[str, float]:
+def _latency(base: str, clients: int, requests: int) -> dict[str, float]:
     def one(i: int) -> float:
         with httpx.Client(base_url=base, timeout=120) as c:
             t0 = time.perf_counter()
@@ -84,7 +86,7 @@ def _latency(base: str, clients: int) -> dict[str, float]:
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        times = list(pool.map(one, range(REQUESTS_PER_LEVEL)))
+        times = list(pool.map(one, range(requests)))
     wall_s = time.perf_counter() - t0
     times.sort()
     return {
@@ -130,6 +132,11 @@ def _dna_encode() -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated")
+    parser.add_argument("--requests", type=int, default=REQUESTS_PER_LEVEL, help="per level")
+    parser.add_argument("--no-dna", action="store_true", help="molecules only")
+    args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-science-"))
     settings = Settings(data_dir=data_dir, apps=["molecule", "dna"], encode_batch_size=500)
     server, base = _serve(settings)
@@ -145,11 +152,13 @@ def main() -> None:
             rdkit = _rdkit_bulk()
             results["rdkit_in_memory"] = rdkit
             levels = {}
-            for clients in (1, 8, 32):
-                lat = _latency(base, clients)
+            for clients in (int(n) for n in args.clients.split(",")):
+                lat = _latency(base, clients, args.requests)
                 lat["ratio_p50_vs_rdkit"] = round(lat["p50_ms"] / rdkit["top10_query_ms"], 1)
                 levels[str(clients)] = lat
             results["molecule_search_http"] = levels
+            if args.no_dna:
+                return _write(results)
             results["dna_encode"] = _dna_encode()
             results["dna_load"] = _load(c, "dna", DNA)
             t0 = time.perf_counter()
@@ -162,6 +171,10 @@ def main() -> None:
             }
     finally:
         server.should_exit = True
+    _write(results)
+
+
+def _write(results: dict[str, Any]) -> None:
     out = REPO / "benchmarks" / "results" / "science.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -268,6 +268,46 @@ def test_openapi_marks_the_old_names_deprecated(client: TestClient) -> None:
     assert hit["properties"]["tanimoto"].get("deprecated") is True
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": ASPIRIN, "top_k": 10},
+        {"query": "CCO", "top_k": 1000, "min_score": 0.3},
+        {"query": "Clc1ccc(Cl)cc1", "top_k": 25},
+        {"query": "c1ccccc1O", "mode": "substructure", "top_k": 50},
+    ],
+)
+def test_in_memory_fingerprints_answer_as_milvus_does(
+    client: TestClient, body: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Congruence: the packed-bit matrix and the Milvus path give the same hits, in
+    the same order (ties by item id), with the same scores."""
+    from findalike.apps.molecule import search
+
+    in_memory = _search(client, **body)
+    monkeypatch.setattr(search, "fingerprint_index", lambda rt: None)  # Milvus answers
+    on_milvus = _search(client, **body)
+    assert [(h["item_id"], h["score"]) for h in in_memory["hits"]] == [
+        (h["item_id"], h["score"]) for h in on_milvus["hits"]
+    ]
+    assert in_memory["hits"] == on_milvus["hits"]
+    assert in_memory["exact"] is on_milvus["exact"] is True
+
+
+def test_in_memory_fingerprints_follow_deletes_and_loads(client: TestClient) -> None:
+    before = _search(client, query=ASPIRIN, top_k=3)["hits"]
+    gone = before[0]
+    assert client.delete(f"/api/molecule/items/{gone['item_id']}").status_code == 200
+    after = _search(client, query=ASPIRIN, top_k=3)["hits"]
+    assert gone["item_id"] not in {h["item_id"] for h in after}
+    assert [h["item_id"] for h in after[:2]] == [h["item_id"] for h in before[1:]]
+    job = _load(client, "back.smi", f"{gone['smiles']} back\n".encode())
+    assert job["done"] == 1
+    assert [h["item_id"] for h in _search(client, query=ASPIRIN, top_k=3)["hits"]] == [
+        h["item_id"] for h in before
+    ]
+
+
 # runs last: it adds molecules that the exactness tests above do not expect
 def test_csv_and_sdf_readers(client: TestClient) -> None:
     csv_text = b"name,smiles,mw\nethanol,CCO,46.07\nbroken,C1CC,0\nglycine,NCC(=O)O,75.07\n"

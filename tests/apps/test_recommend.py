@@ -18,7 +18,7 @@ from findalike.app import AppRuntime
 from findalike.apps.recommend import APP
 from findalike.apps.recommend.evaluation import _split, evaluate
 from findalike.apps.recommend.ratings import RatingsTable, ReadFailure, Record, read_csv
-from findalike.apps.recommend.recommender import Recommender
+from findalike.apps.recommend.recommender import Recommender, recommender
 from findalike.apps.recommend.schemas import EvaluateRequest
 from findalike.config import Settings
 from findalike.errors import Conflict
@@ -260,6 +260,29 @@ def test_malformed_ratings_are_reported_line_by_line(client: TestClient) -> None
     assert job["done"] == 1  # the two good lines, stored as one record
     r = client.get("/api/recommend/users/900001")
     assert r.status_code == 404 and "train" in r.json()["detail"]  # not in the model yet
+
+
+def test_in_memory_scoring_equals_a_milvus_search(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Congruence: numpy over the model's factors ranks as Milvus does over the
+    stored vectors (same items, same scores to float32 rounding)."""
+    rec = recommender(client.app.state.runtimes["recommend"])  # type: ignore[attr-defined]
+
+    def answers() -> list[list[tuple[str, float]]]:
+        found = [rec.for_user(u, 10).hits for u in ("1", "7", "100", "2000")]
+        found.append(rec.for_liked(["1002", "1050"], 10).hits)
+        pairs = [[(h.item_id, h.score) for h in hits] for hits in found]
+        return pairs + [[(h.item_id, h.score) for h in rec.similar("1002", 10).hits]]
+
+    in_memory = answers()
+    monkeypatch.setattr(Recommender, "_stored_items", lambda self, model: None)
+    on_milvus = answers()
+    for mine, theirs in zip(in_memory, on_milvus, strict=True):
+        assert len(mine) == len(theirs) == 10
+        for (item, score), (other, other_score) in zip(mine, theirs, strict=True):
+            assert abs(score - other_score) < 1e-5
+            assert item == other or abs(score - other_score) < 1e-5  # float32 near-ties
 
 
 def test_retraining_keeps_serving_then_swaps(client: TestClient) -> None:

@@ -16,6 +16,12 @@ Similarity (Tanimoto on Morgan fingerprints) — exact top-k on both stores:
   holds, so the answer is exact, not approximate; only if 16,384 candidates (Milvus's
   top-k limit) are not enough is ``exact`` reported False.
 
+Both are answered from an in-memory packed-bit copy of the stored fingerprints when
+one is held (``fingerprints``: exact Tanimoto by popcount over every molecule, the
+same numbers and the same order, (-Tanimoto, item id), as the Milvus path below, at
+numpy speed); the Milvus path answers when it is not (more than ``MAX_IN_MEMORY``
+molecules).
+
 Substructure / superstructure — exact: Morgan fingerprints cannot screen substructures
 (a fragment's atom environments at its cut bonds are not those of the molecule), so
 each row also stores RDKit's *pattern* fingerprint, which has the screening property
@@ -36,9 +42,15 @@ import numpy as np
 
 from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.molecule.chem import canonical_smiles, parse_smarts, parse_smiles
+from findalike.apps.molecule.fingerprints import (
+    WRITES,
+    FingerprintIndex,
+    fingerprint_index,
+    forget_index,
+)
 from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
 from findalike.encoders.fingerprint import MorganEncoder
-from findalike.errors import Unprocessable
+from findalike.errors import Conflict, Unprocessable
 from findalike.store import in_filter
 
 PATTERN_BITS = 2048
@@ -46,10 +58,14 @@ MAX_CANDIDATES = 16_384
 """Milvus's largest top-k."""
 _SCAN_PAGE = 16_000
 _DETAIL_FIELDS = ["smiles", "mol_id", "name", "meta"]
-_WRITES = "molecule.writes"
 _SCAN_CACHE = "molecule.pattern_scan"
+_STALE_RETRIES = 3
 _EPSILON = 1e-6
 """Slack for the float32 cosine Milvus returns when it bounds an exact fraction."""
+
+
+class _StaleIndex(Exception):
+    """A hit from the in-memory index is no longer in the store."""
 
 
 def pattern_bits(mols: Sequence[Any]) -> np.ndarray:
@@ -72,7 +88,7 @@ def molecule_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem
         np.packbits(bits, axis=1) if encoder.vector_kind == "binary" else bits.astype(np.float32)
     )
     patterns = np.packbits(pattern_bits(mols), axis=1)
-    rt.state[_WRITES] = rt.state.get(_WRITES, 0) + 1
+    rt.state[WRITES] = rt.state.get(WRITES, 0) + 1
     return [
         EncodedItem(
             record=r,
@@ -91,7 +107,18 @@ def molecule_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem
 
 
 def search_molecules(rt: AppRuntime, request: MoleculeSearch) -> MoleculeResults:
-    """The entry point behind ``POST /api/molecule/search``."""
+    """The entry point behind ``POST /api/molecule/search``. A hit found in memory
+    but gone from the store means molecules were deleted since the index was read:
+    the index is re-read and the search answered again."""
+    for _ in range(_STALE_RETRIES):
+        try:
+            return _search_molecules(rt, request)
+        except _StaleIndex:
+            forget_index(rt)
+    raise Conflict("The stored molecules kept changing during the search: try again.")
+
+
+def _search_molecules(rt: AppRuntime, request: MoleculeSearch) -> MoleculeResults:
     if request.mode == "similarity":
         if request.query_type != "smiles":
             raise Unprocessable(
@@ -135,6 +162,9 @@ def similarity_search(
     encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
     smiles = canonical_smiles(mol)
     floor = threshold if threshold is not None else 0.0
+    index = fingerprint_index(rt)
+    if index is not None:
+        return _in_memory_similarity(rt, index, encoder, mol, smiles, limit, floor)
     if encoder.vector_kind == "binary":
         scored, exact, examined = _binary_candidates(rt, encoder, mol, limit, floor)
     else:
@@ -150,6 +180,37 @@ def similarity_search(
         exact=exact,
         candidates=examined,
         matches=len(top),
+    )
+
+
+def _in_memory_similarity(
+    rt: AppRuntime,
+    index: FingerprintIndex,
+    encoder: MorganEncoder,
+    mol: Any,
+    smiles: str,
+    limit: int,
+    floor: float,
+) -> MoleculeResults:
+    """``similarity_search`` over every molecule held in memory: the same Tanimoto
+    values, the same floor (with the same slack) and the same tie order."""
+    scores = index.tanimoto(np.packbits(encoder.bits([mol]), axis=1)[0])
+    kept = np.flatnonzero(scores >= floor - _EPSILON)
+    if len(kept) > limit:  # every molecule scoring at least the k-th best, ties kept
+        kth = np.partition(scores[kept], len(kept) - limit)[len(kept) - limit]
+        shortlist = kept[scores[kept] >= kth]
+    else:
+        shortlist = kept
+    top = sorted(
+        ((float(scores[i]), index.item_ids[i]) for i in shortlist), key=lambda t: (-t[0], t[1])
+    )[:limit]
+    return MoleculeResults(
+        query=smiles,
+        mode="similarity",
+        hits=_hits(rt, top, reference=smiles, index=index),
+        exact=True,
+        candidates=len(index),
+        matches=len(kept),
     )
 
 
@@ -214,7 +275,8 @@ def structure_search(
     q = np.packbits(pattern_bits([query]), axis=1)[0]
     encoder: MorganEncoder = rt.encoder  # type: ignore[assignment]
     score = structure_score(encoder, query, smarts=smarts)
-    rows = scan_patterns(rt)
+    held = fingerprint_index(rt)
+    rows = scan_patterns(rt) if held is None else (held.item_ids, held.smiles, held.patterns)
     matches: list[tuple[str, str, float | None]] = []
     examined = 0
     if rows:
@@ -245,7 +307,7 @@ def structure_search(
         for s, item_id, t in matches[:limit]
     ]
     highlight = Chem.MolToSmarts(query) if mode == "substructure" else ""
-    hits = _hits(rt, top, highlight=highlight)
+    hits = _hits(rt, top, highlight=highlight, index=held)
     return MoleculeResults(
         query=text, mode=mode, hits=hits, exact=True, candidates=examined, matches=len(matches)
     )
@@ -285,7 +347,7 @@ def scan_patterns(rt: AppRuntime) -> tuple[list[str], list[str], np.ndarray] | N
     on every write (``molecule_rows``), so a delete followed by a load is seen too."""
     if not rt.has_data():
         return None
-    key = (rt.store.count(rt.collection), rt.state.get(_WRITES, 0))
+    key = (rt.store.count(rt.collection), rt.state.get(WRITES, 0))
     cached = rt.state.get(_SCAN_CACHE)
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
@@ -330,36 +392,54 @@ def _hits(
     *,
     reference: str = "",
     highlight: str = "",
+    index: FingerprintIndex | None = None,
 ) -> list[MoleculeHit]:
-    """Hits in the given order, with their stored fields and a depiction link."""
+    """Hits in the given order, with their stored fields (from ``index`` when given,
+    else read from the store) and a depiction link."""
     if not scored:
         return []
-    rows = rt.store.query(
-        rt.collection,
-        filter=in_filter("item_id", [i for _, i in scored]),
-        output_fields=["item_id", *_DETAIL_FIELDS],
-    )
-    by_id = {str(r["item_id"]): r for r in rows}
+    if index is not None:
+        stored = rt.existing_items([i for _, i in scored])  # by primary key: ~5 ms
+        if len(stored) < len(scored):
+            raise _StaleIndex
+        by_id = {i: index.row(i) for _, i in scored}
+    else:
+        rows = rt.store.query(
+            rt.collection,
+            filter=in_filter("item_id", [i for _, i in scored]),
+            output_fields=["item_id", *_DETAIL_FIELDS],
+        )
+        by_id = {str(r["item_id"]): r for r in rows}
     hits = []
     for score, item_id in scored:
         row = by_id.get(item_id)
         if row is None:
             continue  # deleted between the search and now
-        params = {"smiles": row["smiles"]}
-        if highlight:
-            params["highlight"] = highlight
-        elif reference and reference != row["smiles"]:
-            params["reference"] = reference
-        hits.append(
-            MoleculeHit(
-                item_id=item_id,
-                smiles=row["smiles"],
-                mol_id=row.get("mol_id") or "",
-                name=row.get("name") or "",
-                meta=row.get("meta") or {},
-                score=score,
-                tanimoto=score,
-                depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
-            )
-        )
+        hits.append(_hit(rt, item_id, score, row, reference=reference, highlight=highlight))
     return hits
+
+
+def _hit(
+    rt: AppRuntime,
+    item_id: str,
+    score: float,
+    row: dict[str, Any],
+    *,
+    reference: str,
+    highlight: str,
+) -> MoleculeHit:
+    params = {"smiles": row["smiles"]}
+    if highlight:
+        params["highlight"] = highlight
+    elif reference and reference != row["smiles"]:
+        params["reference"] = reference
+    return MoleculeHit(
+        item_id=item_id,
+        smiles=row["smiles"],
+        mol_id=row.get("mol_id") or "",
+        name=row.get("name") or "",
+        meta=row.get("meta") or {},
+        score=score,
+        tanimoto=score,
+        depiction_url=f"/api/{rt.name}/depict?{urlencode(params)}",
+    )

@@ -8,6 +8,14 @@ upserts the new item vectors over the old ones (same row ids, one Milvus call pe
 previous model answers. During the upsert itself (well under a second for a few
 thousand items) a query may rank some items by new vectors and some by old ones;
 it never sees an empty collection.
+
+Queries are scored in memory: the same inner products (and, for similar items, the
+same inner-product shortlist re-ranked by cosine) that Milvus would compute over the
+stored item vectors, with numpy over the model's float32 factors (~10x the requests
+per second of a Milvus Lite search per request). Only items the store holds are
+ranked: which ones is read from the store when the model changes and again when the
+store's row count has changed, checked at most every ``STORED_ITEMS_RECHECK_S``. If
+they cannot be read in one query (more than 16,384 items), queries go to Milvus.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +62,10 @@ SIMILAR_CANDIDATES_PER_RESULT = 10
 """Similar items: Milvus returns this many inner-product candidates per wanted
 result; they are re-ranked by cosine so that popular items (long vectors) do not
 crowd out the truly similar ones."""
+STORED_ITEMS_RECHECK_S = 1.0
+"""How often the store's row count is compared with the in-memory set of stored
+items (a Milvus Lite count costs milliseconds, as much as the scoring itself)."""
+_MAX_QUERY_ROWS = 16_384
 
 
 def recommender(rt: AppRuntime) -> Recommender:
@@ -81,6 +94,7 @@ class Recommender:
         self._titles: dict[str, str] | None = None
         self._lock = threading.Lock()
         self._train_lock = threading.Lock()
+        self._stored: StoredItems | None = None
 
     # -- state ----------------------------------------------------------------
 
@@ -227,7 +241,7 @@ class Recommender:
                 )
             raise NotFound(f"Unknown user {user!r}.")
         rated = self.ratings.rated_items(user)
-        items = self._top(model.user_factors[row], k, exclude=rated)
+        items = self._top(model, model.user_factors[row], k, exclude=rated)
         return Recommendations(user=user, model_version=model.version, hits=items)
 
     def for_liked(
@@ -247,7 +261,7 @@ class Recommender:
             raise NotFound(f"None of the liked items is known to the model: {', '.join(liked)}.")
         rows, weights = zip(*known, strict=True)
         vector = fold_in(model, list(rows), list(weights))
-        items = self._top(vector, k, exclude=set(liked))
+        items = self._top(model, vector, k, exclude=set(liked))
         return Recommendations(
             user=None, model_version=model.version, hits=items, unknown_items=unknown
         )
@@ -260,13 +274,12 @@ class Recommender:
             raise NotFound(f"Unknown item {item!r}.")
         query = model.item_factors[row] / model.item_norms[row]
         limit = min(len(model.item_ids), (k + 1) * SIMILAR_CANDIDATES_PER_RESULT)
-        hits = self.rt.search_vectors(query[None, :], limit=limit, output_fields=[])[0]
         scored = []
-        for h in hits:
-            other = model.item_index.get(h.item_id)
+        for item_id, product in self._nearest(model, query, limit):
+            other = model.item_index.get(item_id)
             if other is None or other == row:
                 continue
-            scored.append((h.distance / float(model.item_norms[other]), h.item_id))
+            scored.append((product / float(model.item_norms[other]), item_id))
         scored.sort(reverse=True)
         return SimilarItems(
             item=item,
@@ -278,24 +291,61 @@ class Recommender:
             ],
         )
 
-    def _top(self, vector: np.ndarray, k: int, *, exclude: set[str]) -> list[Recommendation]:
-        limit = k + len(exclude)
-        hits = self.rt.search_vectors(vector[None, :], limit=limit, output_fields=[])[0]
+    def _top(
+        self, model: FactorModel, vector: np.ndarray, k: int, *, exclude: set[str]
+    ) -> list[Recommendation]:
         out = []
-        for h in hits:
-            if h.item_id in exclude:
+        for item_id, product in self._nearest(model, vector, k + len(exclude)):
+            if item_id in exclude:
                 continue
             out.append(
                 Recommendation(
-                    item_id=h.item_id,
-                    item=h.item_id,
-                    title=self.title(h.item_id),
-                    score=round(h.distance, 6),
+                    item_id=item_id,
+                    item=item_id,
+                    title=self.title(item_id),
+                    score=round(product, 6),
                 )
             )
             if len(out) == k:
                 break
         return out
+
+    def _nearest(
+        self, model: FactorModel, vector: np.ndarray, limit: int
+    ) -> list[tuple[str, float]]:
+        """The ``limit`` stored items with the largest inner product with ``vector``,
+        best first (ties by model row), as (item id, inner product): numpy over the
+        model's factors, or a Milvus search when the stored items are not known."""
+        limit = min(limit, _MAX_QUERY_ROWS)
+        stored = self._stored_items(model)
+        if stored is None:
+            hits = self.rt.search_vectors(vector[None, :], limit=limit, output_fields=[])[0]
+            return [(h.item_id, h.distance) for h in hits]
+        products = model.item_factors @ vector.astype(np.float32)
+        rows = np.flatnonzero(stored)
+        if len(rows) > limit:
+            rows = rows[np.argpartition(-products[rows], limit - 1)[:limit]]
+        rows = rows[np.lexsort((rows, -products[rows]))]
+        return [(model.item_ids[r], float(products[r])) for r in rows]
+
+    def _stored_items(self, model: FactorModel) -> np.ndarray | None:
+        """Which of ``model``'s items the store holds, re-read when the model or the
+        store's row count has changed; None if they cannot be read in one query."""
+        now = time.monotonic()
+        stored = self._stored
+        if (
+            stored is not None
+            and stored.model is model
+            and now - stored.checked_at < STORED_ITEMS_RECHECK_S
+        ):
+            return stored.mask
+        rows = self.rt.store.count(self.rt.collection)
+        if stored is None or stored.model is not model or stored.rows != rows:
+            stored = _read_stored_items(self.rt, model, rows)
+        else:
+            stored = StoredItems(model, rows, stored.mask, now)
+        self._stored = stored
+        return stored.mask
 
     # -- evaluation ---------------------------------------------------------------
 
@@ -307,6 +357,31 @@ class Recommender:
         if len(table) == 0:
             raise InvalidInput("No ratings loaded yet.")
         return evaluate(table, request, self.settings.params())
+
+
+@dataclass(frozen=True)
+class StoredItems:
+    """``mask[n]``: whether the store holds ``model.item_ids[n]`` (None: unknown),
+    as read when the store held ``rows`` rows."""
+
+    model: FactorModel
+    rows: int
+    mask: np.ndarray | None
+    checked_at: float
+
+
+def _read_stored_items(rt: AppRuntime, model: FactorModel, rows: int) -> StoredItems:
+    mask = None
+    if rows < _MAX_QUERY_ROWS:
+        found = rt.store.query(
+            rt.collection, filter="part == 0", output_fields=["item_id"], limit=_MAX_QUERY_ROWS
+        )
+        mask = np.zeros(len(model.item_ids), dtype=bool)
+        for row in found:
+            n = model.item_index.get(str(row["item_id"]))
+            if n is not None:
+                mask[n] = True
+    return StoredItems(model, rows, mask, time.monotonic())
 
 
 def _progress(job: JobContext | None) -> Callable[[int], None]:
