@@ -158,3 +158,15 @@ def test_a_hung_milvus_answers_every_request_503_within_its_timeout(
         assert elapsed_s < 5 * timeout_s, f"requests queued behind each other: {elapsed_s:.1f} s"
         r = c.get("/api/dna/count")
         assert r.status_code == 503 and "Traceback" not in r.text
+
+
+def test_upload_spools_left_by_a_crash_are_removed_at_start(tmp_path: Path) -> None:
+    """A process killed mid-load leaves its upload spool behind; no job survives a
+    restart (it is marked interrupted), so the next start removes every spool."""
+    stale = tmp_path / "spool" / "0123abcd"
+    stale.mkdir(parents=True)
+    (stale / "00000.csv").write_bytes(b"x" * 1024)
+    settings = Settings(data_dir=tmp_path, apps=["dna"])
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/api/jobs").status_code == 200
+        assert not (tmp_path / "spool").exists()
