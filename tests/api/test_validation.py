@@ -120,6 +120,7 @@ def test_a_negative_seed_is_refused_and_the_schema_says_so(
     [
         {"topic": "a\u0001b"},
         {"topic": "x" * 1001},
+        {"year": {"gte": 2000, "gtee": 1}},
         {"bad key!": 1},
         {"year": {}},
         {f"k{i}": 1 for i in range(33)},

@@ -74,4 +74,4 @@ async def _events(jobs: JobManager, job: Job, request: Request) -> AsyncIterator
         await anyio.sleep(POLL_S)
         current = jobs.version_of(job.id)  # an int read: hundreds of watchers stay cheap
         if current is None or current != job.version:
-            job = jobs.get(job.id)
+            job = await anyio.to_thread.run_sync(jobs.get, job.id)  # SQLite once evicted

@@ -21,7 +21,8 @@ class Range(BaseModel):
     """A numeric range on a metadata field; give at least one bound."""
 
     model_config = ConfigDict(
-        json_schema_extra=at_least_one_of(gte="number", gt="number", lte="number", lt="number")
+        extra="forbid",  # a misspelt bound ("gtee") is a 422, never silently dropped
+        json_schema_extra=at_least_one_of(gte="number", gt="number", lte="number", lt="number"),
     )
 
     gte: FiniteFloat | None = None
