@@ -318,7 +318,8 @@ class AppRuntime:
 
     def list_items(self, *, offset: int, limit: int) -> list[dict[str, Any]]:
         """A page of stored items (the first row of each, without vectors), in the
-        store's order, which is stable while nothing is written."""
+        store's order (the same from page to page while nothing is written on Milvus Lite,
+        where the browse tests run; a server gives no order guarantee across pages)."""
         if not self.has_data():
             return []
         return self.store.query(
