@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
+from findalike.batching import BatchingEncoder, Coalescer
 from findalike.config import Settings
 from findalike.contract import apply_contract
 from findalike.encoders.base import Encoder
@@ -114,7 +115,8 @@ class AppSpec:
     """Builds the app's own encoder (from ``rt.settings`` and ``rt.app_settings``)."""
     shared_encoder: SharedEncoder | None = None
     """Or a model other apps use too, from ``findalike.encoders.registry`` (built once
-    per process for all the apps that name it)."""
+    per process for all the apps that name it, and run on one model thread that encodes
+    concurrent queries together: ``findalike.batching``)."""
     to_rows: ToRows = one_row_per_record
     routes: RouterFactory | None = None
     requires: tuple[str, ...] = ()
@@ -128,6 +130,10 @@ class AppSpec:
     batch_size: int | None = None
     """Records encoded per batch, if not FINDALIKE_ENCODE_BATCH_SIZE: small for
     videos (memory), large for cheap encoders (fewer Milvus round trips)."""
+    weight: Callable[[AppRuntime, Record], int] | None = None
+    """How many model inputs a record makes (a document's passages), so that a load's
+    batches hold about ``batch_size`` inputs and its progress moves every few seconds
+    however long the items are; ``None``: one input per record."""
     one_row_per_item: bool = False
     """Every item has exactly one vector, so counting rows counts items (fast)."""
     index_type: str | None = None
@@ -180,6 +186,7 @@ class AppRuntime:
         self._encoder_cache = encoder_cache if encoder_cache is not None else {}
         self._lock = threading.RLock()  # the encoder's factory may read app_settings
         self._collection_ready = False
+        self._searches: Coalescer[list[Hit]] = Coalescer(self._search_batch)
 
     @property
     def name(self) -> str:
@@ -205,15 +212,22 @@ class AppRuntime:
         return self._encoder
 
     def _build_encoder(self) -> Encoder:
+        batch = self.settings.batch_queries
         shared = self.spec.shared_encoder
         if shared is not None:
+            cache = self._encoder_cache
             with _SHARED_ENCODERS_LOCK:  # two apps asking at once load the model once
-                if shared.key not in self._encoder_cache:
-                    self._encoder_cache[shared.key] = shared.make(self.settings)
-                return self._encoder_cache[shared.key]
+                if shared.key not in cache:
+                    cache[shared.key] = shared.make(self.settings)
+                if not batch:
+                    return cache[shared.key]
+                threaded = f"{shared.key}:model-thread"  # and share one model thread
+                if threaded not in cache:
+                    cache[threaded] = BatchingEncoder(cache[shared.key])
+                return cache[threaded]
         if self.spec.make_encoder is None:
             raise TypeError(f"app {self.name!r} declares no encoder")
-        return self.spec.make_encoder(self)
+        return self.spec.make_encoder(self)  # cheap or app-specific: called in place
 
     @property
     def encoder_loaded(self) -> bool:
@@ -287,12 +301,15 @@ class AppRuntime:
         if not self.has_data():
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
+        key = (filter, ("part", *fields), min(limit, 16384))
+        if self.settings.batch_queries:  # concurrent searches alike go as one request
+            return self._searches(key, vectors)
+        return self._search_batch(key, vectors)
+
+    def _search_batch(self, key: Hashable, vectors: np.ndarray) -> list[list[Hit]]:
+        filter, fields, limit = cast("tuple[str, tuple[str, ...], int]", key)
         return self.store.search(
-            self.collection,
-            vectors,
-            limit=min(limit, 16384),
-            filter=filter,
-            output_fields=["part", *fields],
+            self.collection, vectors, limit=limit, filter=filter, output_fields=fields
         )
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:

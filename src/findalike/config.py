@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
+    batch_queries: bool = Field(
+        True,
+        description="Encode concurrent queries together on one model thread and send "
+        "concurrent searches to Milvus as one request (off: each request on its own).",
+    )
     image_model: str = Field(
         "efficientnet-lite3-int8",
         description="Image encoder: efficientnet-lite3-int8 (TFLite, default: as good on the "

@@ -1,16 +1,22 @@
 """The load pipeline every app shares: sources -> reader -> records -> encode in
 batches -> upsert -> flush, with every item's fate reported to the job.
 
-Runs in a job worker thread. A bad file, line or member is recorded and skipped;
-a batch that fails to encode is retried item by item so that one bad item never
-takes its neighbours down. Items already stored (same content hash) are counted
-as skipped and not encoded again.
+Runs in a job worker thread, pipelined: while one batch is written to Milvus (by a
+writer thread), the next is read and encoded, so the model does not idle while the
+store works. Batches hold about ``batch_size`` model inputs (``AppSpec.weight``), so
+progress moves every few seconds even when items are long documents.
+
+A bad file, line or member is recorded and skipped; a batch that fails to encode is
+retried item by item so that one bad item never takes its neighbours down. Items
+already stored (same content hash) are counted as skipped and not encoded again.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +30,73 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY_ROWS = 20_000
 
 
+class _Writer:
+    """Writes encoded batches to the store on a thread of its own, one batch behind
+    the encoder (a queue of one: the encoder never runs more than a batch ahead), and
+    reports each batch to the job once it is stored. A store failure stops the load:
+    the next ``put`` (or ``close``) raises it in the load's thread."""
+
+    def __init__(self, rt: AppRuntime, job: JobContext) -> None:
+        self.rt = rt
+        self.job = job
+        self.rows_since_flush = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[list[EncodedItem] | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name="load-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, encoded: list[EncodedItem]) -> None:
+        self._raise()
+        while True:  # a dead writer must not leave the load blocked on a full queue
+            try:
+                self._queue.put(encoded, timeout=0.5)
+                return
+            except queue.Full:
+                self._raise()
+
+    def close(self) -> None:
+        """Wait for every batch to be written; raises the writer's failure, if any."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def abandon(self) -> None:
+        """Stop after the batch in hand (the load failed or was cancelled)."""
+        with self._queue.mutex:
+            self._queue.queue.clear()
+        self._queue.put(None)
+        self._thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (encoded := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain: nothing more is written after a failure
+            try:
+                self._write(encoded)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the load's thread
+                self.error = exc
+
+    def _write(self, encoded: list[EncodedItem]) -> None:
+        rows = [row for e in encoded if e.error is None for row in e.rows]
+        if rows:
+            self.rt.store.upsert(
+                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
+            )
+            self.rows_since_flush += len(rows)
+        for e in encoded:
+            if e.error is not None:
+                self.job.fail_item(e.record.label, e.error)
+        self.job.advance(done=sum(1 for e in encoded if e.error is None))
+        if self.rows_since_flush >= FLUSH_EVERY_ROWS:
+            self.rt.store.flush(self.rt.collection)
+            self.rows_since_flush = 0
+
+
 class Loader:
     """One load: feeds records to the store in batches and reports progress."""
 
@@ -31,8 +104,9 @@ class Loader:
         self.rt = rt
         self.job = job
         self.batch: list[Record] = []
+        self.batch_weight = 0
         self.seen: set[str] = set()
-        self.rows_since_flush = 0
+        self.writer: _Writer | None = None
         self.reader = SourceReader(
             max_item_bytes=rt.settings.max_item_bytes,
             max_unzipped_bytes=rt.settings.max_unzipped_bytes,
@@ -57,13 +131,19 @@ class Loader:
         self.job.phase("loading model")
         self.rt.ensure_collection()
         self.job.phase("encoding")
-        for source in sources:
-            self.job.check_cancelled()
-            if isinstance(source, ReadFailure):
-                self.job.fail_item(source.label, source.error)
-                continue
-            self._read(source)
-        self._process(self.batch)
+        self.writer = _Writer(self.rt, self.job)
+        try:
+            for source in sources:
+                self.job.check_cancelled()
+                if isinstance(source, ReadFailure):
+                    self.job.fail_item(source.label, source.error)
+                    continue
+                self._read(source)
+            self._process(self.batch)
+            self.writer.close()
+        except BaseException:
+            self.writer.abandon()
+            raise
         self.job.phase("flushing")
         self.rt.store.flush(self.rt.collection)
         return None
@@ -92,9 +172,11 @@ class Loader:
                 continue
             self.seen.add(item.item_id)
             self.batch.append(item)
-            if len(self.batch) >= self.rt.batch_size:
+            weigh = self.rt.spec.weight
+            self.batch_weight += 1 if weigh is None else max(1, weigh(self.rt, item))
+            if self.batch_weight >= self.rt.batch_size:
                 self._process(self.batch)
-                self.batch = []
+                self.batch, self.batch_weight = [], 0
 
     def _process(self, batch: Sequence[Record]) -> None:
         if not batch:
@@ -106,20 +188,8 @@ class Loader:
         fresh = [r for r in batch if r.item_id not in existing]
         if not fresh:
             return
-        encoded = self._encode(fresh)
-        rows = [row for e in encoded if e.error is None for row in e.rows]
-        for e in encoded:
-            if e.error is not None:
-                self.job.fail_item(e.record.label, e.error)
-        if rows:
-            self.rt.store.upsert(
-                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
-            )
-            self.rows_since_flush += len(rows)
-        self.job.advance(done=sum(1 for e in encoded if e.error is None))
-        if self.rows_since_flush >= FLUSH_EVERY_ROWS:
-            self.rt.store.flush(self.rt.collection)
-            self.rows_since_flush = 0
+        assert self.writer is not None
+        self.writer.put(self._encode(fresh))
 
     def _encode(self, records: Sequence[Record]) -> list[EncodedItem]:
         try:

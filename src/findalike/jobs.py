@@ -122,12 +122,14 @@ class JobContext:
         self._manager._update(self._job, total=total)
 
     def add_total(self, more: int) -> None:
-        self._manager._update(self._job, total=(self._job.total or 0) + more)
+        with self._manager._lock:  # read and write as one: a load reports from 2 threads
+            self._manager._update(self._job, total=(self._job.total or 0) + more)
 
     def advance(self, *, done: int = 0, skipped: int = 0) -> None:
-        self._manager._update(
-            self._job, done=self._job.done + done, skipped=self._job.skipped + skipped
-        )
+        with self._manager._lock:
+            self._manager._update(
+                self._job, done=self._job.done + done, skipped=self._job.skipped + skipped
+            )
 
     def fail_item(self, item: str, error: str) -> None:
         self._manager._add_error(self._job, ItemError(item=item, error=error))
