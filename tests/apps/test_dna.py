@@ -4,6 +4,8 @@ from Debian r-bioc-dada2, datasets/dna), real Milvus Lite, through the real HTTP
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,319 @@ def _load_many(client: TestClient, files: list[tuple[str, bytes]]) -> dict[str, 
     r = client.post("/api/dna/load", files=[("files", f) for f in files])
     assert r.status_code == 202, r.text
     return wait_job(client, r.json()["id"])
+
+
+# -- encoders chosen by a setting (issue 15) -----------------------------------------
+
+PROMOTERS = DATA.parent / "promoters.fa"
+"""106 E. coli sequences of 57 nt, + promoter / - not (Debian r-cran-kernlab)."""
+SPLICE = DATA.parent / "splice.fa.gz"
+"""3,186 primate splice-junction windows of 60 nt, EI/IE/N (Debian r-cran-mlbench)."""
+SPLICE_ONEHOT_BAR = 0.78
+SPLICE_MARGIN_OVER_KMER = 0.15
+SPLICE_WEIGHTED_BAR = 0.85
+"""5 neighbours, 20% of 1,500 held out: measured one-hot ~0.8, weighted one-hot ~0.9,
+k-mer profile ~0.6."""
+
+
+def _fasta(path: Path) -> list[tuple[str, str, str]]:
+    """(id, class, sequence) of a FASTA file written by datasets/dna/build.py."""
+    data = path.read_bytes()
+    text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode()
+    out = []
+    for chunk in text.split(">")[1:]:
+        header, body = chunk.split("\n", 1)
+        seq_id, label = header.split(" class=")
+        out.append((seq_id, label.strip(), body.replace("\n", "")))
+    return out
+
+
+def _as_fasta(records: list[tuple[str, str, str]]) -> bytes:
+    return "".join(f">{i} class={c}\n{s}\n" for i, c, s in records).encode()
+
+
+def _app(data_dir: Path, **dna: Any) -> TestClient:
+    from findalike.apps.dna.settings import DnaSettings
+
+    settings = Settings(data_dir=data_dir, apps=["dna"], encode_batch_size=1000)
+    return TestClient(create_app(settings, app_settings={"dna": DnaSettings(**dna)}))
+
+
+def _onehot(sequence: str) -> np.ndarray:
+    v = np.zeros((len(sequence), 4))
+    for i, letter in enumerate(sequence):
+        if letter in "ACGT":
+            v[i, "ACGT".index(letter)] = 1.0
+    return v.ravel()
+
+
+def _kmers(sequence: str, k: int = 5) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for i in range(len(sequence) - k + 1):
+        word = sequence[i : i + k]
+        if set(word) <= set("ACGT"):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def _positional(sequence: str, k: int = 3, bin_letters: int = 6) -> dict[tuple[int, str], int]:
+    counts: dict[tuple[int, str], int] = {}
+    for i in range(len(sequence) - k + 1):
+        key = (i // bin_letters, sequence[i : i + k])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _cosine_sparse(a: dict[Any, int], b: dict[Any, int]) -> float:
+    dot = sum(v * b.get(key, 0) for key, v in a.items())
+    return dot / (np.sqrt(sum(v * v for v in a.values())) * np.sqrt(sum(v * v for v in b.values())))
+
+
+def _cosine_onehot(a: str, b: str) -> float:
+    va, vb = _onehot(a), _onehot(b)
+    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
+
+
+PROMOTER_WEIGHTS = [0.2] * 10 + [1.0] * 40 + [0.2] * 7
+"""Fixed weights for the weighted-onehot test: the -35..-1 region counts 5x."""
+
+
+def _weighted_match(a: str, b: str, weights: list[float]) -> float:
+    """The weighted share of positions where a and b have the same letter (no N)."""
+    return sum(w for x, y, w in zip(a, b, weights, strict=True) if x == y) / sum(weights)
+
+
+SIMILARITY = {
+    "kmer-profile": lambda a, b: _cosine_sparse(_kmers(a), _kmers(b)),
+    "onehot": _cosine_onehot,
+    "weighted-onehot": lambda a, b: _weighted_match(a, b, PROMOTER_WEIGHTS),
+    "positional-kmer": lambda a, b: _cosine_sparse(_positional(a), _positional(b)),
+}
+
+
+@pytest.mark.parametrize(
+    "encoder", ["kmer-profile", "onehot", "weighted-onehot", "positional-kmer"]
+)
+def test_each_encoder_finds_the_nearest_promoter(tmp_path: Path, encoder: str) -> None:
+    """Load 96 promoters, search with 10 held out: the nearest stored sequence and its
+    similarity are the ones an independent numpy/dict computation finds."""
+    records = _fasta(PROMOTERS)
+    held, stored = records[::11][:10], [r for r in records if r not in records[::11][:10]]
+    weights = {"position_weights": PROMOTER_WEIGHTS} if encoder == "weighted-onehot" else {}
+    with _app(tmp_path, encoder=encoder, sequence_length=57, **weights) as c:
+        assert _load(c, "p.fa", _as_fasta(stored))["done"] == len(stored)
+        checked = 0
+        for _, _, query in held:
+            sims = sorted(((SIMILARITY[encoder](query, s), i) for i, _, s in stored), reverse=True)
+            if sims[0][0] - sims[1][0] < 1e-4:
+                continue  # a tie: either is right
+            hit = c.post("/api/dna/search", json={"sequence": query, "top_k": 1}).json()["hits"][0]
+            assert hit["seq_id"] == sims[0][1] and hit["score"] == pytest.approx(
+                sims[0][0], abs=1e-5
+            )
+            checked += 1
+        assert checked >= 5
+
+
+def test_position_aware_settings_say_what_they_need() -> None:
+    from pydantic import ValidationError
+
+    from findalike.apps.dna.settings import DnaSettings
+
+    with pytest.raises(ValidationError, match="FINDALIKE_DNA_SEQUENCE_LENGTH"):
+        DnaSettings(encoder="onehot")
+    with pytest.raises(ValidationError, match="FINDALIKE_DNA_POSITION_WEIGHTS"):
+        DnaSettings(encoder="weighted-onehot", sequence_length=3, position_weights=[1.0, 1.0])
+
+
+def test_canonical_kmers_ignore_the_strand() -> None:
+    sequence = _fasta(PROMOTERS)[0][2]
+    reverse = sequence[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    canonical, stranded = KmerEncoder(5, canonical=True), KmerEncoder(5)
+    assert np.array_equal(canonical.encode([sequence]), canonical.encode([reverse]))
+    assert not np.array_equal(stranded.encode([sequence]), stranded.encode([reverse]))
+    assert canonical.version == "k5-acgt-canonical-v1" and stranded.version == "k5-acgt-v1"
+
+
+def test_length_rule_is_a_422_for_a_query_and_a_per_record_failure(tmp_path: Path) -> None:
+    records = _fasta(PROMOTERS)[:6]
+    odd = [(records[0][0], records[0][1], records[0][2][:50])]
+    with _app(tmp_path, encoder="onehot", sequence_length=57) as c:
+        job = _load(c, "p.fa", _as_fasta(odd + records[1:]))
+        assert job["done"] == 5 and job["failed"] == 1, job
+        assert "50 letters" in job["errors"][0]["error"]
+        assert "exactly 57 letters" in job["errors"][0]["error"]
+        r = c.post("/api/dna/classify", json={"sequence": records[1][2] + "ACGT"})
+        assert r.status_code == 422 and "exactly 57 letters" in r.text, r.text
+        r = c.post("/api/dna/search", json={"sequence": records[1][2][:40]})
+        assert r.status_code == 422 and "FINDALIKE_DNA_SEQUENCE_LENGTH" in r.text, r.text
+
+
+def test_a_collection_built_with_another_encoder_is_a_409(tmp_path: Path) -> None:
+    records = _fasta(PROMOTERS)[:4]
+    with _app(tmp_path) as c:
+        assert _load(c, "p.fa", _as_fasta(records))["done"] == 4
+    for other in ({"encoder": "onehot", "sequence_length": 57}, {"canonical": True}):
+        with _app(tmp_path, **other) as c:
+            r = c.post("/api/dna/search", json={"sequence": records[0][2]})
+            assert r.status_code == 409 and "kmer-profile@k5-acgt-v1" in r.text, r.text
+            assert c.post("/api/dna/evaluate", json={}).status_code == 409
+
+
+def test_evaluate_compares_encoders_as_an_independent_computation_does(tmp_path: Path) -> None:
+    """The first 1,500 splice windows; evaluate's one-hot figures equal a plain numpy
+    kNN over the same split, and position beats composition by a wide margin."""
+    from findalike.app import content_id
+
+    records = list({(c, s): i for i, c, s in _fasta(SPLICE)[:1500]})
+    seed, neighbours, fraction = 3, 5, 0.2
+    with _app(tmp_path, encoder="onehot", sequence_length=60) as c:
+        assert _load(c, "s.fa", _as_fasta([("x", lab, s) for lab, s in records]))["failed"] == 0
+        r = c.post(
+            "/api/dna/evaluate",
+            json={"holdout_fraction": fraction, "seed": seed, "neighbours": neighbours},
+        )
+        assert r.status_code == 200, r.text
+        report = r.json()
+    by_name = {
+        e["encoder"].split("@")[0] + ("+rc" if "canonical" in e["encoder"] else ""): e
+        for e in report["encoders"]
+    }
+    onehot, kmer = by_name["onehot"], by_name["kmer-profile"]
+    print(
+        f"splice, {report['held_out']} held out: one-hot {onehot['accuracy']:.3f}, positional "
+        f"{by_name['positional-kmer']['accuracy']:.3f}, weighted one-hot "
+        f"{by_name['weighted-onehot']['accuracy']:.3f}, k-mer {kmer['accuracy']:.3f}, "
+        f"canonical {by_name['kmer-profile+rc']['accuracy']:.3f}, "
+        f"majority {report['majority_baseline']:.3f}"
+    )
+    # the same split, computed here
+    order = sorted(
+        records,
+        key=lambda r: hashlib.sha256(f"{seed}:{content_id('dna', r[1], r[0])}".encode()).digest(),
+    )
+    n_test = round(fraction * len(order))
+    test, train = order[:n_test], order[n_test:]
+    x_train = np.array([_onehot(s) for _, s in train]) / np.sqrt(60)
+    x_test = np.array([_onehot(s) for _, s in test]) / np.sqrt(60)
+    sims = np.round(x_test @ x_train.T, 6)
+    predicted = []
+    for row in sims:
+        votes: dict[str, float] = {}
+        for j in np.argsort(-row, kind="stable")[:neighbours]:
+            votes[train[j][0]] = votes.get(train[j][0], 0.0) + row[j]
+        predicted.append(max(votes, key=lambda k: votes[k]))
+    labels = sorted({lab for lab, _ in test} | set(predicted))
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    for (truth, _), guess in zip(test, predicted, strict=True):
+        confusion[labels.index(truth), labels.index(guess)] += 1
+    train_labels = [lab for lab, _ in train]
+    majority = max(dict.fromkeys(train_labels), key=train_labels.count)  # ties: first seen
+    assert report["held_out"] == n_test and report["training"] == len(train)
+    assert report["encoder"] == onehot["encoder"] == "onehot@L60-acgt-v1" and onehot["current"]
+    assert onehot["labels"] == labels and onehot["confusion"] == confusion.tolist()
+    assert onehot["accuracy"] == pytest.approx(np.trace(confusion) / n_test, abs=1e-6)
+    assert report["majority_label"] == majority
+    assert report["majority_baseline"] == pytest.approx(
+        sum(lab == majority for lab, _ in test) / n_test, abs=1e-6
+    )
+    assert onehot["accuracy"] >= SPLICE_ONEHOT_BAR
+    assert onehot["accuracy"] >= kmer["accuracy"] + SPLICE_MARGIN_OVER_KMER
+    # weighted-onehot: squared mutual information of letter and class per position,
+    # learned on the training split only, then the same kNN
+    weighted = by_name["weighted-onehot"]
+    weights = _mi_squared_weights(train)
+    assert weighted["position_weights"] == pytest.approx(weights, abs=1e-4)
+    w = np.array(weighted["position_weights"])
+    scale = np.sqrt(np.repeat(w, 4)) / np.sqrt(w.sum())
+    predicted = _knn([s for _, s in train], train_labels, [s for _, s in test], scale, neighbours)
+    assert weighted["accuracy"] == pytest.approx(
+        np.mean([p == t for p, (t, _) in zip(predicted, test, strict=True)]), abs=1e-6
+    )
+    assert weighted["accuracy"] >= SPLICE_WEIGHTED_BAR
+    assert weighted["accuracy"] >= kmer["accuracy"] + SPLICE_MARGIN_OVER_KMER
+    assert report["best"] == weighted["encoder"]
+
+
+def _mi_squared_weights(train: list[tuple[str, str]]) -> list[float]:
+    classes = sorted({c for c, _ in train})
+    mi = []
+    for i in range(len(train[0][1])):
+        joint = {(c, x): 0.5 for c in classes for x in "NACGT"}
+        for c, s in train:
+            joint[c, s[i] if s[i] in "ACGT" else "N"] += 1
+        total = sum(joint.values())
+        p_class = {c: sum(joint[c, x] for x in "NACGT") / total for c in classes}
+        p_letter = {x: sum(joint[c, x] for c in classes) / total for x in "NACGT"}
+        mi.append(
+            sum(
+                v / total * np.log(v / total / (p_class[c] * p_letter[x]))
+                for (c, x), v in joint.items()
+            )
+        )
+    top = max(m * m for m in mi)
+    return [m * m / top for m in mi]
+
+
+def _knn(
+    train: list[str], labels: list[str], test: list[str], scale: np.ndarray, neighbours: int
+) -> list[str]:
+    x_train = np.array([_onehot(s) for s in train]) * scale
+    x_test = np.array([_onehot(s) for s in test]) * scale
+    sims = np.round(x_test @ x_train.T, 6)
+    out = []
+    for row in sims:
+        votes: dict[str, float] = {}
+        for j in np.argsort(-row, kind="stable")[:neighbours]:
+            votes[labels[j]] = votes.get(labels[j], 0.0) + row[j]
+        out.append(max(votes, key=lambda k: votes[k]))
+    return out
+
+
+def test_cli_compares_the_encoders_as_the_api_does(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from findalike.cli import app as cli
+    from tests.conftest import serving
+
+    with _app(tmp_path) as c:
+        assert _load(c, "p.fa", PROMOTERS.read_bytes())["done"] == 106
+        report = c.post("/api/dna/evaluate", json={"seed": 4}).json()
+        with serving(c.app) as url:
+            result = CliRunner().invoke(
+                cli, ["dna-encoders", "--server", url, "--seed", "4"], env={"COLUMNS": "200"}
+            )
+    assert result.exit_code == 0, result.output
+    for e in report["encoders"]:
+        assert e["encoder"] in result.output and f"{e['accuracy']:.3f}" in result.output
+    weighted = next(e for e in report["encoders"] if e["position_weights"])
+    assert json.dumps(weighted["position_weights"]) in result.output
+    assert f"majority baseline {report['majority_baseline']:.3f}" in result.output
+
+
+def test_a_collection_from_before_stored_sequences_still_loads(tmp_path: Path) -> None:
+    """Collections made before the ``sequence`` field: loads leave it out and evaluate
+    reads the preview of sequences short enough to be whole in it."""
+    from findalike.store import CollectionSpec, FieldSpec, VectorStore
+
+    settings = Settings(data_dir=tmp_path, apps=["dna"])
+    store = VectorStore(settings.resolved_milvus_uri)
+    old_fields = ("label", "seq_id", "length", "preview")
+    store.ensure(
+        CollectionSpec(
+            name=f"{settings.collection_prefix}dna",
+            dim=1024,
+            vector_kind="float",
+            metric="COSINE",
+            encoder="kmer-profile@k5-acgt-v1",
+            fields=tuple(
+                FieldSpec(n, "int") if n == "length" else FieldSpec(n, "str", 256)
+                for n in old_fields
+            ),
+        )
+    )
+    store.close()
+    with _app(tmp_path) as c:
+        assert _load(c, "p.fa", PROMOTERS.read_bytes())["done"] == 106
+        r = c.post("/api/dna/evaluate", json={})
+        assert r.status_code == 200 and r.json()["sequences"] == 106, r.text

@@ -101,6 +101,9 @@ def test_dna_classify_and_evaluate(page: Any, screenshots: Path, tmp_path: Path)
     page.get_by_role("button", name="Evaluate accuracy (held-out)").click()
     page.get_by_test_id("accuracy").wait_for()
     assert page.locator("table.heat tbody tr").count() >= 2
+    encoders = page.get_by_test_id("encoders").locator("tbody tr")  # 16S: k-mer profiles only
+    assert encoders.count() == 2
+    assert encoders.first.get_attribute("data-encoder") == "kmer-profile@k5-acgt-v1"
     shot(page, screenshots, "dna")
 
 

@@ -1,19 +1,24 @@
-"""DNA sequence classification and similar-sequence search on k-mer profiles.
+"""DNA sequence classification and similar-sequence search.
 
-Loads labelled FASTA/TSV, validates every record, stores a fixed-vocabulary k-mer
-profile (``findalike.encoders.kmer``) with its class, and classifies a sequence by
-a similarity-weighted vote of its nearest labelled sequences. Settings:
-``FINDALIKE_DNA_K``, ``_NEIGHBOURS``, ``_LABEL_PATTERN``, ``_MAX_SEQUENCE_LETTERS``.
+Loads labelled FASTA/TSV, validates every record, stores a vector of it with its
+class and the sequence itself, and classifies a sequence by a similarity-weighted
+vote of its nearest labelled sequences. The vector is a fixed-vocabulary k-mer
+profile (``findalike.encoders.kmer``, composition, any length) by default, or a
+position-aware encoding of fixed-length sequences (``findalike.encoders.dna``),
+chosen with ``FINDALIKE_DNA_ENCODER`` after comparing them on the stored data with
+``POST /api/dna/evaluate``. Settings: ``FINDALIKE_DNA_ENCODER``, ``_SEQUENCE_LENGTH``,
+``_CANONICAL``, ``_K``, ``_NEIGHBOURS``, ``_LABEL_PATTERN``, ``_MAX_SEQUENCE_LETTERS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from findalike.app import AppRuntime, AppSpec
+from findalike.app import AppRuntime, AppSpec, EncodedItem, Record, one_row_per_record
 from findalike.apps.dna.classify import search_sequences
 from findalike.apps.dna.models import DnaQuery, DnaResults
-from findalike.apps.dna.reader import read_dna
+from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, read_dna
 from findalike.apps.dna.routes import dna_routes
 from findalike.apps.dna.settings import DnaSettings
 from findalike.encoders.base import Encoder
@@ -23,10 +28,29 @@ DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "dna"
 
 
 def make_encoder(rt: AppRuntime) -> Encoder:
-    from findalike.encoders.kmer import KmerEncoder
+    from findalike.apps.dna.encoders import configured_encoder
 
     settings: DnaSettings = rt.app_settings
-    return KmerEncoder(settings.k)
+    return configured_encoder(settings)
+
+
+def to_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    """One row per sequence, with the sequence itself in ``sequence`` unless the
+    collection was created before that field existed (then loads still work and
+    ``evaluate`` reads the preview of short sequences)."""
+    items = one_row_per_record(rt, records)
+    if "dna_stores_sequences" not in rt.state:
+        fields = {f.name for f in rt.store.describe(rt.collection).fields}
+        rt.state["dna_stores_sequences"] = "sequence" in fields
+    if not rt.state["dna_stores_sequences"]:
+        for item in items:
+            for row in item.rows:
+                row.pop("sequence", None)
+    return items
+
+
+def forget_schema(rt: AppRuntime) -> None:
+    rt.state.pop("dna_stores_sequences", None)
 
 
 def demo_files() -> list[tuple[str, Path]]:
@@ -37,16 +61,19 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="dna",
     title="DNA sequences",
-    summary="Classify a DNA sequence by its nearest labelled sequences (k-mer profiles), "
-    "or find similar sequences.",
+    summary="Classify a DNA sequence by its nearest labelled sequences (k-mer profiles, "
+    "or position-aware encodings of fixed-length sequences), or find similar sequences.",
     extensions=frozenset({".fa", ".fasta", ".fna", ".ffn", ".fas", ".gz", ".tsv", ".txt"}),
     fields=(
         FieldSpec("label", "str", 256),
         FieldSpec("seq_id", "str", 256),
         FieldSpec("length", "int"),
         FieldSpec("preview", "str", 256),
+        FieldSpec("sequence", "str", SEQUENCE_FIELD_LETTERS),
     ),
     make_encoder=make_encoder,
+    to_rows=to_rows,
+    on_drop=forget_schema,
     settings=DnaSettings,
     read=read_dna,
     search_request=DnaQuery,

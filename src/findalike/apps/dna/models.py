@@ -35,7 +35,8 @@ class DnaQuery(SearchRequest):
         max_length=MAX_QUERY_LETTERS,
         json_schema_extra={"pattern": SEQUENCE_PATTERN},
         description="DNA letters A/C/G/T/N (any case; white space and a FASTA header "
-        "line are ignored); at least k letters (FINDALIKE_DNA_K, 5 by default).",
+        "line are ignored); at least k letters (FINDALIKE_DNA_K, 5 by default), and "
+        "exactly FINDALIKE_DNA_SEQUENCE_LENGTH for a position-aware encoder (else 422).",
     )
     limit: int | None = deprecated_alias("top_k")
     label: str | None = Field(
@@ -48,8 +49,9 @@ class DnaQuery(SearchRequest):
 
 class DnaNeighbour(Hit):
     score: float = Field(
-        description="Cosine similarity of the k-mer count profiles, 0..1 (counts are never "
-        "negative; 1: the same profile)."
+        description="Cosine similarity of the two vectors, 0..1 (they are never negative): "
+        "of the k-mer count profiles, or for `onehot` the share of positions with the same "
+        "letter; 1: the same vector."
     )
     label: str = Field(description="The class of the stored sequence.")
     seq_id: str = ""
@@ -97,14 +99,24 @@ class DnaEvaluateRequest(StrictModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"holdout_fraction": 0.2, "neighbours": 5, "seed": 0},
+                {"holdout_fraction": 0.2, "neighbours": 5, "seed": 0, "max_sequences": 5000},
             ]
         }
     )
 
     holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="Share held out.")
     neighbours: int | None = Field(None, ge=1, le=200)
-    seed: int = Field(0, description="Chooses which items are held out (reproducible).")
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**63 - 1,
+        description="Chooses which items are held out (reproducible): stored items are "
+        "ordered by sha256 of `{seed}:{item_id}`, the first `max_sequences` taken and "
+        "the first `round(holdout_fraction * n)` of those held out.",
+    )
+    max_sequences: int = Field(
+        5000, ge=10, le=20_000, description="At most this many stored sequences are used."
+    )
 
 
 class ClassScore(BaseModel):
@@ -114,14 +126,42 @@ class ClassScore(BaseModel):
     support: int = Field(description="Held-out items of this class.")
 
 
+class EncoderEvaluation(BaseModel):
+    """One encoder's held-out kNN accuracy (or why it does not apply)."""
+
+    encoder: str = Field(description="name@version, as a collection records it.")
+    dim: int
+    current: bool = Field(description="The encoder of the stored vectors.")
+    applicable: bool
+    reason: str = Field("", description="Why it does not apply (then no figures).")
+    accuracy: float = 0.0
+    per_class: list[ClassScore] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list, description="Confusion matrix order.")
+    confusion: list[list[int]] = Field(
+        default_factory=list, description="confusion[true][predicted] counts."
+    )
+    position_weights: list[float] | None = Field(
+        None,
+        description="weighted-onehot: the weights learned from the training split; set "
+        "them as FINDALIKE_DNA_POSITION_WEIGHTS to use this encoder.",
+    )
+
+
 class DnaEvaluation(BaseModel):
-    """Held-out accuracy of the kNN vote against the stored labelled sequences."""
+    """Held-out accuracy of the kNN vote over the stored labelled sequences, for the
+    encoder of the collection (the top-level figures) and every other applicable
+    encoder (``encoders``), all on the same split, re-encoded in memory."""
 
     held_out: int
     training: int
     neighbours: int
-    k: int = Field(description="k-mer length of the stored vectors.")
-    accuracy: float
+    seed: int
+    sequences: int = Field(description="Stored sequences used (at most max_sequences).")
+    lengths: list[int] = Field(description="Shortest and longest sequence used.")
+    k: int = Field(description="k-mer length of the k-mer profiles.")
+    encoder: str = Field(description="The encoder of the stored vectors (name@version).")
+    best: str = Field(description="The encoder with the highest held-out accuracy.")
+    accuracy: float = Field(description="Held-out accuracy of the stored vectors' encoder.")
     majority_baseline: float = Field(
         description="Accuracy of always answering the most frequent training class."
     )
@@ -129,3 +169,4 @@ class DnaEvaluation(BaseModel):
     per_class: list[ClassScore]
     labels: list[str] = Field(description="Row/column order of the confusion matrix.")
     confusion: list[list[int]] = Field(description="confusion[true][predicted] counts.")
+    encoders: list[EncoderEvaluation]

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from findalike.app import AppRuntime, ReadFailure, Record, content_id
+from findalike.apps.dna.encoders import length_problem
 from findalike.apps.dna.settings import DnaSettings
 from findalike.errors import InvalidInput, UnsupportedMedia
 from findalike.sources import gunzip_capped
@@ -17,6 +18,9 @@ from findalike.sources import gunzip_capped
 _NOT_DNA = re.compile(r"[^ACGTN]")
 _SPACE = re.compile(r"\s+")
 PREVIEW_LETTERS = 120
+SEQUENCE_FIELD_LETTERS = 65_535
+"""The stored copy of each sequence (Milvus's longest string); a longer sequence is
+stored without it and ``evaluate`` leaves it out."""
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".fas")
 
 
@@ -62,14 +66,20 @@ def read_dna(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFa
     text = data.decode("utf-8", errors="replace")
     settings = dna_settings(rt)
     if lower.endswith(FASTA_SUFFIXES):
-        yield from _read_fasta(name, text, settings)
+        records = _read_fasta(name, text, settings)
     elif lower.endswith((".tsv", ".txt")):
-        yield from _read_tsv(name, text, settings)
+        records = _read_tsv(name, text, settings)
     else:
         raise UnsupportedMedia(
             f"{name}: the DNA app reads FASTA ({', '.join(FASTA_SUFFIXES)}, "
             "optionally .gz) and TSV sequence<TAB>class"
         )
+    encoder = rt.encoder
+    for record in records:
+        problem = (
+            None if isinstance(record, ReadFailure) else length_problem(encoder, record.payload)
+        )
+        yield record if problem is None else ReadFailure(record.label, problem)
 
 
 def _record(sequence: str, label: str, seq_id: str, where: str) -> Record:
@@ -81,6 +91,7 @@ def _record(sequence: str, label: str, seq_id: str, where: str) -> Record:
             "seq_id": seq_id[:256],
             "length": len(sequence),
             "preview": sequence[:PREVIEW_LETTERS],
+            "sequence": sequence if len(sequence) <= SEQUENCE_FIELD_LETTERS else "",
         },
         label=where,
     )

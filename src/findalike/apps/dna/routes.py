@@ -29,14 +29,16 @@ def dna_routes(rt: AppRuntime) -> APIRouter:
 
     @router.post("/evaluate", response_model=DnaEvaluation)
     async def evaluate_route(body: DnaEvaluateRequest) -> DnaEvaluation:
-        """Held-out accuracy, per-class precision/recall, confusion matrix and the
-        majority-class baseline over the stored labelled sequences."""
+        """Compare the DNA encoders on the stored labelled sequences: held-out accuracy,
+        per-class precision/recall, confusion matrix and the majority-class baseline of
+        each (the top-level figures are the stored vectors' encoder's)."""
         return await anyio.to_thread.run_sync(
             lambda: evaluate(
                 rt,
                 holdout_fraction=body.holdout_fraction,
                 neighbours=body.neighbours,
                 seed=body.seed,
+                max_sequences=body.max_sequences,
             )
         )
 

@@ -1,10 +1,12 @@
 // DNA: paste a sequence or FASTA (or open a file); the predicted class with its
-// confidence and the neighbours; the held-out evaluation with a confusion heat map.
+// confidence and the neighbours; the held-out evaluation with a confusion heat map and
+// the comparison of the encoders on the same split (pick one with FINDALIKE_DNA_ENCODER).
 import { api, errorBox } from "../lib/api.js";
 import { field, fmtScore, h, replace } from "../lib/dom.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
+const points = (d) => `${d >= 0 ? "+" : "−"}${Math.abs(d * 100).toFixed(1)} pts`;
 
 function votesView(votes) {
   const entries = Object.entries(votes).sort((a, b) => b[1] - a[1]);
@@ -46,13 +48,39 @@ export function heatMap(labels, confusion) {
   }))));
 }
 
+/** One row per encoder: held-out accuracy on the same split, or why it does not apply. */
+function encodersTable(r) {
+  const note = (e) => [e.current ? "stored vectors" : "", e.encoder === r.best ? "best" : ""]
+    .filter(Boolean).join(", ");
+  return h("div", { class: "scroll" }, h("table", { class: "encoders",
+    "data-testid": "encoders", "aria-label": "Held-out accuracy per encoder" },
+  h("thead", {}, h("tr", {}, ["Encoder", "Dimensions", "Accuracy", "vs majority", "Note"]
+    .map((c) => h("th", { scope: "col" }, c)))),
+  h("tbody", {}, r.encoders.map((e) => h("tr", { "data-encoder": e.encoder },
+    h("td", { class: "code" }, e.encoder), h("td", {}, String(e.dim)),
+    h("td", {}, e.applicable ? pct(e.accuracy) : "n/a"),
+    h("td", {}, e.applicable ? points(e.accuracy - r.majority_baseline) : ""),
+    h("td", {}, e.applicable ? note(e) : e.reason))))));
+}
+
 function evaluationView(r) {
   return [
     h("h2", {}, "Held-out evaluation"),
     h("p", { "data-testid": "accuracy" }, h("strong", {}, `Accuracy ${pct(r.accuracy)}`),
       ` on ${r.held_out} held-out sequences (trained on ${r.training}, ${r.neighbours} neighbours, `,
-      `k-mers of ${r.k}); majority-class baseline ${pct(r.majority_baseline)} `,
+      `encoder ${r.encoder}); majority-class baseline ${pct(r.majority_baseline)} `,
       `(“${r.majority_label}”).`),
+    h("h3", {}, "Encoders compared on the same split"),
+    encodersTable(r),
+    h("p", { class: "muted" }, `Best: ${r.best}. Choose the encoder with `,
+      h("span", { class: "code" }, "FINDALIKE_DNA_ENCODER"),
+      " (position-aware ones need FINDALIKE_DNA_SEQUENCE_LENGTH) and load again."),
+    ...r.encoders.filter((e) => e.position_weights).map((e) => h("details", {},
+      h("summary", {}, `Position weights of ${e.encoder} (learned on the training split)`),
+      h("pre", { class: "code" },
+        `FINDALIKE_DNA_ENCODER=weighted-onehot\nFINDALIKE_DNA_SEQUENCE_LENGTH=${e.position_weights.length}\n`
+        + `FINDALIKE_DNA_POSITION_WEIGHTS='${JSON.stringify(e.position_weights)}'`))),
+    h("h3", {}, `Confusion matrix (${r.encoder})`),
     heatMap(r.labels, r.confusion),
     h("div", { class: "scroll" }, h("table", {},
       h("thead", {}, h("tr", {}, ["Class", "Precision", "Recall", "Support"]
