@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
-from findalike.batching import BatchingEncoder, Coalescer
+from findalike.batching import BatchingEncoder, BatchStats, Coalescer
 from findalike.config import Settings
 from findalike.contract import apply_contract
 from findalike.encoders.base import Encoder
@@ -228,6 +228,11 @@ class AppRuntime:
         if self.spec.make_encoder is None:
             raise TypeError(f"app {self.name!r} declares no encoder")
         return self.spec.make_encoder(self)  # cheap or app-specific: called in place
+
+    @property
+    def search_stats(self) -> BatchStats:
+        """How the app's searches were batched (``findalike.batching``)."""
+        return self._searches.stats
 
     @property
     def encoder_loaded(self) -> bool:

@@ -23,6 +23,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -42,10 +43,11 @@ QUERY, LOAD = 0, 1
 class _Pending(Generic[T]):
     """One caller's share of a batch: its input, and its result or error once known."""
 
-    __slots__ = ("items", "result", "error", "done")
+    __slots__ = ("items", "result", "error", "done", "since")
 
     def __init__(self, items: Sequence[Any] | np.ndarray) -> None:
         self.items = items
+        self.since = time.perf_counter()
         self.result: T | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -72,6 +74,8 @@ class BatchStats:
     largest_batch: int = 0
     sizes: dict[int, int] = field(default_factory=dict)
     """Batches by number of callers in them."""
+    waited_s: float = 0.0
+    """Seconds callers spent queued before their batch started, summed."""
 
     def record(self, callers: int, items: int) -> None:
         self.batches += 1
@@ -183,6 +187,8 @@ class BatchingEncoder:
                 assert entry[2] is not None
                 batch.append(entry[2])
                 size += len(entry[2].items)
+            started = time.perf_counter()
+            self.stats.waited_s += sum(started - p.since for p in batch)
             self._encode(batch)
 
     def _encode(self, batch: list[_Pending[np.ndarray]]) -> None:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from asgi_correlation_id import correlation_id
 from pydantic import BaseModel, Field
 
 from findalike.errors import Conflict, FindalikeError, NotFound
@@ -154,6 +155,8 @@ class JobManager:
         self._changed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="findalike-job")
         self._stopping = False
+        self.finished_counts: dict[str, int] = {}
+        """Jobs ended in this process, by final state (for ``/metrics``)."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(db_path), check_same_thread=False)
         self._db.execute(
@@ -189,6 +192,15 @@ class JobManager:
         watchers, which copy the job only when this moves."""
         job = self._jobs.get(job_id)
         return None if job is None else job.version
+
+    def live_counts(self) -> dict[str, int]:
+        """Jobs queued and running now, by state."""
+        with self._lock:
+            counts = {"queued": 0, "running": 0}
+            for job in self._jobs.values():
+                if not job.finished:
+                    counts[job.state] = counts.get(job.state, 0) + 1
+            return counts
 
     def list(self, *, app: str | None = None, limit: int = 50) -> list[Job]:
         with self._lock:
@@ -255,6 +267,7 @@ class JobManager:
             return
         self._update(job, state="running", phase="reading", started_at=_now())
         token = _CURRENT.set(ctx)  # pool threads are reused: reset in ``finally``
+        log_id = correlation_id.set(f"job-{job.id[:12]}")  # the job's log lines say so
         try:
             message = work(ctx)
         except JobCancelled:
@@ -273,6 +286,7 @@ class JobManager:
             self._finish(job, state, message or _summary(job))
         finally:
             _CURRENT.reset(token)
+            correlation_id.reset(log_id)
             with self._lock:
                 self._contexts.pop(job.id, None)
 
@@ -287,6 +301,7 @@ class JobManager:
                 eta_s=None,
                 force=True,
             )
+            self.finished_counts[state] = self.finished_counts.get(state, 0) + 1
             self._evict_finished()
 
     def _evict_finished(self) -> None:

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import anyio
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -21,6 +22,7 @@ from findalike import __version__
 from findalike.api.errors import install_error_handlers
 from findalike.api.fallback import install_fallback_route
 from findalike.api.limits import BodySizeLimit, annotate_body_limits
+from findalike.api.metrics import RequestMetrics, install_metrics
 from findalike.api.routes import jobs as jobs_routes
 from findalike.api.routes import system
 from findalike.api.routes.app_routes import make_app_router
@@ -126,6 +128,7 @@ def create_app(
     app.state.runtimes = runtimes
     app.state.disabled = disabled
     install_error_handlers(app)
+    latency = install_metrics(app, runtimes, store)
     app.include_router(system.router)
     app.include_router(jobs_routes.router)
     for rt in runtimes.values():
@@ -142,6 +145,8 @@ def create_app(
         trusted_hosts=settings.trusted_hosts,
         allowed_origins=settings.allowed_origins,
     )
+    app.add_middleware(RequestMetrics, histogram=latency)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")  # runs first
 
     ui_dir = Path(str(files("findalike") / "ui"))
     if (ui_dir / "index.html").exists():

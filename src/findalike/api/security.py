@@ -20,7 +20,7 @@ no body read and reaches no endpoint:
   never logged. Missing or wrong key: 401; a read key on a write route: 403.
 
 The static web UI, the API docs and ``/api/health`` need no key: they hold no data,
-and the UI is where a user types the key.
+and the UI is where a user types the key. ``/metrics`` needs a read key.
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def is_loopback(host: str) -> bool:
 
 def required_scope(method: str, path: str) -> KeyScope | None:
     """The scope a request needs; None for what is public (UI, docs, health)."""
+    if path == "/metrics":
+        return "read"
     if not path.startswith("/api/") or path in _PUBLIC_API:
         return None
     if method in ("GET", "HEAD", "OPTIONS"):
