@@ -1,6 +1,7 @@
 """Recommender benchmark: load and training time, recommendations/s over HTTP at
 1/4/16/64 concurrent clients (``--clients``), and the same top-k by brute force in numpy in the same
-run (throughput ratio and top-k overlap).
+run (throughput ratio and top-k overlap); and POST /for-users with 100 users a request
+at 1 and 16 clients (many users per request).
 
 Runs the real server (uvicorn, one process, loopback, a fresh data folder) on the
 InstEval ratings in datasets/ratings. Writes benchmarks/results/recommend.json.
@@ -111,6 +112,42 @@ async def http_rate(base: str, users: list[str], clients: int, seconds: float) -
     }
 
 
+async def http_batch_rate(
+    base: str, users: list[str], clients: int, seconds: float, per_request: int
+) -> dict[str, Any]:
+    """Recommendations/s of POST /for-users with ``per_request`` users a request."""
+    latencies: list[float] = []
+    answered = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
+
+        async def worker(n: int) -> None:
+            nonlocal answered
+            i = n * per_request
+            while time.perf_counter() < deadline:
+                batch = [users[(i + j) % len(users)] for j in range(per_request)]
+                t = time.perf_counter()
+                r = await c.post("/api/recommend/for-users", json={"users": batch, "top_k": K})
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - t)
+                answered += r.json()["count"]
+                i += clients * per_request
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "clients": clients,
+        "users_per_request": per_request,
+        "requests": len(latencies),
+        "recommendations_per_s": round(answered / elapsed, 1),
+        "latency_ms_p50": round(float(np.percentile(ms, 50)), 2),
+        "latency_ms_p99": round(float(np.percentile(ms, 99)), 2),
+    }
+
+
 def numpy_top_k(data_dir: Path, users: list[str]) -> tuple[dict[str, list[str]], float, float]:
     """The same recommendations by brute force (all items scored, rated ones
     excluded): results, per-user loop rate (1/s) and one-batch rate (1/s)."""
@@ -181,6 +218,7 @@ def main() -> None:
             }
         levels = [int(n) for n in args.clients.split(",")]
         http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in levels]
+        many = [asyncio.run(http_batch_rate(base, sample, n, args.seconds, 100)) for n in (1, 16)]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -196,6 +234,12 @@ def main() -> None:
         "k": K,
         "training": training,
         "http": http,
+        "http_many_users_per_request": many,
+        "many_users_vs_one_per_request_at_16_clients": round(
+            next(m for m in many if m["clients"] == 16)["recommendations_per_s"]
+            / next((h for h in http if h["clients"] == 16), http[-1])["recommendations_per_s"],
+            2,
+        ),
         "numpy_brute_force": {
             "recommendations_per_s_one_by_one": round(loop_rate, 1),
             "recommendations_per_s_batched": round(batch_rate, 1),

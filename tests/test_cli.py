@@ -140,3 +140,17 @@ def test_a_killed_server_marks_the_job_interrupted_and_a_reload_completes(
     assert "done" in out
     count = httpx.get(f"{server.url}/api/text/count").json()
     assert count["items"] == 1500, count  # nothing lost, nothing duplicated
+
+
+def test_serve_refuses_a_bad_app_setting_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad app setting stops ``serve`` with the setting named, instead of a 500 at the
+    first request that builds the app's settings."""
+    monkeypatch.setenv("FINDALIKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FINDALIKE_APPS", '["dna"]')
+    monkeypatch.setenv("FINDALIKE_DNA_ENCODER", "onehot")  # needs a sequence length
+    monkeypatch.delenv("FINDALIKE_DNA_SEQUENCE_LENGTH", raising=False)
+    result = runner.invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 1
+    assert "invalid setting" in result.output and "SEQUENCE_LENGTH" in result.output

@@ -97,6 +97,21 @@ def test_shared_search_route_serves_users_and_liked_items(client: TestClient) ->
     assert client.post("/api/recommend/search", json={"top_k": 5}).status_code == 422
 
 
+def test_many_users_in_one_request_equal_one_request_each(client: TestClient) -> None:
+    users = ["1", "2", "nobody", "3", "1"]
+    r = client.post("/api/recommend/for-users", json={"users": users, "top_k": 4})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["count"] == 3 and body["unknown_users"] == ["nobody"]
+    assert [entry["user"] for entry in body["data"]] == ["1", "2", "3"]  # repeats once
+    for entry in body["data"]:
+        alone = client.get(f"/api/recommend/users/{entry['user']}", params={"top_k": 4}).json()
+        assert entry["hits"] == alone["hits"] and len(alone["hits"]) == 4
+    too_many = {"users": [str(i) for i in range(1001)]}
+    assert client.post("/api/recommend/for-users", json=too_many).status_code == 422
+    assert client.post("/api/recommend/for-users", json={"users": []}).status_code == 422
+
+
 def test_fold_in_of_a_users_ratings_approximates_their_stored_vector(
     client: TestClient, rated: dict[str, set[str]]
 ) -> None:
@@ -328,3 +343,21 @@ def test_no_model_yet_is_a_clear_conflict(tmp_path: Path) -> None:
     rt = AppRuntime(APP, settings, VectorStore(str(tmp_path / "milvus.db")))
     with pytest.raises(Conflict, match="train"):
         Recommender(rt).for_user("1", 10)
+
+
+def test_deleting_an_item_by_its_name_removes_its_vector(tmp_path: Path) -> None:
+    """Recommender items are named (``977``), not content hashes: deleting one must
+    not trip over the media store, which only keeps hashed files."""
+    settings = Settings(data_dir=tmp_path, apps=["recommend"])
+    with TestClient(create_app(settings)) as c:
+        ratings = "user,item,rating\n" + "".join(
+            f"u{u},{i},{1 + (u + i) % 5}\n" for u in range(8) for i in (977, 978, 979)
+        )
+        assert _load(c, ["r.csv"], {"r.csv": ratings.encode()})["state"] == "done"
+        assert _train(c)["state"] == "done"
+        assert c.get("/api/recommend/items/977").status_code == 200
+        r = c.delete("/api/recommend/items/977")
+        assert r.status_code == 200, r.text
+        assert r.json()["deleted_vectors"] == 1
+        assert c.get("/api/recommend/items/977").status_code == 404
+        assert c.get("/api/recommend/count").json()["items"] == 2

@@ -53,7 +53,8 @@ def build_runtimes(
     encoders: dict[str, Encoder] | None = None,
     app_settings: dict[str, BaseSettings] | None = None,
 ) -> tuple[dict[str, AppRuntime], list[object]]:
-    """One runtime per enabled app (cheap: no model, no connection yet). Apps with
+    """One runtime per enabled app (cheap: no model, no connection yet; each app's own
+    settings are read and checked: pydantic's ``ValidationError`` if one is bad). Apps with
     the same shared encoder share one instance from ``encoders``; ``app_settings``
     replaces an app's own settings (by app name) instead of reading the environment."""
     specs, disabled = discover(settings.apps or None)
@@ -71,6 +72,8 @@ def build_runtimes(
         )
         for s in specs
     }
+    for rt in runtimes.values():  # a bad app setting fails here, not at the first request
+        rt.app_settings  # noqa: B018
     return runtimes, list(disabled)
 
 

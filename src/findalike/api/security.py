@@ -46,7 +46,7 @@ LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # POST routes that only read: they compute an answer and change nothing stored
 _READ_ONLY_POST = re.compile(
-    r"/(search|search/upload|detect|detect/upload|answer|classify|evaluate|fold-in)$"
+    r"/(search|search/upload|detect|detect/upload|answer|classify|evaluate|fold-in|for-users)$"
 )
 _PUBLIC_API = frozenset({"/api/health"})
 

@@ -180,7 +180,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         deleted = await anyio.to_thread.run_sync(rt.delete_item, item_id)
         if not deleted:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
-        if rt.media is not None:
+        if rt.media is not None and (spec.stores_originals or spec.stores_thumbnails):
             await anyio.to_thread.run_sync(rt.media.delete, spec.name, item_id)
         return DeletedResponse(app=spec.name, item_id=item_id, deleted_vectors=deleted)
 

@@ -42,6 +42,7 @@ from findalike.apps.recommend.schemas import (
     Recommendations,
     SimilarItem,
     SimilarItems,
+    UsersRecommendations,
 )
 from findalike.apps.recommend.settings import RecommendSettings
 from findalike.contract import apply_contract
@@ -243,6 +244,23 @@ class Recommender:
         rated = self.ratings.rated_items(user)
         items = self._top(model, model.user_factors[row], k, exclude=rated)
         return Recommendations(user=user, model_version=model.version, hits=items)
+
+    def for_users(self, users: list[str], k: int) -> UsersRecommendations:
+        """``for_user`` for each of ``users`` (repeats answered once); the users the
+        model does not know are listed, not fatal."""
+        model = self.require_model()
+        answered, unknown = [], []
+        for user in dict.fromkeys(users):
+            if user in model.user_index:
+                answered.append(self.for_user(user, k))
+            else:
+                unknown.append(user)
+        return UsersRecommendations(
+            model_version=model.version,
+            data=answered,
+            count=len(answered),
+            unknown_users=unknown,
+        )
 
     def for_liked(
         self, liked: list[str], k: int, ratings: list[float] | None = None

@@ -18,6 +18,8 @@ from findalike.apps.recommend.schemas import (
     ModelInfo,
     Recommendations,
     SimilarItems,
+    UsersRecommendations,
+    UsersRequest,
 )
 from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
 from findalike.errors import Unprocessable
@@ -98,6 +100,16 @@ def make_router(rt: AppRuntime) -> APIRouter:
     )
     async def fold_in(body: FoldInRequest) -> Recommendations:
         return await anyio.to_thread.run_sync(fold_in_search, rt, body)
+
+    @router.post(
+        "/for-users",
+        response_model=UsersRecommendations,
+        summary="Recommendations for many stored users in one request",
+    )
+    async def for_users(body: UsersRequest) -> UsersRecommendations:
+        return await anyio.to_thread.run_sync(
+            recommender(rt).for_users, list(body.users), body.top_k
+        )
 
     @router.post(
         "/evaluate",

@@ -6,8 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
-from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel, deprecated_alias
+from findalike.contract import (
+    TOP_K_DEFAULT,
+    TOP_K_MAX,
+    Hit,
+    SearchRequest,
+    SearchResponse,
+    StrictModel,
+    deprecated_alias,
+)
 from findalike.request_types import NameId, exactly_one_of
+
+MAX_USERS_PER_REQUEST = 1000
 
 
 class Recommendation(Hit):
@@ -95,6 +105,33 @@ class RecommendRequest(SearchRequest):
         if (self.user is None) == (self.items is None):
             raise ValueError("give either a user or a list of liked items")
         return self
+
+
+class UsersRequest(StrictModel):
+    """``POST /api/recommend/for-users``: recommendations for many stored users in one
+    request (a nightly e-mail, a page of users), each exactly as ``GET /users/{user}``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"users": ["1", "2", "3"], "top_k": 5}]}
+    )
+
+    users: list[NameId] = Field(
+        min_length=1, max_length=MAX_USERS_PER_REQUEST, description="Stored user ids."
+    )
+    top_k: int = Field(
+        TOP_K_DEFAULT, ge=1, le=TOP_K_MAX, description="Most items returned per user."
+    )
+
+
+class UsersRecommendations(BaseModel):
+    model_version: int
+    data: list[Recommendations] = Field(description="One entry per known user, in order.")
+    count: int = Field(description="Users answered.")
+    unknown_users: list[str] = Field(
+        default_factory=list,
+        description="Users the model does not know (not in the ratings, or loaded after "
+        "the last training); the others are answered anyway.",
+    )
 
 
 class EvaluateRequest(StrictModel):
