@@ -100,6 +100,8 @@ def live(
         _load(c, "image", [(p.name, p.read_bytes()) for p in photos])
         _load(c, "video", [(f"clip{i}.mp4", _clip_bytes(photos[i : i + 3])) for i in range(3)])
         _load(c, "objects", [(p.name, p.read_bytes()) for p in photos[:2]])
+        faces = sorted((REPO / "datasets" / "people" / "register").glob("*/*.jpg"))
+        _load(c, "people", [(p.name, p.read_bytes()) for p in faces])
         audio = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[:3]
         _load(c, "audio", [(p.name, p.read_bytes()) for p in audio])
         _load(c, "molecule", [("m.smi", SMILES.encode())])
@@ -123,6 +125,9 @@ def client(live: str) -> Iterator[httpx.Client]:
         yield c
 
 
+FACE = REPO / "datasets" / "people" / "query" / "obama" / "obama_3.jpg"  # a registered person
+
+
 def _queries() -> dict[str, dict[str, Any]]:
     """A real query per app (without top_k)."""
     photo = _photos(5)[0].read_bytes()
@@ -133,6 +138,10 @@ def _queries() -> dict[str, dict[str, Any]]:
         "image": {"image_base64": base64.b64encode(photo).decode()},
         "video": {"image_base64": base64.b64encode(photo).decode()},
         "objects": {"media_base64": base64.b64encode(photo).decode(), "filename": "q.jpg"},
+        "people": {
+            "media_base64": base64.b64encode(FACE.read_bytes()).decode(),
+            "filename": "q.jpg",
+        },
         "audio": {"audio_base64": base64.b64encode(clip).decode()},
         "molecule": {"query": "CC(=O)Oc1ccccc1C(=O)O"},
         "dna": {"sequence": "ACGT" * 12},
@@ -272,6 +281,7 @@ def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path:
         "image": ["--file", str(photo)],
         "video": ["--file", str(photo)],
         "objects": ["--file", str(photo)],
+        "people": ["--file", str(FACE)],
         "audio": ["--file", str(clip)],
     }[app]
     result = CliRunner().invoke(cli, ["search", app, *args, "-k", "3", "--server", live])
@@ -279,6 +289,8 @@ def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path:
     hits = json.loads(result.output)["hits"]
     if app == "objects":
         assert len(hits) <= 3  # the detector may find no known object in a photo
+    elif app == "people":
+        assert len(hits) == 1  # one face in the photo: one registered person
     else:
         assert len(hits) == 3, result.output[:2000]
 

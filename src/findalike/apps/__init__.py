@@ -19,6 +19,7 @@ ALL_APPS: tuple[str, ...] = (
     "image",
     "video",
     "objects",
+    "people",
     "audio",
     "molecule",
     "dna",

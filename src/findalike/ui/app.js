@@ -9,6 +9,7 @@ const PAGES = {
   image: () => import("./pages/image.js"),
   video: () => import("./pages/video.js"),
   objects: () => import("./pages/objects.js"),
+  people: () => import("./pages/people.js"),
   audio: () => import("./pages/audio.js"),
   molecule: () => import("./pages/molecule.js"),
   dna: () => import("./pages/dna.js"),

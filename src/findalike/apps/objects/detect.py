@@ -4,7 +4,6 @@ and match it to the nearest known object's images."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from findalike.app import AppRuntime
 from findalike.apps.objects.models import (
@@ -15,17 +14,12 @@ from findalike.apps.objects.models import (
     Sighting,
     UnknownDetection,
 )
-from findalike.apps.objects.pipeline import (
-    IMAGE_EXTENSIONS,
-    crop_box,
-    detector_of,
-    settings_of,
-)
+from findalike.apps.objects.pipeline import crop_box, detector_of, settings_of
 from findalike.encoders.detector import Detection
-from findalike.imaging import decode_image
 from findalike.jobs import checkpoint
+from findalike.sightings import add_sighting, query_frames, scale_box
 from findalike.store import similarity
-from findalike.video import SampledFrame, probe, sample_frames
+from findalike.video import SampledFrame
 
 MAX_UNKNOWN = 200
 
@@ -41,8 +35,8 @@ def detect_known_objects(
     """Which known objects appear in the video (or image) ``data``, when and where: the
     ``top_k`` seen most surely, best first. Also the upload search
     (``POST /api/objects/search/upload``)."""
-    frames, duration_s, scale = _frames(rt, name, data)
     settings = settings_of(rt)
+    frames, duration_s, scale = query_frames(name, data, settings)
     threshold = settings.min_match_score if options.min_score is None else options.min_score
     found = _detect_per_frame(rt, frames, settings.min_detector_score)
     boxes = [(f, d) for f, dets in zip(frames, found, strict=True) for d in dets]
@@ -50,12 +44,7 @@ def detect_known_objects(
     known: dict[str, ObjectHit] = {}
     unknown: list[UnknownDetection] = []
     for (frame, det), best in zip(boxes, matches, strict=True):
-        box = (
-            int(det.box[0] * scale),
-            int(det.box[1] * scale),
-            int(det.box[2] * scale),
-            int(det.box[3] * scale),
-        )
+        box = scale_box(det.box, scale)
         if best is not None and best.score >= threshold:
             _add_sighting(rt, known, best, frame, det, box)
         elif options.include_unknown and len(unknown) < MAX_UNKNOWN:
@@ -90,18 +79,6 @@ def _detect_per_frame(
         checkpoint()
         found.extend(detector.detect([frame.image], min_score=min_score))
     return found
-
-
-def _frames(rt: AppRuntime, name: str, data: bytes) -> tuple[list[SampledFrame], float, float]:
-    """The frames to check, the duration in seconds, and the factor from the sampled
-    frames' pixels to the original's (boxes are reported in the original's pixels)."""
-    if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
-        image = decode_image(data)
-        return [SampledFrame(0, 0, 0.0, image, False)], 0.0, 1.0
-    settings = settings_of(rt)
-    info = probe(data, max_duration_s=settings.max_duration_s)  # refused before decoding
-    frames = sample_frames(data, settings.sampling())
-    return frames, info.duration_s, info.width / frames[0].image.size[0]
 
 
 @dataclass
@@ -143,21 +120,4 @@ def _add_sighting(
         detector_score=det.score,
         score=round(best.score, 6),
     )
-    entry = known.get(best.name)
-    if entry is None:
-        known[best.name] = ObjectHit(
-            item_id=best.item_id,
-            name=best.name,
-            first_s=frame.time_s,
-            last_s=frame.time_s,
-            score=sighting.score,
-            thumbnail_url=f"/api/{rt.name}/items/{best.item_id}/thumbnail",
-            sightings=[sighting],
-        )
-        return
-    entry.sightings.append(sighting)
-    entry.first_s = min(entry.first_s, frame.time_s)
-    entry.last_s = max(entry.last_s, frame.time_s)
-    if sighting.score > entry.score:
-        entry.score, entry.item_id = sighting.score, best.item_id
-        entry.thumbnail_url = f"/api/{rt.name}/items/{best.item_id}/thumbnail"
+    add_sighting(rt, known, ObjectHit, name=best.name, item_id=best.item_id, sighting=sighting)

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from findalike.contract import (
-    Base64Media,
-    Hit,
-    SearchRequest,
-    SearchResponse,
-    deprecated_alias,
-)
+from findalike.contract import SearchRequest, SearchResponse, deprecated_alias
+from findalike.sightings import MediaQuery, SeenHit
+from findalike.sightings import Sighting as BaseSighting
 
 
 class DetectOptions(SearchRequest):
@@ -33,7 +29,7 @@ class DetectOptions(SearchRequest):
     )
 
 
-class DetectRequest(DetectOptions):
+class DetectRequest(DetectOptions, MediaQuery):
     """Find known objects in a video (or an image), sent base64-encoded. Uploading the
     file to ``POST /api/objects/search/upload`` does the same without base64."""
 
@@ -45,41 +41,17 @@ class DetectRequest(DetectOptions):
         }
     )
 
-    media_base64: Base64Media = Field(
-        description="The video (mp4, webm, mkv, gif, ...) or image, base64-encoded.",
-    )
-    filename: str = Field(
-        "query.mp4",
-        max_length=255,
-        description="Its name; the suffix says whether it is an image or a video.",
-    )
 
-
-class Sighting(BaseModel):
+class Sighting(BaseSighting):
     """One detection of a known object in one sampled frame."""
 
-    time_s: float = Field(description="Offset of the frame in the video, seconds.")
-    frame_number: int
-    box: tuple[int, int, int, int] = Field(
-        description="(x0, y0, x1, y1) in pixels of the original frame."
-    )
     detector_label: str = Field(description="The detector's COCO class for the box.")
     detector_score: float
-    score: float = Field(description="Cosine similarity of the crop to the known object.")
 
 
-class ObjectHit(Hit):
+class ObjectHit(SeenHit):
     """A known object seen in the query: when, where, and how surely."""
 
-    item_id: str = Field(description="The known object's image that matched best.")
-    score: float = Field(
-        description="The best sighting's cosine similarity to the known object, -1..1 "
-        "(higher is closer)."
-    )
-    name: str
-    first_s: float
-    last_s: float
-    thumbnail_url: str
     sightings: list[Sighting]
 
 

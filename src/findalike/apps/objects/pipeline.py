@@ -4,27 +4,22 @@ that a crop from a video frame can match either."""
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterable, Sequence
-from pathlib import PurePosixPath
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.objects.settings import ObjectsSettings
 from findalike.encoders.detector import Detection, SsdMobileNetDetector
-from findalike.errors import FindalikeError
-from findalike.imaging import decode_image, thumbnail_jpeg
 from findalike.jobs import checkpoint
+from findalike.sightings import PHOTO_EXTENSIONS, name_from_label, read_photo, store_photo
 
 if TYPE_CHECKING:
     from PIL import Image
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
-MAX_SIDE_PX = 1024
+IMAGE_EXTENSIONS = PHOTO_EXTENSIONS
 MIN_MAIN_OBJECT_AREA = 0.05  # of the picture, for the registration crop
 CROP_PADDING = 0.08  # of the box's sides, added around each crop
-_TRAILING_NUMBER = re.compile(r"[ _.-]*\d+$")
 _LOCK = threading.Lock()
 
 
@@ -44,26 +39,11 @@ def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
     return found
 
 
-def object_name(label: str) -> str:
-    """A known object's name from its file: the folder it is in inside a zip or loaded
-    folder (``objects.zip/mug/1.jpg`` -> ``mug``), else the file name without a
-    trailing number (``red_mug_2.jpg`` -> ``red_mug``)."""
-    path = PurePosixPath(label)
-    parents = [p for p in path.parent.parts if p not in ("", ".", "/")]
-    if len(parents) >= 2:  # "<zip or folder>/<object>/<file>"
-        return parents[-1][:200]
-    stem = _TRAILING_NUMBER.sub("", path.stem) or path.stem
-    return stem[:200]
+object_name = name_from_label
+"""A known object's name from its file (see ``findalike.sightings.name_from_label``)."""
 
 
-def read_object(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
-    try:
-        image = decode_image(data)
-    except FindalikeError as exc:
-        return [ReadFailure(name, exc.detail)]
-    image.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
-    fields = {"name": object_name(name), "width": image.size[0], "height": image.size[1]}
-    return [Record(item_id=content_id(data), payload=(image, data), fields=fields, label=name)]
+read_object = read_photo
 
 
 def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
@@ -85,7 +65,7 @@ def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
                 rt.row(record, 1, vectors[next_crop], kind="crop", detector_label=main.label)
             )
             next_crop += 1
-        _store_media(rt, record)
+        store_photo(rt, record)
         out.append(EncodedItem(record=record, rows=rows))
     return out
 
@@ -109,12 +89,3 @@ def crop_box(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
             min(h, int(y1 + pad_y)),
         )
     )
-
-
-def _store_media(rt: AppRuntime, record: Record) -> None:
-    if rt.media is None:
-        return
-    image, data = record.payload
-    suffix = PurePosixPath(record.label).suffix.lower() or ".bin"
-    rt.media.put(rt.name, record.item_id, data, suffix)
-    rt.media.put(rt.name, record.item_id, thumbnail_jpeg(image), ".jpg", variant="thumb")

@@ -1,0 +1,88 @@
+"""Registering people: each photo is one row, the embedding of its largest face,
+named after the person (the photo's folder, or its file name without a trailing
+number). A photo without a face is refused (recorded in the load job, never stored)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from findalike.app import AppRuntime, EncodedItem, Record
+from findalike.apps.people.settings import PeopleSettings
+from findalike.encoders.face import DlibFaceModel, FaceCrop
+from findalike.jobs import checkpoint
+from findalike.sightings import store_photo
+from findalike.store import in_filter, quote
+
+MAX_PHOTOS_LISTED = 10_000
+NO_FACE = "no face found in the photo (a registered photo needs one clear, frontal face)"
+
+
+def make_face_model(rt: AppRuntime) -> DlibFaceModel:
+    """The app's encoder: dlib's face detector and embedding (loaded once per runtime)."""
+    return DlibFaceModel()
+
+
+def face_model_of(rt: AppRuntime) -> DlibFaceModel:
+    model = rt.encoder
+    assert isinstance(model, DlibFaceModel)  # the app declares no other encoder
+    return model
+
+
+def settings_of(rt: AppRuntime) -> PeopleSettings:
+    """The app's settings (built once by the runtime)."""
+    settings: PeopleSettings = rt.app_settings
+    return settings
+
+
+def person_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
+    model = face_model_of(rt)
+    out: list[EncodedItem] = []
+    for record in records:
+        checkpoint()
+        image = record.payload[0]
+        faces = model.detect(image)
+        if not faces:
+            out.append(EncodedItem(record=record, error=NO_FACE))
+            continue
+        vector = model.encode([FaceCrop(image, faces[0].box)])[0]
+        store_photo(rt, record)
+        out.append(EncodedItem(record=record, rows=[rt.row(record, 0, vector)]))
+    return out
+
+
+def list_people(rt: AppRuntime) -> dict[str, list[str]]:
+    """Registered people by name, each with their photos' item ids."""
+    if not rt.has_data():
+        return {}
+    rows = rt.store.query(
+        rt.collection,
+        filter="part == 0",
+        output_fields=["item_id", "name"],
+        limit=MAX_PHOTOS_LISTED,
+    )
+    people: dict[str, list[str]] = {}
+    for row in rows:
+        people.setdefault(str(row["name"]), []).append(str(row["item_id"]))
+    return dict(sorted(people.items()))
+
+
+def delete_person(rt: AppRuntime, name: str) -> tuple[list[str], int]:
+    """Delete every face vector and stored photo of ``name``: the item ids removed and
+    the vectors deleted (nothing if no one has that name)."""
+    if not rt.has_data():
+        return [], 0
+    rows = rt.store.query(
+        rt.collection,
+        filter=f"name == {quote(name)}",
+        output_fields=["item_id"],
+        limit=MAX_PHOTOS_LISTED,
+    )
+    item_ids = sorted({str(r["item_id"]) for r in rows})
+    if not item_ids:
+        return [], 0
+    deleted = rt.store.delete(rt.collection, filter=in_filter("item_id", item_ids))
+    rt.store.flush(rt.collection)
+    if rt.media is not None:
+        for item_id in item_ids:
+            rt.media.delete(rt.name, item_id)
+    return item_ids, deleted

@@ -1,0 +1,27 @@
+"""Settings of the people app (env prefix ``FINDALIKE_PEOPLE_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from findalike.sightings import FrameScanSettings
+
+
+class PeopleSettings(FrameScanSettings):
+    """The frame sampling (``FrameScanSettings``) and the match threshold."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINDALIKE_PEOPLE_", env_file=".env", extra="ignore"
+    )
+
+    min_match_score: float = Field(
+        0.93,
+        ge=-1,
+        le=1,
+        description="A face is reported as a registered person only if it is at least "
+        "this similar (cosine) to one of the person's photos; other faces are unknown. "
+        "dlib's own threshold (0.6 euclidean between its ~1.4-long vectors) is ~0.91; on "
+        "datasets/people/ two photos of one person scored >= 0.94 and two people <= 0.924 "
+        "(two small, low-resolution faces), hence 0.93.",
+    )
