@@ -32,3 +32,33 @@ def test_demo_load_then_training_then_drop_forgets_everything(tmp_path: Path) ->
     # a second start finds data (none here after the drop) and does not duplicate jobs
     with TestClient(create_app(settings, load_demo=False)) as c:
         assert c.get("/api/jobs").json()["count"] == 2
+
+
+def test_video_and_objects_demo_load_and_find_the_demo_objects(tmp_path: Path) -> None:
+    """The video app's three demo clips and the objects app's known objects load in
+    well under a minute; each demo clip uploaded to the objects app finds the known
+    object cut from it and no other (not the owl, flamingo or rabbit photos)."""
+    clips = Path(__file__).resolve().parents[2] / "datasets" / "video"
+    settings = Settings(data_dir=tmp_path, apps=["video", "objects"])
+    started = time.monotonic()
+    with TestClient(create_app(settings, load_demo=True)) as c:
+        jobs = c.get("/api/jobs").json()["data"]
+        assert sorted(j["app"] for j in jobs) == ["objects", "video"]
+        for job in jobs:
+            assert wait_job(c, job["id"])["state"] == "done", job
+        load_s = time.monotonic() - started
+        assert c.get("/api/video/count").json()["items"] == 3
+        known = c.get("/api/objects/items", params={"limit": 50}).json()["data"]
+        names = {item["fields"]["name"] for item in known}
+        assert names == {"cockatoo", "big buck bunny", "owl", "flamingo", "rabbit"}
+        found = {}
+        for clip in ("cockatoo.mp4", "bigbuckbunny.mp4"):
+            r = c.post(
+                "/api/objects/search/upload",
+                files={"file": (clip, (clips / clip).read_bytes(), "video/mp4")},
+            )
+            assert r.status_code == 200, r.text
+            found[clip] = [hit["name"] for hit in r.json()["hits"]]
+        print(f"video + objects demo loaded in {load_s:.1f} s (bar < 60 s); found: {found}")
+        assert found == {"cockatoo.mp4": ["cockatoo"], "bigbuckbunny.mp4": ["big buck bunny"]}
+        assert load_s < 60

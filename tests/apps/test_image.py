@@ -5,6 +5,7 @@ Milvus Lite file. Quality bars are numbers; each test prints what it measured.""
 from __future__ import annotations
 
 import io
+import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from findalike.app import AppRuntime
 from findalike.apps.image import APP
+from findalike.apps.image.labels import labels_collection
 from findalike.apps.image.models import ImageSearchRequest
 from findalike.apps.image.pipeline import app_settings
 from findalike.apps.image.search import search, search_bytes
@@ -29,6 +31,7 @@ from findalike.ingest import load_files
 from findalike.jobs import JobManager
 from findalike.media import MediaStore
 from findalike.store import VectorStore
+from tests.conftest import wait_job
 
 PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "images" / "photos"
 RANK1_BAR = 0.95
@@ -262,6 +265,58 @@ def test_originals_and_thumbnails_are_stored_by_content_hash(loaded: dict) -> No
     assert thumb.format == "JPEG" and max(thumb.size) <= 256
 
 
+# Text queries naming a class, and the photos they should find (from the file names:
+# Tux Paint's categories). Some classes have fewer than 5 photos: 1.0 is not reachable.
+TEXT_QUERIES = {
+    "a bird": "animals-birds-",
+    "a fish": "animals-fish-",
+    "an insect": "animals-insects-",
+    "a flower": "plants-flowers-",
+    "fruit": "food-fruit-",
+    "a musical instrument": "hobbies-music-",
+    "a guitar": "-guitar",
+    "a mushroom": "plants-mushrooms-",
+    "a planet": "space-planets-",
+    "a frog": "animals-amphibians-",
+    "a tiger": "-tiger",
+    "a pig": "-pig",
+    "a bear": "-bears-",
+    "a cow": "-cow",
+    "a truck": "truck",
+    "a ship": "vehicles-ship-",
+    "a deer": "-deer-",
+    "a rabbit": "rabbit",
+    "a monkey": "-apes-",
+    "a horse": "-equines-horse",
+}
+TEXT_P_AT_5_BAR = 0.35  # measured 0.47; random 0.03
+
+
+def test_text_query_matches_image_labels(loaded: dict) -> None:
+    """Text-to-image search through the images' ImageNet labels: precision@5 over 20
+    class-naming queries against the random baseline (the share of relevant photos)."""
+    rt: AppRuntime = loaded["rt"]
+    names = [p.name for p in _photo_files()]
+    precisions, baselines = [], []
+    for query, marker in TEXT_QUERIES.items():
+        res = search(rt, ImageSearchRequest(text=query, top_k=5))
+        relevant = [marker in Path(hit.name).name for hit in res.hits]
+        precisions.append(sum(relevant) / 5)
+        baselines.append(sum(marker in n for n in names) / len(names))
+    p_at_5, random_p = float(np.mean(precisions)), float(np.mean(baselines))
+    print(
+        f"text -> image precision@5 {p_at_5:.2f} over {len(TEXT_QUERIES)} queries "
+        f"(random {random_p:.3f}); bar {TEXT_P_AT_5_BAR}"
+    )
+    assert p_at_5 >= TEXT_P_AT_5_BAR and p_at_5 >= 5 * random_p
+    birds = search(rt, ImageSearchRequest(text="a bird", top_k=5))
+    assert all("animals-birds-" in hit.name for hit in birds.hits), [h.name for h in birds.hits]
+    top = birds.hits[0]
+    assert top.labels and top.score > 0 and top.near_duplicate is False
+    assert birds.labelled_images == rt.count()[0]
+    assert search(rt, ImageSearchRequest(text="zzzz qqqq", top_k=5)).hits == []
+
+
 def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> None:
     pytest.importorskip("findalike.api.main")
     from fastapi.testclient import TestClient
@@ -269,6 +324,8 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
     from findalike.api.main import create_app
 
     settings = Settings(data_dir=tmp_path, apps=["image"])
+    for cached in loaded["tmp"].glob("image-class-vectors-*.npy"):  # computed once, ~20 s
+        shutil.copy(cached, tmp_path / cached.name)
     files = _photo_files()[:12]
     archive = tmp_path / "some.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -298,6 +355,7 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
         assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
         assert client.get(hits[0]["file_url"]).content == files[3].read_bytes()
         _check_contract(client, query, hits[0]["item_id"])
+        _check_labels_backfill(client, len(files))
         for name, status in (
             ("bomb-50mp.png", 413),
             ("notes.jpg", 422),
@@ -313,6 +371,27 @@ def test_http_upload_search_delete_count_drop(loaded: dict, tmp_path: Path) -> N
         assert client.get("/api/image/count").json()["items"] == len(files) - 1
         assert client.delete("/api/image").status_code == 200
         assert client.get("/api/image/count").json()["items"] == 0
+
+
+def _check_labels_backfill(client: Any, stored: int) -> None:
+    """A collection made before labels existed (here: its labels collection dropped)
+    keeps working: image search as before, text search finds nothing and says so, and
+    ``POST /api/image/labels`` labels the stored images from their originals."""
+    rt = client.app.state.runtimes["image"]
+    r = client.post("/api/image/search", json={"text": "a bird", "top_k": 3})
+    assert r.status_code == 200 and r.json()["labelled_images"] == stored, r.text
+    assert rt.store.drop(labels_collection(rt).name)
+    r = client.post("/api/image/search", json={"text": "a bird", "top_k": 3})
+    assert r.status_code == 200 and r.json()["hits"] == [], r.text
+    some = client.get("/api/image/items", params={"limit": 1}).json()["data"][0]["item_id"]
+    r = client.post("/api/image/search", json={"item_id": some, "top_k": 3})
+    assert r.status_code == 200 and len(r.json()["hits"]) == 3, r.text
+    r = client.post("/api/image/labels")
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"])
+    assert job["state"] == "done" and job["message"] == f"{stored} image(s) labelled", job
+    r = client.post("/api/image/search", json={"text": "a bird", "top_k": 3})
+    assert r.json()["labelled_images"] == stored, r.text
 
 
 def _fields(r: Any) -> set[str]:

@@ -7,6 +7,9 @@ the tests are skipped with a clear reason when it or Playwright is missing.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 # Generous: the first search of an app loads its model in the server.
 UI_TIMEOUT_MS = 120_000
+DEMO = Path(__file__).resolve().parents[2] / "src" / "findalike" / "demo"
 
 
 def _importable_apps() -> list[str]:
@@ -121,3 +125,28 @@ def shot(page: Any, screenshots: Path, name: str) -> Path:
     path = screenshots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def sotu_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 real State of the Union addresses (public domain), first 1,500 characters each."""
+    docs = [json.loads(line) for line in (DEMO / "sotu_recent.jsonl").open()]
+    out = tmp_path_factory.mktemp("text") / "sotu_small.jsonl"
+    with out.open("w") as fh:
+        for doc in docs[::3][:12]:
+            fh.write(json.dumps({**doc, "text": doc["text"][:1500]}) + "\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def perlfaq_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 60 real question/answer pairs of perlfaq (Perl's own FAQ)."""
+    with (DEMO / "perlfaq.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[:60]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["question", "answer"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    out = tmp_path_factory.mktemp("qa") / "perlfaq_small.csv"
+    out.write_text(buf.getvalue())
+    return out

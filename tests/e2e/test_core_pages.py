@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,34 +9,7 @@ import pytest
 
 from tests.e2e.conftest import load_through_ui, shot
 
-DEMO = Path(__file__).resolve().parents[2] / "src" / "findalike" / "demo"
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def sotu_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 real State of the Union addresses (public domain), first 1,500 characters each."""
-    docs = [json.loads(line) for line in (DEMO / "sotu_recent.jsonl").open()]
-    out = tmp_path_factory.mktemp("text") / "sotu_small.jsonl"
-    with out.open("w") as fh:
-        for doc in docs[::3][:12]:
-            fh.write(json.dumps({**doc, "text": doc["text"][:1500]}) + "\n")
-    return out
-
-
-@pytest.fixture(scope="module")
-def perlfaq_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 60 real question/answer pairs of perlfaq (Perl's own FAQ)."""
-    with (DEMO / "perlfaq.csv").open(newline="") as fh:
-        rows = list(csv.DictReader(fh))[:60]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["question", "answer"], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    out = tmp_path_factory.mktemp("qa") / "perlfaq_small.csv"
-    out.write_text(buf.getvalue())
-    return out
 
 
 def test_home_lists_apps_and_docs(page: Any, screenshots: Path) -> None:

@@ -77,3 +77,21 @@ def test_image_browse_then_find_similar(page: Any, screenshots: Path) -> None:
         "document.querySelector('.browse .row .muted').textContent.startsWith('13')"
     )
     shot(page, screenshots, "image-browse")
+
+
+def test_image_search_by_words(page: Any, screenshots: Path) -> None:
+    """A text query matched to the photos' ImageNet labels: among frogs, birds and
+    fish, "a fish" finds the fish first and shows each hit's labels."""
+    photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[:24]
+    assert sum("-fish-" in p.name for p in photos) >= 3
+    page.goto("/#/image")
+    _need("image", page)
+    load_through_ui(page, photos)  # already stored by the tests above: skipped, still done
+    page.get_by_label("Or describe it in words").fill("a fish")
+    page.get_by_role("button", name="Search by words").click()
+    page.get_by_test_id("results-count").wait_for()
+    names = page.locator(".hit-tile .tile-name").all_inner_texts()
+    print("'a fish' ->", names[:5])
+    assert names and "-fish-" in names[0]
+    assert page.locator(".hit-tile .labels").first.inner_text()  # e.g. "rock beauty 71%"
+    shot(page, screenshots, "image-words")

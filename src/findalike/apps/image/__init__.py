@@ -1,18 +1,21 @@
 """Reverse image search: load photos (files, a zip, a folder), then find the stored
 images most like an uploaded one; near-duplicates (the same photo resized,
-recompressed, cropped a little, flipped) come first and are flagged."""
+recompressed, cropped a little, flipped) come first and are flagged. A text query
+matches the images' ImageNet labels by meaning (``labels``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from findalike.app import AppSpec
+from findalike.apps.image.labels import drop_labels
 from findalike.apps.image.models import (
     ImageSearchOptions,
     ImageSearchRequest,
     ImageSearchResponse,
 )
 from findalike.apps.image.pipeline import IMAGE_EXTENSIONS, image_rows, read_image
+from findalike.apps.image.routes import make_router
 from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings
 from findalike.encoders.registry import IMAGE
@@ -51,4 +54,7 @@ APP = AppSpec(
     one_row_per_item=True,
     batch_size=32,
     demo_files=demo_files,
+    routes=make_router,
+    on_drop=drop_labels,
+    companions=("_labels",),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from findalike.contract import Base64Media, Hit, SearchRequest, SearchResponse
 from findalike.request_types import ContentId, exactly_one_of
@@ -20,7 +20,7 @@ class ImageSearchRequest(ImageSearchOptions):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"item_id": "5d41402abc4b2a76b9719d911017c592", "top_k": 9}],
-            **exactly_one_of(item_id="string", image_base64="string"),
+            **exactly_one_of(item_id="string", image_base64="string", text="string"),
         }
     )
 
@@ -32,12 +32,27 @@ class ImageSearchRequest(ImageSearchOptions):
         None,
         description="A query image (jpg, png, webp, gif, bmp), base64-encoded.",
     )
+    text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description='Words naming what is in the picture ("a red car", "dog on a beach"): '
+        "matched to each image's ImageNet labels by meaning, not by a joint text-image "
+        "model (no CLIP offline); the score is then the label match, 0..1, not a cosine.",
+        examples=["a bird"],
+    )
 
     @model_validator(mode="after")
     def _one_query(self) -> ImageSearchRequest:
-        if (self.item_id is None) == (self.image_base64 is None):
-            raise ValueError("give exactly one of item_id or image_base64")
+        given = [v for v in (self.item_id, self.image_base64, self.text) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of item_id, image_base64 or text")
         return self
+
+
+class ImageLabel(BaseModel):
+    name: str = Field(description="An ImageNet class name.")
+    probability: float = Field(description="The classifier's probability, 0..1.")
 
 
 class ImageHit(Hit):
@@ -51,9 +66,17 @@ class ImageHit(Hit):
     height: int
     file_url: str
     thumbnail_url: str
+    labels: list[ImageLabel] | None = Field(
+        None, description="With a text query: the image's top ImageNet classes."
+    )
 
 
 class ImageSearchResponse(SearchResponse):
     hits: list[ImageHit] = Field(description="The most similar images, best first.")
     near_duplicate_score: float = Field(description="The threshold used for near_duplicate.")
     model: str = Field(description="The encoder that made the vectors.")
+    labelled_images: int | None = Field(
+        None,
+        description="With a text query: how many stored images have labels (images loaded "
+        "before labels existed have none until POST /api/image/labels).",
+    )

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.apps.image.labels import label_rows
 from findalike.apps.image.settings import ImageSettings
 from findalike.imaging import decode_image, image_size, thumbnail_jpeg
 
@@ -57,8 +58,10 @@ def read_image(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | Read
 
 
 def image_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
-    """One vector per image."""
+    """One vector per image; its top ImageNet classes go to the labels collection
+    (text-to-image search, see ``findalike.apps.image.labels``)."""
     vectors = rt.encoder.encode([r.payload for r in records])
+    label_rows(rt, [r.item_id for r in records], [r.payload for r in records])
     return [
         EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
     ]

@@ -1,12 +1,17 @@
-"""Image search: by a stored image, an uploaded one, or a base64 one."""
+"""Image search: by a stored image, an uploaded one, a base64 one, or by text (the
+images' ImageNet labels, see ``findalike.apps.image.labels``)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from findalike.app import AppRuntime
+from findalike.apps.image.labels import labels_collection, query_relevance
 from findalike.apps.image.models import (
     ImageHit,
+    ImageLabel,
     ImageSearchOptions,
     ImageSearchRequest,
     ImageSearchResponse,
@@ -18,6 +23,8 @@ from findalike.store import quote, similarity
 
 def search(rt: AppRuntime, request: ImageSearchRequest) -> ImageSearchResponse:
     """The ``top_k`` stored images most like the query, best first."""
+    if request.text is not None:
+        return search_text(rt, request.text, top_k=request.top_k, min_score=request.min_score)
     if request.item_id is not None:
         vector = stored_vector(rt, request.item_id)
         exclude = f"item_id != {quote(request.item_id)}"
@@ -70,13 +77,82 @@ def search_vector(
                 name=str(hit.fields.get("name", "")),
                 width=int(hit.fields.get("width", 0)),
                 height=int(hit.fields.get("height", 0)),
-                file_url=f"/api/{rt.name}/items/{item_id}/file",
-                thumbnail_url=f"/api/{rt.name}/items/{item_id}/thumbnail",
+                file_url=rt.item_url(item_id, "/file"),
+                thumbnail_url=rt.item_url(item_id, "/thumbnail"),
             )
         )
     enc = rt.encoder
     return ImageSearchResponse(
         hits=out, near_duplicate_score=threshold, model=f"{enc.name}@{enc.version}"
+    )
+
+
+def search_text(
+    rt: AppRuntime, text: str, *, top_k: int, min_score: float | None = None
+) -> ImageSearchResponse:
+    """The ``top_k`` images whose labels best match ``text`` (score: the sum over an
+    image's top classes of probability x class relevance; 0 means no label matches,
+    and such images are left out)."""
+    enc = rt.encoder
+    threshold = app_settings(rt).image_near_duplicate_score
+    spec = labels_collection(rt)
+    empty = ImageSearchResponse(
+        hits=[],
+        near_duplicate_score=threshold,
+        model=f"{enc.name}@{enc.version}",
+        labelled_images=0,
+    )
+    if not rt.has_data() or not rt.store.exists(spec.name):
+        return empty
+    relevance = query_relevance(rt, text)
+    labelled = rt.store.count(spec.name)
+    if not relevance.any():
+        return empty.model_copy(update={"labelled_images": labelled})
+    # a few more than asked for: label rows of images deleted since are skipped
+    found = rt.store.search(
+        spec.name, relevance[None, :], limit=top_k + 16, output_fields=["labels"]
+    )[0]
+    found = [h for h in found if h.distance > 0 and (min_score is None or h.distance >= min_score)]
+    ids = [h.item_id for h in found]
+    rows = (
+        {
+            str(r["item_id"]): r
+            for r in rt.store.query(
+                rt.collection,
+                filter=f"part == 0 and item_id in [{', '.join(quote(i) for i in ids)}]",
+                output_fields=["item_id", "name", "width", "height"],
+            )
+        }
+        if ids
+        else {}
+    )
+    out = []
+    for hit in found:
+        row = rows.get(hit.item_id)
+        if row is None:
+            continue
+        item_id = hit.item_id
+        out.append(
+            ImageHit(
+                item_id=item_id,
+                score=round(hit.distance, 6),
+                near_duplicate=False,
+                name=str(row.get("name", "")),
+                width=int(row.get("width", 0)),
+                height=int(row.get("height", 0)),
+                file_url=rt.item_url(item_id, "/file"),
+                thumbnail_url=rt.item_url(item_id, "/thumbnail"),
+                labels=[
+                    ImageLabel(name=str(n), probability=float(p))
+                    for n, p in json.loads(str(hit.fields.get("labels") or "[]"))
+                ],
+            )
+        )
+    return ImageSearchResponse(
+        hits=out[:top_k],
+        near_duplicate_score=threshold,
+        model=f"{enc.name}@{enc.version}",
+        labelled_images=labelled,
     )
 
 

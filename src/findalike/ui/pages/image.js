@@ -1,5 +1,6 @@
-// Image search: drop, paste or choose a query image; a thumbnail grid with scores;
-// click a result to open the original, or to search with it.
+// Image search: drop, paste or choose a query image, or describe it in words (matched
+// to the images' ImageNet labels); a thumbnail grid with scores; click a result to
+// open the original, or to search with it.
 import { api, errorBox } from "../lib/api.js";
 import { field, fmtScore, h, replace } from "../lib/dom.js";
 import { browsePanel } from "../lib/browse.js";
@@ -11,8 +12,12 @@ export function render(root, info) {
   const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
   const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 12 });
   const results = h("div", { class: "results", "aria-live": "polite" });
+  const labelsOf = (hit) => (hit.labels ? h("div", { class: "muted labels" },
+    hit.labels.map((l) => `${l.name} ${Math.round(l.probability * 100)}%`).join(", ")) : null);
   const show = (r) => replace(results, resultsHeading(r.hits.length, "images"),
-    h("p", { class: "muted" }, `Model ${r.model}; near-duplicate at score ≥ ${fmtScore(r.near_duplicate_score)}.`),
+    h("p", { class: "muted" }, r.labelled_images == null
+      ? `Model ${r.model}; near-duplicate at score ≥ ${fmtScore(r.near_duplicate_score)}.`
+      : `Matched to the ImageNet labels of ${r.labelled_images} image(s); score: label match.`),
     h("ul", { class: "grid" }, r.hits.map((hit) => h("li", { class: "tile hit-tile" },
       h("a", { href: hit.file_url, target: "_blank", rel: "noopener",
         title: `Open ${hit.name} (${hit.width}×${hit.height})` },
@@ -20,6 +25,7 @@ export function render(root, info) {
       h("div", { class: "caption" }, h("strong", { class: "tile-name" }, hit.name),
         h("div", { class: "score" }, `score ${fmtScore(hit.score)}`,
           hit.near_duplicate ? h("span", { class: "tag dup" }, " near-duplicate") : null),
+        labelsOf(hit),
         h("button", { type: "button", class: "link", onclick: () => byItem(hit.item_id) },
           "Search with this"))))));
   const run = async (call) => {
@@ -40,10 +46,22 @@ export function render(root, info) {
   };
   const picker = queryFilePicker({ label: "Query image", accept: "image/*", kind: "image",
     onFile: () => search() });
+  const words = h("input", { type: "search", name: "text", maxlength: 500, autocomplete: "off",
+    placeholder: "e.g. a bird, a guitar" });
+  const byText = () => {
+    const text = words.value.trim();
+    if (!text) return null;
+    return run(() => api(`/api/${info.name}/search`,
+      { json: { text, top_k: Number(topK.value) || 12 } }));
+  };
+  const textForm = h("form", { class: "search", role: "search",
+    onsubmit: (ev) => { ev.preventDefault(); byText(); } },
+  h("div", { class: "row grow" }, field("Or describe it in words", words).wrap,
+    h("button", { type: "submit", class: "secondary" }, "Search by words")));
   const form = h("form", { class: "search", onsubmit: (ev) => { ev.preventDefault(); search(); } },
     picker, h("div", { class: "row" }, field("Results", topK).wrap,
       h("button", { type: "submit", class: "primary" }, "Search")));
   browse = browsePanel(info, { onSimilar: (item) => byItem(item.item_id) });
-  page.body.append(form, results, browse);
+  page.body.append(form, textForm, results, browse);
   return () => { page.dispose(); picker.dispose?.(); };
 }

@@ -1,8 +1,12 @@
 // QA chatbot: a chat view; answers with confidence; below the threshold "I don't
-// know" with the closest questions as buttons that ask them.
+// know" with the closest questions as buttons that ask them. Browse the stored pairs;
+// "Find similar" on one (or on a similar question) lists the stored questions like it.
 import { api, errorBox } from "../lib/api.js";
-import { field, h } from "../lib/dom.js";
-import { appPage } from "../lib/page.js";
+import { field, fmtScore, h, replace } from "../lib/dom.js";
+import { browsePanel, excerpt, similarButton, withoutItem } from "../lib/browse.js";
+import { appPage, resultsHeading } from "../lib/page.js";
+
+const SIMILAR_QUESTIONS = 8;
 
 function confidenceBar(confidence, threshold) {
   const pct = Math.round(Math.max(0, Math.min(1, confidence)) * 100);
@@ -13,7 +17,8 @@ function confidenceBar(confidence, threshold) {
 }
 
 export function render(root, info) {
-  const page = appPage(root, info);
+  let browse = null;
+  const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
   const log = h("ol", { class: "chat", "aria-live": "polite", "aria-label": "Conversation" });
   const question = h("input", { type: "text", name: "question", required: true,
     autocomplete: "off", placeholder: "e.g. How can I sort a hash by its values?" });
@@ -52,7 +57,36 @@ export function render(root, info) {
     question.value = "";
     ask(q);
   } }, h("div", { class: "row grow" }, field("Your question", question).wrap, send));
-  page.body.append(log, form);
+
+  // The stored questions closest to a stored pair's question, the pair itself left out.
+  const similar = h("div", { class: "results", "aria-live": "polite" });
+  const similarTo = async (pair) => {
+    replace(similar, h("p", { class: "muted" }, "Searching…"));
+    try {
+      const r = await api(`/api/${info.name}/search`,
+        { json: { question: pair.question, top_k: SIMILAR_QUESTIONS + 1, mode: "semantic" } });
+      const hits = withoutItem(r.hits, pair.item_id, SIMILAR_QUESTIONS);
+      replace(similar, resultsHeading(hits.length, "similar questions"),
+        h("p", { class: "muted like" }, `Stored questions like “${pair.question}”`),
+        h("ol", { class: "hits" }, hits.map((hit) => h("li", { class: "hit", "data-item-id": hit.item_id },
+          h("div", { class: "hit-head" }, h("h3", { class: "hit-title" }, hit.question),
+            h("span", { class: "score", title: "cosine similarity" }, fmtScore(hit.score))),
+          h("p", { class: "snippet" }, excerpt(hit.answer, 220)),
+          h("div", { class: "row" },
+            h("button", { type: "button", class: "link", onclick: () => ask(hit.question) }, "Ask this"),
+            similarButton(hit.question, () => similarTo(hit)))))));
+    } catch (err) {
+      replace(similar, errorBox(err));
+    }
+  };
+  browse = browsePanel(info, {
+    layout: "list",
+    nameOf: (item) => item.fields.question || item.item_id,
+    imageOf: () => null,
+    detailOf: (item) => excerpt(item.fields.answer, 160),
+    onSimilar: (item) => similarTo({ item_id: item.item_id, question: item.fields.question }),
+  });
+  page.body.append(log, form, similar, browse);
   return page.dispose;
 }
 

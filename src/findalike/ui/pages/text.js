@@ -1,7 +1,11 @@
 // Text search: a query box, filters on metadata, results with highlighted snippets.
+// Browse the stored documents; "Find similar" on one (or on a hit) searches by its text.
 import { api, errorBox } from "../lib/api.js";
 import { field, fmtScore, h, replace, uniqueId } from "../lib/dom.js";
+import { browsePanel, excerpt, similarButton, withoutItem } from "../lib/browse.js";
 import { appPage, resultsHeading } from "../lib/page.js";
+
+const MAX_QUERY_CHARS = 4000; // the search request's limit
 
 /** The snippet with its [start, end) highlight spans (code-point offsets) in <mark>. */
 export function highlighted(snippet, spans) {
@@ -56,21 +60,23 @@ function collectFilters(rows) {
   return filters;
 }
 
-function hitView(hit, rank) {
+function hitView(hit, rank, onSimilar) {
   const meta = Object.entries(hit.meta || {}).map(([k, v]) =>
     h("span", { class: "tag" }, `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`));
-  return h("li", { class: "hit" },
+  return h("li", { class: "hit", "data-item-id": hit.item_id },
     h("div", { class: "hit-head" },
       h("span", { class: "rank" }, `${rank}.`),
       h("h3", { class: "hit-title" }, hit.title || hit.source || hit.item_id),
       h("span", { class: "score", title: "cosine similarity" }, fmtScore(hit.score))),
     h("p", { class: "snippet" }, highlighted(hit.snippet || "", hit.highlights)),
     h("p", { class: "meta" }, meta, hit.passage ? h("span", { class: "tag" },
-      `passage ${hit.passage + 1}`) : null));
+      `passage ${hit.passage + 1}`) : null),
+    similarButton(hit.title || hit.source || hit.item_id, () => onSimilar(hit)));
 }
 
 export function render(root, info) {
-  const page = appPage(root, info);
+  let browse = null;
+  const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
   const keys = new Set();
   const rows = [];
   const query = h("input", { type: "search", name: "query", required: true,
@@ -88,18 +94,37 @@ export function render(root, info) {
     filtersBox.append(row);
     row.querySelector("input").focus();
   };
-  const search = async () => {
-    const q = query.value.trim();
-    if (!q) return;
+  // `like`: a stored document ({item_id, title, text}) whose text is the query; it is
+  // left out of its own results.
+  const run = async (q, like = null) => {
+    const k = Number(topK.value) || 10;
     replace(results, h("p", { class: "muted" }, "Searching…"));
     try {
-      const body = { query: q, top_k: Number(topK.value) || 10, group: group.checked,
+      const body = { query: q, top_k: like ? k + 1 : k, group: group.checked,
         filters: collectFilters(rows) };
+      if (like) body.mode = "semantic"; // a whole passage: by meaning, not its words
       const resp = await api(`/api/${info.name}/search`, { json: body });
-      for (const hit of resp.hits) Object.keys(hit.meta || {}).forEach((k) => keys.add(k));
-      replace(results, resultsHeading(resp.hits.length),
-        resp.hits.length ? h("ol", { class: "hits" }, resp.hits.map((r, i) => hitView(r, i + 1)))
+      const hits = like ? withoutItem(resp.hits, like.item_id, k) : resp.hits;
+      for (const hit of hits) Object.keys(hit.meta || {}).forEach((key) => keys.add(key));
+      replace(results, resultsHeading(hits.length),
+        like ? h("p", { class: "muted like" }, `Documents like “${like.title}”`) : null,
+        hits.length ? h("ol", { class: "hits" }, hits.map((r, i) => hitView(r, i + 1, similarToHit)))
           : h("p", {}, "Nothing matched. Load documents below, or loosen the filters."));
+    } catch (err) {
+      replace(results, errorBox(err));
+    }
+  };
+  const search = () => {
+    const q = query.value.trim();
+    if (q) run(q);
+  };
+  const similarTo = (item) => run(Array.from(item.fields.text || item.fields.title || "")
+    .slice(0, MAX_QUERY_CHARS).join(""),
+  { item_id: item.item_id, title: item.fields.title || item.fields.source || item.item_id });
+  // A hit shows a snippet only: its stored text comes from the item (its first passage).
+  const similarToHit = async (hit) => {
+    try {
+      similarTo(await api(`/api/${info.name}/items/${encodeURIComponent(hit.item_id)}`));
     } catch (err) {
       replace(results, errorBox(err));
     }
@@ -114,6 +139,13 @@ export function render(root, info) {
     h("label", { class: "check" }, group, " one hit per document")),
   h("fieldset", {}, h("legend", {}, "Filters (all must hold)"), filtersBox,
     h("button", { type: "button", class: "secondary", onclick: addFilter }, "+ Add filter")));
-  page.body.append(form, results);
+  browse = browsePanel(info, {
+    layout: "list",
+    nameOf: (item) => item.fields.title || item.fields.source || item.item_id,
+    imageOf: () => null,
+    detailOf: (item) => excerpt(item.fields.text, 220),
+    onSimilar: similarTo,
+  });
+  page.body.append(form, results, browse);
   return page.dispose;
 }

@@ -1,0 +1,32 @@
+"""The image app's own route: label the images stored before labels existed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from findalike.app import AppRuntime
+from findalike.apps.image.labels import label_stored_images
+from findalike.jobs import Job, JobContext, JobManager
+
+
+def make_router(rt: AppRuntime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/labels",
+        status_code=202,
+        response_model=Job,
+        summary="Label the stored images that have no labels (a job)",
+        description="Images loaded before text search existed have no ImageNet labels, so "
+        "a text query cannot find them; this job classifies them from their stored "
+        "originals. Answers 202 with the job.",
+    )
+    async def label(request: Request) -> Job:
+        jobs: JobManager = request.app.state.jobs
+
+        def work(job: JobContext) -> str | None:
+            return f"{label_stored_images(rt, job=job)} image(s) labelled"
+
+        return jobs.submit(rt.name, work, kind="labels")
+
+    return router
