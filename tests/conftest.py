@@ -42,6 +42,38 @@ def milvus_server_uri() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def lite_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Milvus Lite's own gRPC server (``milvus-lite server``) on a loopback port: a
+    BM25-capable Milvus reached by URI (the 2.3 server above has no BM25)."""
+    import subprocess
+    import sys
+
+    port = _free_port()
+    cli = Path(sys.executable).with_name("milvus-lite")
+    data_dir = tmp_path_factory.mktemp("lite-server")
+    args = ["server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen([str(cli), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("milvus-lite server did not start") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def hung_milvus_uri() -> Iterator[str]:
     """A port that accepts TCP connections and never answers: a hung Milvus."""

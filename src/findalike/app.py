@@ -9,12 +9,14 @@ for what is really its own (QA's ``answer``, the molecule depiction).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlencode
 
 import numpy as np
 from pydantic import BaseModel
@@ -22,7 +24,7 @@ from pydantic_settings import BaseSettings
 
 from findalike.batching import BatchingEncoder, BatchStats, Coalescer
 from findalike.config import Settings
-from findalike.contract import apply_contract
+from findalike.contract import apply_contract, index_search_params
 from findalike.encoders.base import Encoder
 from findalike.encoders.registry import SharedEncoder
 from findalike.errors import NotFound
@@ -37,6 +39,12 @@ if TYPE_CHECKING:
 
 
 _SHARED_ENCODERS_LOCK = threading.Lock()
+_INDEX_PARAMS: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
+    "findalike_index_params", default=None
+)
+"""The ``ef``/``nprobe`` of the search request being answered (set by ``search``)."""
+NAMED_COLLECTION_SEPARATOR = "__"
+"""Between the app's collection and a named one's name: ``findalike_image__logos``."""
 
 
 @dataclass
@@ -154,6 +162,9 @@ class AppSpec:
     """The app keeps each item's original file: it gets ``/items/{item_id}/file``."""
     stores_thumbnails: bool = False
     """The app keeps thumbnails (of items or frames): it gets ``/items/{item_id}/thumbnail``."""
+    companions: tuple[str, ...] = ()
+    """Suffixes of collections the app keeps beside each of its collections (the image
+    app's ``_labels``): not listed as named collections of their own."""
     item_id_pattern: str = CONTENT_ID_PATTERN
     """What the app's item ids look like, stated on ``/items/{item_id}`` routes (a 422
     for any other): content hashes by default, names for the recommender's items."""
@@ -173,12 +184,18 @@ class AppRuntime:
         media: MediaStore | None = None,
         encoder_cache: dict[str, Encoder] | None = None,
         app_settings: BaseSettings | None = None,
+        collection_name: str | None = None,
     ) -> None:
         self.spec = spec
         self.settings = settings
         self.store = store
         self.media = media
+        self.collection_name = collection_name
+        """None for the app's default collection, else the name of a named one."""
         self.collection = f"{settings.collection_prefix}{spec.name}"
+        if collection_name is not None:
+            self.collection += f"{NAMED_COLLECTION_SEPARATOR}{collection_name}"
+        self._named: dict[str, AppRuntime] = {}
         self.state: dict[str, Any] = {}
         """App-specific state kept between requests (e.g. the recommender's model)."""
         self._app_settings = app_settings
@@ -191,6 +208,47 @@ class AppRuntime:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    # -- named collections --------------------------------------------------------
+
+    def named(self, collection_name: str) -> AppRuntime:
+        """The runtime of the app's collection ``collection_name`` (a sibling sharing
+        this one's models and settings; its stored files in a folder of its own).
+        Cheap and cached; whether the collection exists is ``has_data``'s business."""
+        if self.collection_name is not None:
+            raise ValueError("named() is called on the default runtime")
+        with self._lock:
+            rt = self._named.get(collection_name)
+            if rt is None:
+                media = None
+                if self.media is not None:
+                    media = type(self.media)(self.media.root / "collections" / collection_name)
+                rt = AppRuntime(
+                    self.spec,
+                    self.settings,
+                    self.store,
+                    media=media,
+                    encoder_cache=self._encoder_cache,
+                    app_settings=self.app_settings,
+                    collection_name=collection_name,
+                )
+                self._named[collection_name] = rt
+            return rt
+
+    def collection_names(self) -> list[str]:
+        """The app's named collections in the store (the default one not included)."""
+        prefix = f"{self.collection}{NAMED_COLLECTION_SEPARATOR}"
+        names = {n[len(prefix) :] for n in self.store.list_collections() if n.startswith(prefix)}
+        companions = {f"{n}{suffix}" for n in names for suffix in self.spec.companions}
+        return sorted(names - companions)
+
+    def item_url(self, item_id: str, tail: str = "", **params: Any) -> str:
+        """The API address of one stored item (``tail`` like ``/file``), naming the
+        collection for a named one."""
+        if self.collection_name is not None:
+            params = {"collection": self.collection_name, **params}
+        query = f"?{urlencode(params)}" if params else ""
+        return f"/api/{self.name}/items/{item_id}{tail}{query}"
 
     @property
     def app_settings(self) -> Any:
@@ -240,7 +298,7 @@ class AppRuntime:
 
     def collection_spec(self) -> CollectionSpec:
         enc = self.encoder
-        index = self.spec.index_type or ("BIN_FLAT" if enc.vector_kind == "binary" else "AUTOINDEX")
+        index, params = self._index_choice(enc.vector_kind)
         return CollectionSpec(
             name=self.collection,
             dim=enc.dim,
@@ -249,7 +307,26 @@ class AppRuntime:
             encoder=f"{enc.name}@{enc.version}",
             fields=self.spec.fields,
             index_type=index,
+            index_params=tuple(sorted(params.items())),
         )
+
+    def _index_choice(self, vector_kind: str) -> tuple[str, dict[str, int]]:
+        """The index a new collection gets: the app's own choice (exact ``BIN_FLAT`` for
+        binary vectors, say), else ``FINDALIKE_INDEX_TYPE``; ``auto`` is Milvus Lite's
+        AUTOINDEX (HNSW over sealed rows) on the embedded default, HNSW on a server."""
+        if self.spec.index_type:
+            return self.spec.index_type, {}
+        if vector_kind == "binary":
+            return "BIN_FLAT", {}
+        s = self.settings
+        chosen = s.index_type
+        if chosen == "auto":
+            chosen = "AUTOINDEX" if self.store.is_lite else "HNSW"
+        if chosen == "HNSW":
+            return chosen, {"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction}
+        if chosen == "IVF_FLAT":
+            return chosen, {"nlist": s.ivf_nlist}
+        return chosen, {}
 
     @property
     def batch_size(self) -> int:
@@ -284,14 +361,23 @@ class AppRuntime:
 
     def search(self, request: BaseModel) -> BaseModel:
         """The app's search, held to the contract: at most ``top_k`` hits, none
-        under ``min_score`` (see ``findalike.contract``)."""
-        return apply_contract(request, self.spec.search(self, request))
+        under ``min_score`` (see ``findalike.contract``); its ``ef``/``nprobe`` reach
+        every index search it makes (``search_vectors``)."""
+        token = _INDEX_PARAMS.set(index_search_params(request))
+        try:
+            return apply_contract(request, self.spec.search(self, request))
+        finally:
+            _INDEX_PARAMS.reset(token)
 
     def search_upload(self, name: str, data: bytes, options: BaseModel) -> BaseModel:
         """The app's search by an uploaded file, held to the same contract."""
         if self.spec.search_upload is None:
             raise NotFound(f"The {self.name} app has no search by upload.")
-        return apply_contract(options, self.spec.search_upload(self, name, data, options))
+        token = _INDEX_PARAMS.set(index_search_params(options))
+        try:
+            return apply_contract(options, self.spec.search_upload(self, name, data, options))
+        finally:
+            _INDEX_PARAMS.reset(token)
 
     def search_vectors(
         self,
@@ -306,15 +392,28 @@ class AppRuntime:
         if not self.has_data():
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
-        key = (filter, ("part", *fields), min(limit, 16384))
+        limit = min(limit, 16384)
+        params = dict(_INDEX_PARAMS.get() or {})
+        if "ef" in params:  # HNSW finds at most ef rows
+            params["ef"] = max(params["ef"], limit)
+        if "nprobe" in params:
+            params["nprobe"] = min(params["nprobe"], self.settings.ivf_nlist)
+        key = (filter, ("part", *fields), limit, tuple(sorted(params.items())))
         if self.settings.batch_queries:  # concurrent searches alike go as one request
             return self._searches(key, vectors)
         return self._search_batch(key, vectors)
 
     def _search_batch(self, key: Hashable, vectors: np.ndarray) -> list[list[Hit]]:
-        filter, fields, limit = cast("tuple[str, tuple[str, ...], int]", key)
+        filter, fields, limit, params = cast(
+            "tuple[str, tuple[str, ...], int, tuple[tuple[str, int], ...]]", key
+        )
         return self.store.search(
-            self.collection, vectors, limit=limit, filter=filter, output_fields=fields
+            self.collection,
+            vectors,
+            limit=limit,
+            filter=filter,
+            output_fields=fields,
+            params=dict(params) or None,
         )
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:

@@ -44,6 +44,17 @@ ServerOpt = Annotated[
     typer.Option("--server", "-s", envvar="FINDALIKE_SERVER", help="findalike server URL."),
 ]
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--collection", "-c", help="A named collection of the app (default: the app's own)."
+    ),
+]
+
+
+def _in(collection: str | None) -> dict[str, Any]:
+    """The query parameters that pick a named collection."""
+    return {"params": {"collection": collection}} if collection else {}
 
 
 class _Client:
@@ -78,17 +89,14 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Serve the API (/docs, /redoc) and the web UI."""
-    import logging
-
     import uvicorn
+    from pydantic import ValidationError
 
     from findalike.api.main import create_app
+    from findalike.api.metrics import log_config
     from findalike.api.security import ApiKeys, KeyFormatError, is_loopback
     from findalike.config import Settings
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings()
     try:
         keys = ApiKeys.parse(settings.api_keys.get_secret_value())
@@ -109,8 +117,18 @@ def serve(
                 "note: any Host header is accepted; set FINDALIKE_TRUSTED_HOSTS to "
                 "this server's names to refuse the others"
             )
+    try:
+        application = create_app(settings, load_demo=demo)
+    except ValidationError as exc:  # an app's own settings (FINDALIKE_<APP>_...)
+        _fail(f"invalid setting: {exc}")
     console.print(f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri})")
-    uvicorn.run(create_app(settings, load_demo=demo), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=log_config(log_level),
+    )
 
 
 @app.command()
@@ -136,11 +154,13 @@ def load(
         bool, typer.Option(help="Send PATHS as paths on the server (inside an allowed root).")
     ] = False,
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar.")] = True,
+    collection: CollectionOpt = None,
 ) -> None:
     """Load data into an app (a background job on the server)."""
+    where = _in(collection)
     if server_path:
         job_ids = [
-            _request("POST", server, f"/api/{app_name}/load", data={"path": str(p)})["id"]
+            _request("POST", server, f"/api/{app_name}/load", data={"path": str(p)}, **where)["id"]
             for p in paths
         ]
     else:
@@ -149,7 +169,9 @@ def load(
             _fail("no files found in the given paths")
         handles = [("files", (f.name, f.open("rb"))) for f in files]
         try:
-            job_ids = [_request("POST", server, f"/api/{app_name}/load", files=handles)["id"]]
+            job_ids = [
+                _request("POST", server, f"/api/{app_name}/load", files=handles, **where)["id"]
+            ]
         finally:
             for _, (_, fh) in handles:
                 fh.close()
@@ -167,8 +189,10 @@ def search(
     file: Annotated[Path | None, typer.Option(help="Query file (image, clip) to upload.")] = None,
     body: Annotated[str | None, typer.Option("--json", help="The whole request body.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
+    collection: CollectionOpt = None,
 ) -> None:
     """Search an app; prints the JSON response."""
+    where = _in(collection)
     if file is not None:
         with file.open("rb") as fh:
             result = _request(
@@ -177,11 +201,31 @@ def search(
                 f"/api/{app_name}/search/upload",
                 files=[("file", (file.name, fh))],
                 data={"top_k": str(top_k)},
+                **where,
             )
     else:
         payload = json.loads(body) if body else _query_body(server, app_name, query, top_k)
-        result = _request("POST", server, f"/api/{app_name}/search", json=payload)
+        result = _request("POST", server, f"/api/{app_name}/search", json=payload, **where)
     console.print_json(data=result)
+
+
+@app.command()
+def collections(
+    app_name: Annotated[str, typer.Argument(metavar="APP")],
+    create: Annotated[str | None, typer.Option(help="Create this named collection.")] = None,
+    drop: Annotated[str | None, typer.Option(help="Drop this named collection.")] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """An app's named collections (use one with --collection on load and search)."""
+    if create:
+        _request("POST", server, f"/api/{app_name}/collections", json={"name": create})
+    if drop:
+        _request("DELETE", server, f"/api/{app_name}/collections/{drop}")
+    rows = _request("GET", server, f"/api/{app_name}/collections")["data"]
+    table = Table("collection", "items", "vectors", "encoder")
+    for c in rows:
+        table.add_row(c["name"], str(c["items"]), str(c["vectors"]), c["encoder"])
+    console.print(table)
 
 
 @app.command()
@@ -209,6 +253,41 @@ def evaluate(
     """Run an app's held-out evaluation (dna, recommend)."""
     console.print_json(
         data=_request("POST", server, f"/api/{app_name}/evaluate", json=json.loads(body))
+    )
+
+
+@app.command("dna-encoders")
+def dna_encoders(
+    holdout: Annotated[float, typer.Option(help="Share of the stored sequences held out.")] = 0.2,
+    neighbours: Annotated[int | None, typer.Option(help="k of the kNN vote.")] = None,
+    seed: Annotated[int, typer.Option(help="Chooses the held-out split.")] = 0,
+    max_sequences: Annotated[int, typer.Option(help="Stored sequences used at most.")] = 5000,
+    server: ServerOpt = DEFAULT_SERVER,
+) -> None:
+    """Compare the DNA encoders on the stored sequences (held-out kNN accuracy); pick
+    one with FINDALIKE_DNA_ENCODER."""
+    body = {"holdout_fraction": holdout, "seed": seed, "max_sequences": max_sequences}
+    if neighbours is not None:
+        body["neighbours"] = neighbours
+    r = _request("POST", server, "/api/dna/evaluate", json=body)
+    table = Table("encoder", "dim", "accuracy", "recall per class", "note")
+    for e in r["encoders"]:
+        recall = ", ".join(f"{c['label']} {c['recall']:.3f}" for c in e["per_class"])
+        note = ("stored vectors; " if e["current"] else "") + (
+            "best" if e["encoder"] == r["best"] else ""
+        )
+        accuracy = f"{e['accuracy']:.3f}" if e["applicable"] else "n/a"
+        table.add_row(e["encoder"], str(e["dim"]), accuracy, recall, note or e["reason"][:60])
+    console.print(table)
+    for e in r["encoders"]:
+        if e.get("position_weights"):
+            weights = json.dumps(e["position_weights"])
+            line = f"{e['encoder']}: FINDALIKE_DNA_POSITION_WEIGHTS='{weights}'"
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+    console.print(
+        f"{r['held_out']} held out, {r['training']} for training, {r['neighbours']} neighbours, "
+        f"seed {r['seed']}; majority baseline {r['majority_baseline']:.3f} "
+        f"({r['majority_label']})"
     )
 
 

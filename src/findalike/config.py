@@ -5,6 +5,7 @@ prefixed ``FINDALIKE_`` (``FINDALIKE_MILVUS_URI`` for ``milvus_uri``) or from a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,18 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
+    index_type: Literal["auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
+        "auto",
+        description="Vector index of new collections: `auto` is Milvus Lite's own (AUTOINDEX: "
+        "HNSW over sealed rows) on the embedded default and HNSW on a server; FLAT is exact "
+        "(brute force). Recorded by Milvus with each collection and shown in GET /api/apps; "
+        "an existing collection keeps the index it was built with.",
+    )
+    hnsw_m: int = Field(16, ge=4, le=64, description="HNSW: links per node (M).")
+    hnsw_ef_construction: int = Field(
+        200, ge=8, le=1024, description="HNSW: candidates kept while building (efConstruction)."
+    )
+    ivf_nlist: int = Field(1024, ge=1, le=65536, description="IVF_FLAT: clusters (nlist).")
     batch_queries: bool = Field(
         True,
         description="Encode concurrent queries together on one model thread and send "

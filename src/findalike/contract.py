@@ -61,6 +61,19 @@ def deprecated_alias(target: str, description: str = "") -> Any:
     )
 
 
+MAX_EF = 4096
+MAX_NPROBE = 65536
+
+
+def index_search_params(request: BaseModel) -> dict[str, int]:
+    """The index search parameters a request sets (``ef``, ``nprobe``), if any."""
+    return {
+        name: int(value)
+        for name in ("ef", "nprobe")
+        if (value := getattr(request, name, None)) is not None
+    }
+
+
 class SearchRequest(StrictModel):
     """What every app's search takes; apps add their query fields."""
 
@@ -70,6 +83,21 @@ class SearchRequest(StrictModel):
         allow_inf_nan=False,
         description="Leave out hits scoring below this (the score's scale is the app's; "
         "higher is always closer).",
+    )
+    ef: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_EF,
+        description="HNSW (and Milvus Lite's AUTOINDEX): candidates examined per query; "
+        "higher finds more of the true nearest, slower (default 64; raised to the number "
+        "of rows asked). Ignored where the search is exact.",
+    )
+    nprobe: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_NPROBE,
+        description="IVF_FLAT: clusters searched per query (at most the index's nlist). "
+        "Ignored by other indexes.",
     )
 
     @classmethod

@@ -26,6 +26,10 @@ FILTER_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 """Text compared in a Milvus filter: any characters but the control characters that
 Milvus expressions cannot carry (tab, newline and carriage return can)."""
 
+COLLECTION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+"""A named collection: a lower-case letter, then up to 31 lower-case letters, digits or
+underscores (it becomes part of a Milvus collection name and a folder name)."""
+
 ContentId = Annotated[str, StringConstraints(max_length=32, pattern=CONTENT_ID_PATTERN)]
 NameId = Annotated[str, StringConstraints(max_length=NAME_ID_MAX_CHARS, pattern=NAME_ID_PATTERN)]
 

@@ -22,6 +22,7 @@ All methods block; callers in async code run them in a worker thread.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -44,6 +45,9 @@ ID_MAX_LENGTH = 160
 _PROPERTY_PREFIX = "findalike."
 _CONNECT_FAILED_CODE = 2
 """pymilvus's code for "Fail connecting to server" (no server, or no answer in time)."""
+BM25_SUFFIX = "_bm25"
+RRF_K = 60
+"""Reciprocal rank fusion's constant: a hit ranked r-th in a list adds 1 / (60 + r)."""
 _WRITE_CALLS = frozenset({"upsert", "insert", "delete", "drop_collection"})
 _SLOW_CALLS = frozenset({"flush", "create_collection", "load_collection", "create_index"})
 _LITE_GRPC_OPTIONS = {
@@ -83,11 +87,19 @@ class StoreError(FindalikeError):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A scalar field. ``max_length`` is in bytes (UTF-8) for ``str`` fields."""
+    """A scalar field. ``max_length`` is in bytes (UTF-8) for ``str`` fields.
+
+    ``lexical`` (``str`` fields only, at most one per collection) asks for a full-text
+    index: Milvus analyses the text and a BM25 function fills a sparse vector field
+    ``{name}_bm25`` at insert, for ``lexical_search`` and ``hybrid_search``. Where the
+    Milvus cannot (a server before 2.5) the collection is made without it and
+    ``lexical_field`` says so. It is a wish, not part of the field's identity: two
+    specs that differ only in it compare equal."""
 
     name: str
     kind: FieldKind
     max_length: int = 1024
+    lexical: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class CollectionSpec:
     encoder: str
     fields: tuple[FieldSpec, ...] = ()
     index_type: str = "AUTOINDEX"
+    index_params: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    """Build parameters of the vector index (HNSW's ``M``, IVF's ``nlist``)."""
 
     def properties(self) -> dict[str, str]:
         return {
@@ -112,11 +126,17 @@ class CollectionSpec:
 @dataclass
 class Hit:
     """One search result row. ``distance`` is Milvus's raw value for the metric
-    (a similarity for COSINE/IP, a distance for L2/JACCARD/HAMMING)."""
+    (a similarity for COSINE/IP, a distance for L2/JACCARD/HAMMING).
+
+    From ``lexical_search`` and ``hybrid_search`` ``distance`` is still the dense
+    metric's value for the hit's vector against the query vector (so a score keeps one
+    meaning whatever ranked the hit), and ``rank_score`` is what ranked it: the BM25
+    score (lexical) or the fused score of the ranker (hybrid)."""
 
     id: str
     distance: float
     fields: dict[str, Any] = field(default_factory=dict)
+    rank_score: float | None = None
 
     @property
     def item_id(self) -> str:
@@ -187,6 +207,9 @@ class VectorStore:
         self._down_until = 0.0
         self._down_reason = ""
         self._loaded: set[str] = set()
+        self.errors: dict[tuple[str, str], int] = {}
+        """Failed calls by (method, error type), for ``/metrics``."""
+        self._lexical: dict[str, str | None] = {}
 
     @property
     def is_lite(self) -> bool:
@@ -264,7 +287,16 @@ class VectorStore:
 
     def _guard(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         """``call(*args, **kwargs)`` with pymilvus's and gRPC's failures mapped (see
-        ``_call``)."""
+        ``_call``) and counted by method and kind (``errors``, for ``/metrics``)."""
+        try:
+            return self._translated(method, call, *args, **kwargs)
+        except (Unavailable, StoreError) as exc:
+            key = (method, type(exc).__name__)
+            with self._lock:
+                self.errors[key] = self.errors.get(key, 0) + 1
+            raise
+
+    def _translated(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         import grpc
         from pymilvus.exceptions import MilvusException
 
@@ -312,6 +344,7 @@ class VectorStore:
                 finally:
                     self._client = None
                     self._loaded.clear()
+                    self._lexical.clear()
 
     # -- collections --------------------------------------------------------------
 
@@ -356,6 +389,25 @@ class VectorStore:
             )
 
     def _create(self, spec: CollectionSpec) -> None:
+        lexical = _lexical_spec(spec)
+        if lexical is not None:
+            try:
+                self._create_collection(spec, lexical)
+                return
+            except StoreError:
+                # a Milvus without BM25 and sparse vectors (a 2.3/2.4 server) refuses the
+                # schema: make the collection dense-only, and say so once
+                log.warning(
+                    "Milvus at %s cannot make a full-text (BM25) field; %s is made without "
+                    "it (semantic search only)",
+                    self.uri,
+                    spec.name,
+                )
+                if self.exists(spec.name):
+                    self._call("drop_collection", spec.name)
+        self._create_collection(spec, None)
+
+    def _create_collection(self, spec: CollectionSpec, lexical: FieldSpec | None) -> None:
         from pymilvus import DataType, MilvusClient
 
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -374,22 +426,55 @@ class VectorStore:
             "json": DataType.JSON,
         }
         for f in spec.fields:
-            extra = {"max_length": f.max_length} if f.kind == "str" else {}
+            extra: dict[str, Any] = {"max_length": f.max_length} if f.kind == "str" else {}
+            if f is lexical:
+                extra["enable_analyzer"] = True
             schema.add_field(f.name, kinds[f.kind], **extra)
         index = MilvusClient.prepare_index_params()
-        index.add_index(field_name="vector", index_type=spec.index_type, metric_type=spec.metric)
+        index.add_index(
+            field_name="vector",
+            index_type=spec.index_type,
+            metric_type=spec.metric,
+            params=dict(spec.index_params),
+        )
+        if lexical is not None:
+            _add_bm25(schema, index, lexical.name)
+        self._lexical.pop(spec.name, None)
         self._call(
             "create_collection",
             spec.name,
             schema=schema,
             index_params=index,
-            properties=spec.properties(),
+            properties={**spec.properties(), **_index_record(spec)},
             consistency_level="Strong",
         )
         self._ensure_loaded(spec.name)
         log.info(
-            "created collection %s (%s, %d-d, %s)", spec.name, spec.encoder, spec.dim, spec.metric
+            "created collection %s (%s, %d-d, %s%s)",
+            spec.name,
+            spec.encoder,
+            spec.dim,
+            spec.metric,
+            f", BM25 on {lexical.name}" if lexical is not None else "",
         )
+
+    def lexical_field(self, name: str) -> str | None:
+        """The sparse (BM25) field of collection ``name``, or None if it has none: made
+        before full-text search existed, or on a Milvus that cannot (a 2.3 server).
+        Read from the collection's schema once per collection and connection."""
+        with self._lock:
+            if name in self._lexical:
+                return self._lexical[name]
+        desc = self._call("describe_collection", name)
+        found = None
+        for fn in desc.get("functions") or []:
+            kind = getattr(fn.get("type"), "name", str(fn.get("type")))
+            outputs = fn.get("output_field_names") or []
+            if kind.upper().endswith("BM25") and outputs:
+                found = str(outputs[0])
+        with self._lock:
+            self._lexical[name] = found
+        return found
 
     def _ensure_loaded(self, name: str) -> None:
         if name in self._loaded:
@@ -400,6 +485,7 @@ class VectorStore:
     def drop(self, name: str) -> bool:
         """Drop a collection; False if there was none."""
         self._loaded.discard(name)
+        self._lexical.pop(name, None)
         if not self.exists(name):
             return False
         self._call("drop_collection", name)
@@ -430,7 +516,10 @@ class VectorStore:
         filter: str = "",
         output_fields: Sequence[str] = (),
         metric: Metric | None = None,
+        params: dict[str, int] | None = None,
     ) -> list[list[Hit]]:
+        """Nearest rows per query vector; ``params`` tune the index's search (HNSW's
+        ``ef``, IVF's ``nprobe``)."""
         self._ensure_loaded(name)
         data = _to_milvus_vectors(vectors)
         kwargs: dict[str, Any] = {
@@ -440,8 +529,13 @@ class VectorStore:
         }
         if filter:
             kwargs["filter"] = filter
+        search_params: dict[str, Any] = {}
         if metric:
-            kwargs["search_params"] = {"metric_type": metric}
+            search_params["metric_type"] = metric
+        if params:
+            search_params["params"] = dict(params)
+        if search_params:
+            kwargs["search_params"] = search_params
         raw = self._call("search", name, **kwargs)
         return [
             [
@@ -452,6 +546,109 @@ class VectorStore:
             ]
             for hits in raw
         ]
+
+    def lexical_search(
+        self,
+        name: str,
+        text: str,
+        query_vector: np.ndarray,
+        *,
+        limit: int,
+        metric: Metric,
+        filter: str = "",
+        output_fields: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Rows ranked by BM25 of ``text`` against the collection's lexical field (see
+        ``FieldSpec.lexical``); rows sharing no word with ``text`` are not returned.
+        Each hit's ``distance`` is the dense ``metric`` of its vector against
+        ``query_vector`` and ``rank_score`` its BM25 score (>= 0). ``StoreError`` if the
+        collection has no lexical field (check ``lexical_field`` first)."""
+        sparse = self._require_lexical(name)
+        raw = self._call(
+            "search",
+            name,
+            data=[text],
+            anns_field=sparse,
+            limit=limit,
+            search_params={"metric_type": "BM25"},
+            output_fields=["item_id", "vector", *output_fields],
+            **({"filter": filter} if filter else {}),
+        )
+        # Milvus Lite returns BM25 scores negated (as distances); a server positive
+        return self._rescored(raw[0], query_vector, metric, lambda d: abs(d))
+
+    def hybrid_search(
+        self,
+        name: str,
+        text: str,
+        query_vector: np.ndarray,
+        *,
+        limit: int,
+        metric: Metric,
+        lexical_weight: float | None = None,
+        filter: str = "",
+        output_fields: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Dense (``query_vector``) and lexical (BM25 of ``text``) candidates fused by
+        Milvus: reciprocal rank fusion (k = ``RRF_K``) by default, or, given
+        ``lexical_weight`` w in [0, 1], a weighted sum of the normalised scores
+        (dense x (1 - w) + BM25 x w; Milvus maps cosine to (1 + cos) / 2 and BM25 to
+        2/pi arctan). ``distance`` is the dense ``metric`` of each hit (as in
+        ``lexical_search``), ``rank_score`` the fused score. ``StoreError`` if the
+        collection has no lexical field."""
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        sparse = self._require_lexical(name)
+        expr = {"expr": filter} if filter else {}
+        dense = AnnSearchRequest(
+            data=_to_milvus_vectors(np.asarray(query_vector)[None, :]),
+            anns_field="vector",
+            param={"metric_type": metric},
+            limit=limit,
+            **expr,
+        )
+        lexical = AnnSearchRequest(
+            data=[text], anns_field=sparse, param={"metric_type": "BM25"}, limit=limit, **expr
+        )
+        if lexical_weight is None:
+            ranker: Any = RRFRanker(RRF_K)
+        else:
+            if not 0.0 <= lexical_weight <= 1.0:
+                raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
+            ranker = WeightedRanker(1.0 - lexical_weight, lexical_weight, norm_score=True)
+        raw = self._call(
+            "hybrid_search",
+            name,
+            [dense, lexical],
+            ranker=ranker,
+            limit=limit,
+            output_fields=["item_id", "vector", *output_fields],
+        )
+        return self._rescored(raw[0], query_vector, metric, float)
+
+    def _require_lexical(self, name: str) -> str:
+        self._ensure_loaded(name)
+        sparse = self.lexical_field(name)
+        if sparse is None:
+            raise StoreError(f"Collection {name!r} has no full-text (BM25) field.")
+        return sparse
+
+    def _rescored(
+        self, raw: Sequence[Any], query_vector: np.ndarray, metric: Metric, rank: Any
+    ) -> list[Hit]:
+        hits = []
+        for h in raw:
+            entity = dict(h.get("entity", {}))
+            vector = entity.pop("vector")
+            hits.append(
+                Hit(
+                    id=str(h["id"]),
+                    distance=_dense_similarity(metric, query_vector, vector),
+                    fields=entity,
+                    rank_score=float(rank(float(h["distance"]))),
+                )
+            )
+        return hits
 
     def query(
         self,
@@ -514,10 +711,19 @@ class VectorStore:
             fields=tuple(
                 _field_spec(name, f)
                 for f in desc.get("fields", [])
-                if f["name"] not in _SKELETON_FIELDS
+                if f["name"] not in _SKELETON_FIELDS and not _is_sparse(f)
             ),
             index_type=str(index.get("index_type") or "AUTOINDEX"),
+            index_params=tuple(sorted(self.index_of(name)["params"].items())),
         )
+
+    def index_of(self, name: str) -> dict[str, Any]:
+        """The vector index ``name`` was built with: ``{"type", "params"}`` (the build
+        parameters as findalike recorded them at creation; none for older ones)."""
+        index = self._call("describe_index", name, "vector") or {}
+        recorded = self.properties(name).get("index_params")
+        params = {str(k): int(v) for k, v in json.loads(recorded).items()} if recorded else {}
+        return {"type": str(index.get("index_type") or "AUTOINDEX"), "params": params}
 
     def iter_rows(
         self, name: str, *, output_fields: Sequence[str], batch_rows: int = 1000
@@ -589,8 +795,60 @@ def _field_spec(collection: str, described: dict[str, Any]) -> FieldSpec:
             f"type {type_name}, which findalike does not create."
         )
     if kind == "str":
-        return FieldSpec(described["name"], kind, int(described["params"]["max_length"]))
+        params = described.get("params") or {}
+        lexical = str(params.get("enable_analyzer", "")).lower() == "true"
+        return FieldSpec(described["name"], kind, int(params["max_length"]), lexical=lexical)
     return FieldSpec(described["name"], kind)
+
+
+def _is_sparse(described: dict[str, Any]) -> bool:
+    """A BM25 output field: made from a text field, never written or read as a row."""
+    return "SPARSE" in str(getattr(described["type"], "name", described["type"]))
+
+
+def _lexical_spec(spec: CollectionSpec) -> FieldSpec | None:
+    wanted = [f for f in spec.fields if f.lexical]
+    if len(wanted) > 1:
+        raise ValueError(f"{spec.name}: at most one lexical field, got {[f.name for f in wanted]}")
+    if wanted and (wanted[0].kind != "str" or spec.vector_kind != "float"):
+        raise ValueError(f"{spec.name}: a lexical field is a str field beside float vectors")
+    return wanted[0] if wanted else None
+
+
+def _index_record(spec: CollectionSpec) -> dict[str, str]:
+    """The index build parameters as a collection property (Milvus Lite's
+    ``describe_index`` does not give them back); not part of the compatibility check."""
+    return {f"{_PROPERTY_PREFIX}index_params": json.dumps(dict(spec.index_params))}
+
+
+def _add_bm25(schema: Any, index: Any, text_field: str) -> None:
+    """A sparse field ``{text_field}_bm25`` that Milvus fills with BM25 term weights of
+    ``text_field`` (its standard analyzer: words, lower-cased) at every insert."""
+    from pymilvus import DataType, Function, FunctionType
+
+    sparse = f"{text_field}{BM25_SUFFIX}"
+    schema.add_field(sparse, DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(
+        Function(
+            name=f"{sparse}_fn",
+            function_type=FunctionType.BM25,
+            input_field_names=[text_field],
+            output_field_names=[sparse],
+        )
+    )
+    index.add_index(field_name=sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+
+
+def _dense_similarity(metric: Metric, query: np.ndarray, vector: Any) -> float:
+    """The dense metric's similarity of a returned row vector to the query, as Milvus
+    computes it for COSINE / IP."""
+    v = np.asarray(vector, dtype=np.float32)
+    q = np.asarray(query, dtype=np.float32)
+    dot = float(q @ v)
+    if metric == "COSINE":
+        norms = float(np.linalg.norm(q) * np.linalg.norm(v))
+        return dot / norms if norms > 0 else 0.0
+    return dot
 
 
 def _vector_kind(value: str) -> VectorKind:

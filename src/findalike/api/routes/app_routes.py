@@ -20,10 +20,11 @@ from findalike.api.deps import JobsDep, SettingsDep
 from findalike.api.errors import ERROR_RESPONSES
 from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.app import AppRuntime
-from findalike.errors import InvalidInput, NotFound, UnsupportedMedia
+from findalike.contract import StrictModel
+from findalike.errors import Conflict, InvalidInput, NotFound, UnsupportedMedia
 from findalike.ingest import load_files
 from findalike.jobs import Job
-from findalike.request_types import at_least_one_of
+from findalike.request_types import COLLECTION_NAME_PATTERN, at_least_one_of
 from findalike.sources import resolve_folder, safe_upload_name
 from findalike.uploads import read_upload_search, upload_body
 
@@ -75,6 +76,53 @@ class DroppedResponse(BaseModel):
     dropped: bool = Field(description="False if there was nothing to drop.")
 
 
+class CollectionInfo(BaseModel):
+    app: str
+    name: str = Field(description="The collection's name (`?collection=` on the app's routes).")
+    items: int
+    vectors: int
+    encoder: str = Field(description="The encoder that made its vectors (name@version).")
+
+
+class CollectionList(BaseModel):
+    data: list[CollectionInfo] = Field(description="The app's named collections, by name.")
+    count: int
+
+
+class CreateCollection(StrictModel):
+    name: str = Field(
+        pattern=COLLECTION_NAME_PATTERN,
+        max_length=32,
+        description="A lower-case letter, then up to 31 lower-case letters, digits or `_`.",
+        examples=["logos"],
+    )
+
+
+CollectionQuery = Annotated[
+    str | None,
+    Query(
+        pattern=COLLECTION_NAME_PATTERN,
+        max_length=32,
+        description="A named collection of the app (created with `POST /api/{app}/collections`); "
+        "left out: the app's default collection.",
+    ),
+]
+
+
+def _target(rt: AppRuntime, collection: str | None) -> AppRuntime:
+    """The runtime a request is about: the app's default collection, or a named one,
+    which must exist (404 naming how to create it)."""
+    if collection is None:
+        return rt
+    named = rt.named(collection)
+    if not named.has_data():
+        raise NotFound(
+            f"The {rt.name} app has no collection {collection!r}: create it with "
+            f"POST /api/{rt.name}/collections."
+        )
+    return named
+
+
 def make_app_router(rt: AppRuntime) -> APIRouter:
     spec = rt.spec
     router = APIRouter(prefix=f"/api/{spec.name}", tags=[spec.name], responses=ERROR_RESPONSES)
@@ -101,6 +149,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     async def load(
         jobs: JobsDep,
         settings: SettingsDep,
+        collection: CollectionQuery = None,
         files: Annotated[list[UploadFile] | None, File(description="Files or zips.")] = None,
         path: Annotated[
             str | None,
@@ -112,6 +161,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             ),
         ] = None,
     ) -> Job:
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
         if not files and not path:
             raise InvalidInput(
                 "Send files (multipart field `files`) or a server `path`.", field="files"
@@ -125,15 +175,16 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             _check_uploads(files, spec.extensions)
             spool = settings.data_dir / "spool" / uuid.uuid4().hex
             sources += await anyio.to_thread.run_sync(_spool_uploads, files, spool)
-        return jobs.submit(spec.name, load_files(rt, sources, cleanup=spool))
+        return jobs.submit(spec.name, load_files(target, sources, cleanup=spool))
 
     @router.post(
         "/search",
         response_model=response_model,
         summary=f"Search {spec.title}",
     )
-    async def search(body: request_model) -> Any:  # type: ignore[valid-type]
-        return await anyio.to_thread.run_sync(rt.search, body)
+    async def search(body: request_model, collection: CollectionQuery = None) -> Any:  # type: ignore[valid-type]
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        return await anyio.to_thread.run_sync(target.search, body)
 
     if spec.search_upload is not None and spec.upload_options is not None:
         options_model = spec.upload_options
@@ -148,40 +199,48 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             openapi_extra=upload_body(options_model)
             | body_limit(upload_max_bytes + MULTIPART_SLACK_BYTES),
         )
-        async def search_upload(request: Request) -> Any:
+        async def search_upload(request: Request, collection: CollectionQuery = None) -> Any:
+            target = await anyio.to_thread.run_sync(_target, rt, collection)
             name, data, options = await read_upload_search(request, options_model, upload_max_bytes)
-            return await anyio.to_thread.run_sync(rt.search_upload, name, data, options)
+            return await anyio.to_thread.run_sync(target.search_upload, name, data, options)
 
     @router.get("/count", response_model=CountResponse, summary="Items and vectors stored")
-    async def count() -> CountResponse:
-        items, vectors = await anyio.to_thread.run_sync(rt.count)
+    async def count(collection: CollectionQuery = None) -> CountResponse:
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        items, vectors = await anyio.to_thread.run_sync(target.count)
         return CountResponse(app=spec.name, items=items, vectors=vectors)
 
     @router.get("/items", response_model=ItemsPage, summary="Browse the stored items, a page")
     async def list_items(
         offset: Annotated[int, Query(ge=0, le=MAX_BROWSE_ROWS - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=200)] = 24,
+        collection: CollectionQuery = None,
     ) -> ItemsPage:
         if offset + limit > MAX_BROWSE_ROWS:
             raise InvalidInput(f"offset + limit must stay within {MAX_BROWSE_ROWS}", field="offset")
-        rows = await anyio.to_thread.run_sync(lambda: rt.list_items(offset=offset, limit=limit))
-        items, _ = await anyio.to_thread.run_sync(rt.count)
-        return ItemsPage(data=[_item(rt, r) for r in rows], count=items, offset=offset, limit=limit)
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        rows = await anyio.to_thread.run_sync(lambda: target.list_items(offset=offset, limit=limit))
+        items, _ = await anyio.to_thread.run_sync(target.count)
+        page = [_item(target, r) for r in rows]
+        return ItemsPage(data=page, count=items, offset=offset, limit=limit)
 
     @router.get("/items/{item_id}", response_model=ItemResponse, summary="One stored item")
-    async def get_item(item_id: ItemId) -> ItemResponse:
-        row = await anyio.to_thread.run_sync(rt.get_item, item_id)
+    async def get_item(item_id: ItemId, collection: CollectionQuery = None) -> ItemResponse:
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        row = await anyio.to_thread.run_sync(target.get_item, item_id)
         if row is None:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
-        return _item(rt, row)
+        return _item(target, row)
 
     @router.delete("/items/{item_id}", response_model=DeletedResponse, summary="Delete one item")
-    async def delete_item(item_id: ItemId) -> DeletedResponse:
-        deleted = await anyio.to_thread.run_sync(rt.delete_item, item_id)
+    async def delete_item(item_id: ItemId, collection: CollectionQuery = None) -> DeletedResponse:
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        deleted = await anyio.to_thread.run_sync(target.delete_item, item_id)
         if not deleted:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
-        if rt.media is not None and (spec.stores_originals or spec.stores_thumbnails):
-            await anyio.to_thread.run_sync(rt.media.delete, spec.name, item_id)
+        media = target.media
+        if media is not None and (spec.stores_originals or spec.stores_thumbnails):
+            await anyio.to_thread.run_sync(media.delete, spec.name, item_id)
         return DeletedResponse(app=spec.name, item_id=item_id, deleted_vectors=deleted)
 
     if spec.stores_originals:
@@ -191,8 +250,9 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             response_class=FileResponse,
             summary="The stored original",
         )
-        async def item_file(item_id: ItemId) -> FileResponse:
-            return _media_file(rt, item_id, "")
+        async def item_file(item_id: ItemId, collection: CollectionQuery = None) -> FileResponse:
+            target = await anyio.to_thread.run_sync(_target, rt, collection)
+            return _media_file(target, item_id, "")
 
     if spec.stores_thumbnails:
 
@@ -202,34 +262,83 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             summary="A thumbnail of the item, or of one of its frames (`part`)",
         )
         async def item_thumbnail(
-            item_id: ItemId, part: Annotated[int | None, Query(ge=0)] = None
+            item_id: ItemId,
+            part: Annotated[int | None, Query(ge=0)] = None,
+            collection: CollectionQuery = None,
         ) -> FileResponse:
-            return _media_file(rt, item_id, "thumb" if part is None else f"f{part}")
+            target = await anyio.to_thread.run_sync(_target, rt, collection)
+            return _media_file(target, item_id, "thumb" if part is None else f"f{part}")
 
     @router.delete("", response_model=DroppedResponse, summary=f"Drop every {spec.name} item")
-    async def drop() -> DroppedResponse:
-        dropped = await anyio.to_thread.run_sync(rt.drop)
-        if rt.media is not None:
-            await anyio.to_thread.run_sync(
-                lambda: shutil.rmtree(rt.media.root / spec.name, ignore_errors=True)  # type: ignore[union-attr]
-            )
-        return DroppedResponse(app=spec.name, dropped=dropped)
+    async def drop(collection: CollectionQuery = None) -> DroppedResponse:
+        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        return DroppedResponse(app=spec.name, dropped=await _drop(target))
+
+    @router.get(
+        "/collections", response_model=CollectionList, summary="The app's named collections"
+    )
+    async def list_collections() -> CollectionList:
+        names = await anyio.to_thread.run_sync(rt.collection_names)
+        data = [await anyio.to_thread.run_sync(_collection_info, rt.named(n)) for n in names]
+        return CollectionList(data=data, count=len(data))
+
+    @router.post(
+        "/collections",
+        status_code=201,
+        response_model=CollectionInfo,
+        summary="Create a named collection (its vectors from the app's encoder now)",
+    )
+    async def create_collection(body: CreateCollection) -> CollectionInfo:
+        named = rt.named(body.name)
+        if await anyio.to_thread.run_sync(named.has_data):
+            raise Conflict(f"The {spec.name} app already has a collection {body.name!r}.")
+        await anyio.to_thread.run_sync(named.ensure_collection)
+        return await anyio.to_thread.run_sync(_collection_info, named)
+
+    @router.delete(
+        "/collections/{name}",
+        response_model=DroppedResponse,
+        summary="Drop a named collection and everything in it",
+    )
+    async def drop_collection(
+        name: Annotated[str, PathParam(pattern=COLLECTION_NAME_PATTERN, max_length=32)],
+    ) -> DroppedResponse:
+        target = await anyio.to_thread.run_sync(_target, rt, name)
+        return DroppedResponse(app=spec.name, dropped=await _drop(target))
 
     if spec.routes is not None:
         router.include_router(spec.routes(rt))
     return router
 
 
+async def _drop(rt: AppRuntime) -> bool:
+    """Drop a collection (default or named) and the files stored for it."""
+    dropped = await anyio.to_thread.run_sync(rt.drop)
+    media = rt.media
+    if media is not None:
+        await anyio.to_thread.run_sync(
+            lambda: shutil.rmtree(media.root / rt.name, ignore_errors=True)
+        )
+    return dropped
+
+
+def _collection_info(rt: AppRuntime) -> CollectionInfo:
+    items, vectors = rt.count()
+    encoder = rt.store.properties(rt.collection).get("encoder", "")
+    return CollectionInfo(
+        app=rt.name, name=rt.collection_name or "", items=items, vectors=vectors, encoder=encoder
+    )
+
+
 def _item(rt: AppRuntime, row: dict[str, Any]) -> ItemResponse:
     """A stored item as the API shows it, with the links its app serves."""
     item_id = str(row["item_id"])
-    base = f"/api/{rt.name}/items/{item_id}"
     return ItemResponse(
         app=rt.name,
         item_id=item_id,
         fields={k: v for k, v in row.items() if k not in ("id", "item_id", "vector", "part")},
-        file_url=f"{base}/file" if rt.spec.stores_originals else None,
-        thumbnail_url=f"{base}/thumbnail" if rt.spec.stores_thumbnails else None,
+        file_url=rt.item_url(item_id, "/file") if rt.spec.stores_originals else None,
+        thumbnail_url=rt.item_url(item_id, "/thumbnail") if rt.spec.stores_thumbnails else None,
     )
 
 

@@ -26,6 +26,13 @@ class Health(BaseModel):
     milvus: MilvusHealth
 
 
+class IndexInfo(BaseModel):
+    type: str = Field(description="FLAT, HNSW, IVF_FLAT, AUTOINDEX, BIN_FLAT, ...")
+    params: dict[str, int] = Field(
+        description="Its build parameters as recorded at creation (M, efConstruction, nlist)."
+    )
+
+
 class AppInfo(BaseModel):
     name: str
     title: str
@@ -37,6 +44,7 @@ class AppInfo(BaseModel):
     encoder: str | None = Field(None, description="Encoder the stored vectors were made with.")
     dim: int | None = None
     metric: str | None = None
+    index: IndexInfo | None = Field(None, description="The vector index of the stored data.")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -82,6 +90,7 @@ def _app_info(rt: AppRuntime) -> AppInfo:
             info.encoder = props.get("encoder")
             info.dim = int(props["dim"]) if "dim" in props else None
             info.metric = props.get("metric")
+            info.index = IndexInfo(**rt.store.index_of(rt.collection))
             info.items = rt.count()[0]
         else:
             info.items = 0

@@ -96,7 +96,7 @@ def _hit(rt: AppRuntime, clip: ClipScore, fields: dict[str, object], n_matches: 
         score=round(clip.score, 4),
         offset_s=round(clip.offset_s, 3),
         duration_s=float(fields.get("duration_s", 0.0)),  # type: ignore[arg-type]
-        file_url=f"/api/{rt.name}/items/{clip.item_id}/file",
+        file_url=rt.item_url(clip.item_id, "/file"),
         matches=[
             WindowMatch(query_offset_s=round(q, 3), offset_s=round(o, 3), score=round(sim, 4))
             for q, o, sim in clip.matches[:n_matches]

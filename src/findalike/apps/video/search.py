@@ -158,14 +158,13 @@ def _hit(
 ) -> VideoHit:
     ranked = sorted(v.frames.items(), key=lambda kv: kv[1][0], reverse=True)
     best_part, (best_score, _, _) = ranked[0]
-    base = f"/api/{rt.name}/items/{item_id}"
     matches = [
         FrameMatch(
             part=part,
             offset_s=off,
             score=round(score, 6),
             query_offset_s=q_off if kind == "clip" else None,
-            thumbnail_url=f"{base}/thumbnail?part={part}",
+            thumbnail_url=rt.item_url(item_id, "/thumbnail", part=part),
         )
         for part, (score, off, q_off) in ranked[: options.offsets_per_video]
     ]
@@ -182,8 +181,8 @@ def _hit(
         score=round(score, 6),
         duration_s=v.duration_s,
         clip_start_s=clip_start_s,
-        thumbnail_url=f"{base}/thumbnail?part={best_part}",
-        file_url=f"{base}/file",
+        thumbnail_url=rt.item_url(item_id, "/thumbnail", part=best_part),
+        file_url=rt.item_url(item_id, "/file"),
         matches=matches,
         segments=_segments(v.frames, best_score - options.segment_margin),
     )

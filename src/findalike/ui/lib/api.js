@@ -26,12 +26,33 @@ async function toError(resp) {
   return new ApiError(resp.status, resp.statusText || "Error", `HTTP ${resp.status}`);
 }
 
+// The routes that take `?collection=` (an app's named collection), and which page is open.
+const COLLECTION_ROUTE = /^\/api\/([a-z]+)(\/(load|search|search\/upload|count|items)(\/[^?]*)?)?(\?|$)/;
+
+/** The named collection picked on the open page (`#/image?collection=logos`), or "". */
+export function currentCollection() {
+  const [route, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const collection = new URLSearchParams(query || "").get("collection") || "";
+  return collection ? { app: decodeURIComponent(route.split("/")[0]), name: collection } : null;
+}
+
+/** `path` naming the open page's collection, when it is one of that app's core routes. */
+function inCollection(path, method) {
+  const picked = currentCollection();
+  const m = path.match(COLLECTION_ROUTE);
+  if (!picked || !m || m[1] !== picked.app || path.includes("collection=")) return path;
+  if (!m[2] && method !== "DELETE") return path; // `DELETE /api/{app}` drops the collection
+  return `${path}${path.includes("?") ? "&" : "?"}collection=${encodeURIComponent(picked.name)}`;
+}
+
 /**
  * Call the API. `json`: a body sent as JSON; `form`: a FormData sent as multipart.
  * Resolves to the parsed JSON (or null for an empty body); rejects with ApiError.
+ * Calls to the open page's app go to the collection picked on that page, if any.
  */
 export async function api(path, { method, json, form, signal } = {}) {
   const init = { method: method || (json || form ? "POST" : "GET"), signal, headers: {} };
+  path = inCollection(path, init.method);
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);

@@ -1,5 +1,5 @@
 // The common top of every app page: title, summary, counts, encoder and the loader.
-import { api } from "./api.js";
+import { api, currentCollection } from "./api.js";
 import { h } from "./dom.js";
 import { loaderPanel } from "./loader.js";
 
@@ -23,6 +23,8 @@ export function appPage(root, info, { loader = true, onLoaded } = {}) {
       /* counts are informative only */
     }
   };
+  const picker = collectionPicker(info);
+  if (currentCollection()) refresh(); // the header's counts are the default collection's
   const body = h("div", { class: "app-body" });
   const panel = loader ? loaderPanel(info, (job) => {
     refresh();
@@ -32,12 +34,35 @@ export function appPage(root, info, { loader = true, onLoaded } = {}) {
     h("div", { class: "app-head" },
       h("h1", {}, info.title || info.name),
       h("p", { class: "summary" }, info.summary),
-      h("p", { class: "stats" }, h("span", {}, "Items: "), count, " · ", encoder)),
+      h("p", { class: "stats" }, h("span", {}, "Items: "), count, " · ", encoder, picker)),
   );
   // An empty app shows how to load data first; a full one, its search first.
   if (info.items) root.append(body, panel || "");
   else root.append(panel || "", body);
   return { body, refresh, dispose: () => panel && panel.dispose() };
+}
+
+/**
+ * A choice of the app's named collections, shown once it has some: picking one opens
+ * `#/<app>?collection=<name>`, where every load, search, count and browse goes to it.
+ */
+function collectionPicker(info) {
+  const wrap = h("span", { class: "collection-picker", hidden: true });
+  const picked = currentCollection();
+  api(`/api/${info.name}/collections`).then((list) => {
+    if (!list.count) return;
+    const select = h("select", { "aria-label": "Collection", "data-testid": "collection" },
+      h("option", { value: "" }, "(the app's own)"),
+      list.data.map((c) => h("option", { value: c.name, selected: picked && picked.name === c.name },
+        `${c.name} (${c.items})`)));
+    select.addEventListener("change", () => {
+      location.hash = select.value ? `#/${info.name}?collection=${encodeURIComponent(select.value)}`
+        : `#/${info.name}`;
+    });
+    wrap.append(" · collection ", select);
+    wrap.hidden = false;
+  }).catch(() => { /* no picker: the app's own collection */ });
+  return wrap;
 }
 
 /** A results heading with the count, for tests and screen readers. */
