@@ -118,3 +118,30 @@ def test_objects_register_and_detect_in_clip(page: Any, screenshots: Path, tmp_p
     text = error.inner_text()
     assert "(422)" in text and "not a readable video" in text, text  # the API's detail
     shot(page, screenshots, "objects-error")
+
+
+def test_known_objects_are_listed_and_removable(page: Any, tmp_path: Path) -> None:
+    """The page lists what is registered, grouped by name with the pictures, and
+    removes an object with all its pictures (after asking)."""
+    from PIL import Image
+
+    pictures = []
+    for i, side in enumerate((200, 160)):
+        path = tmp_path / f"teapot_{i}.jpg"
+        Image.fromarray(photo("coffee")).resize((side, side)).save(path, quality=90)
+        pictures.append(path)
+    page.goto("/#/objects")
+    _need("objects", page)
+    load_through_ui(page, pictures)
+    card = page.get_by_test_id("known-objects").locator("li[data-name='teapot']")
+    card.wait_for()
+    assert card.locator("img.known-thumb").count() == 2
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Remove teapot").click()
+    card.wait_for(state="detached")
+    names = (
+        page.get_by_test_id("known-objects")
+        .locator("li[data-name]")
+        .evaluate_all("els => els.map(e => e.dataset.name)")
+    )
+    assert "teapot" not in names

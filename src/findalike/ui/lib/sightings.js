@@ -187,3 +187,42 @@ export function checkedLine(r) {
   return r.duration_s ? `${r.frames_checked} frame(s) of ${fmtOffset(r.duration_s)} checked`
     : "the image checked";
 }
+
+/**
+ * What is registered (people or objects), each entry a card with its pictures and a
+ * Remove button that asks first. `load()` resolves to [{name, thumbnail_urls, ...}];
+ * `remove(entry)` deletes one on the server. Returns {section, refresh}.
+ */
+export function registryPanel({ title, testId, what, empty, load, remove, onRemoved }) {
+  const list = h("ul", { class: "people", "data-testid": testId });
+  const refresh = async () => {
+    try {
+      const entries = await load();
+      replace(list, entries.length ? entries.map(card) : h("li", { class: "muted" }, empty));
+    } catch (err) {
+      replace(list, h("li", {}, errorBox(err)));
+    }
+  };
+  function card(entry) {
+    const button = h("button", { type: "button", class: "secondary",
+      "aria-label": `Remove ${entry.name}` }, "Remove");
+    button.addEventListener("click", async () => {
+      if (!window.confirm(`Remove ${entry.name}? Its vectors and pictures are deleted.`)) return;
+      button.disabled = true;
+      try {
+        await remove(entry);
+        await refresh();
+        if (onRemoved) onRemoved(entry);
+      } catch (err) {
+        button.disabled = false;
+        list.append(h("li", {}, errorBox(err)));
+      }
+    });
+    return h("li", { class: "person", dataset: { name: entry.name } },
+      h("h3", { class: "hit-title" }, entry.name),
+      h("div", { class: "frames" }, entry.thumbnail_urls.map((url) => h("img", {
+        class: "known-thumb", src: url, alt: `Registered ${what} of ${entry.name}` }))),
+      h("p", { class: "muted" }, `${entry.thumbnail_urls.length} ${what}(s) `, button));
+  }
+  return { section: h("section", { class: "registered" }, h("h2", {}, title), list), refresh };
+}

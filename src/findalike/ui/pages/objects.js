@@ -2,10 +2,11 @@
 // through the load panel, then upload a video or image; each known object found is
 // shown with its name, when it is on screen, and its sightings drawn as boxes over
 // the frames (taken from the uploaded file in the browser) and listed with coordinates.
+import { api } from "../lib/api.js";
 import { field, fmtScore, h, uniqueId } from "../lib/dom.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 import { queryFilePicker } from "../lib/queryfile.js";
-import { checkedLine, fmtBox, fmtOffset, seenHit, uploadSearch } from "../lib/sightings.js";
+import { checkedLine, fmtBox, fmtOffset, registryPanel, seenHit, uploadSearch } from "../lib/sightings.js";
 
 const DETECTOR_COLUMN = [["Detector", (s) => `${s.detector_label} ${fmtScore(s.detector_score, 2)}`]];
 
@@ -24,8 +25,38 @@ function unknownList(unknown) {
       u.best_name ? ` (closest: ${u.best_name}, ${fmtScore(u.best_score, 2)})` : ""))));
 }
 
+/** The registered pictures (GET /api/objects/items) grouped by object name. */
+async function knownObjects(info) {
+  const byName = new Map();
+  for (let offset = 0; ; offset += 200) {
+    const page = await api(`/api/${info.name}/items?offset=${offset}&limit=200`);
+    for (const item of page.data) {
+      const name = item.fields.name || item.item_id;
+      if (!byName.has(name)) byName.set(name, { name, ids: [], thumbnail_urls: [] });
+      byName.get(name).ids.push(item.item_id);
+      byName.get(name).thumbnail_urls.push(item.thumbnail_url);
+    }
+    if (offset + page.data.length >= page.count || !page.data.length) break;
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
 export function render(root, info) {
-  const page = appPage(root, info);
+  let page = null;
+  const registry = registryPanel({
+    title: "Known objects",
+    testId: "known-objects",
+    what: "picture",
+    empty: "None yet: load pictures named after the object (red_mug_2.jpg → red_mug).",
+    load: () => knownObjects(info),
+    remove: async (obj) => {
+      for (const id of obj.ids) {
+        await api(`/api/${info.name}/items/${id}`, { method: "DELETE" });
+      }
+    },
+    onRemoved: () => page.refresh(),
+  });
+  page = appPage(root, info, { onLoaded: () => registry.refresh() });
   const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 20 });
   const minScore = h("input", { type: "number", name: "min_score", min: -1, max: 1,
     step: 0.05, placeholder: "0.7" });
@@ -59,7 +90,8 @@ export function render(root, info) {
       h("label", { class: "check", for: unknownBox.id }, unknownBox,
         "Also list detections matching no known object"),
       h("button", { type: "submit", class: "primary" }, "Find objects")));
-  page.body.append(form, results);
+  page.body.append(registry.section, form, results);
+  registry.refresh();
   return () => {
     search.dispose();
     page.dispose();

@@ -3,22 +3,11 @@
 // the load panel (a folder per person, or the name in the file name), and a search by
 // upload showing who appears, when, where (boxes drawn over the uploaded file's frames
 // in the browser) and how surely, and the faces of no registered person.
-import { api, errorBox } from "../lib/api.js";
-import { field, fmtScore, h, replace } from "../lib/dom.js";
+import { api } from "../lib/api.js";
+import { field, fmtScore, h } from "../lib/dom.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 import { queryFilePicker } from "../lib/queryfile.js";
-import { checkedLine, fmtBox, fmtOffset, seenHit, uploadSearch } from "../lib/sightings.js";
-
-function personCard(person, onRemove) {
-  const remove = h("button", { type: "button", class: "secondary",
-    "aria-label": `Remove ${person.name}` }, "Remove");
-  remove.addEventListener("click", () => onRemove(person, remove));
-  return h("li", { class: "person", dataset: { name: person.name } },
-    h("h3", { class: "hit-title" }, person.name),
-    h("div", { class: "frames" }, person.thumbnail_urls.map((url) => h("img", {
-      class: "known-thumb", src: url, alt: `Registered photo of ${person.name}` }))),
-    h("p", { class: "muted" }, `${person.photos.length} photo(s) `, remove));
-}
+import { checkedLine, fmtBox, fmtOffset, registryPanel, seenHit, uploadSearch } from "../lib/sightings.js";
 
 function unknownList(unknown) {
   if (!unknown.length) return null;
@@ -30,31 +19,19 @@ function unknownList(unknown) {
 }
 
 export function render(root, info) {
-  const people = h("ul", { class: "people", "data-testid": "people" });
-  const peopleBox = h("section", { class: "registered" }, h("h2", {}, "Registered people"), people);
-  const listPeople = async () => {
-    try {
-      const r = await api(`/api/${info.name}/people`);
-      replace(people, r.people.length ? r.people.map((p) => personCard(p, removePerson))
-        : h("li", { class: "muted" }, "No one yet: load photos, a folder per person "
-          + "(people.zip/ada/1.jpg → ada) or named after them (ada_2.jpg → ada)."));
-    } catch (err) {
-      replace(people, h("li", {}, errorBox(err)));
-    }
-  };
-  const page = appPage(root, info, { onLoaded: () => listPeople() });
-  async function removePerson(person, button) {
-    if (!window.confirm(`Remove ${person.name}? Their face vectors and photos are deleted.`)) return;
-    button.disabled = true;
-    try {
-      await api(`/api/${info.name}/people/${encodeURIComponent(person.name)}`, { method: "DELETE" });
-      await listPeople();
-      page.refresh();
-    } catch (err) {
-      button.disabled = false;
-      people.append(h("li", {}, errorBox(err)));
-    }
-  }
+  let page = null;
+  const registry = registryPanel({
+    title: "Registered people",
+    testId: "people",
+    what: "photo",
+    empty: "No one yet: load photos, a folder per person (people.zip/ada/1.jpg → ada) or "
+      + "named after them (ada_2.jpg → ada).",
+    load: async () => (await api(`/api/${info.name}/people`)).people,
+    remove: (person) => api(`/api/${info.name}/people/${encodeURIComponent(person.name)}`,
+      { method: "DELETE" }),
+    onRemoved: () => page.refresh(),
+  });
+  page = appPage(root, info, { onLoaded: () => registry.refresh() });
 
   const topK = h("input", { type: "number", name: "top_k", min: 1, max: 1000, value: 20 });
   const minScore = h("input", { type: "number", name: "min_score", min: -1, max: 1,
@@ -84,8 +61,8 @@ export function render(root, info) {
       field("Most people", topK).wrap,
       field("Minimum match score", minScore, "Cosine, −1 to 1; empty: the server's default.").wrap,
       h("button", { type: "submit", class: "primary" }, "Find people")));
-  page.body.append(peopleBox, form, results);
-  listPeople();
+  page.body.append(registry.section, form, results);
+  registry.refresh();
   return () => {
     search.dispose();
     page.dispose();
