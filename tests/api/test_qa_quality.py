@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.apps.qa import demo_files
 from findalike.config import Settings
+from tests.api.relevance_sets import OFF_TOPIC as MORE_OFF_TOPIC
+from tests.api.relevance_sets import PERLFAQ_PARAPHRASES
 from tests.conftest import wait_job
 
 PARAPHRASES = [
@@ -165,3 +167,52 @@ def test_threshold_is_per_request(client: TestClient) -> None:
     assert strict["related"][0]["question"] == lax["matched_question"]
     bad = client.post("/api/qa/answer", json={"question": asked, "threshold": 3})
     assert bad.status_code == 422
+
+
+def test_search_modes_on_paraphrases_and_a_calibrated_threshold(client: TestClient) -> None:
+    """``/api/qa/evaluate`` over a second paraphrase set (acronyms, synonyms,
+    misspellings) and off-topic questions: figures per mode, and the answer threshold
+    that makes the most right decisions on the set."""
+    queries = [{"question": q, "expected": e} for q, e in PERLFAQ_PARAPHRASES]
+    queries += [{"question": q} for q in MORE_OFF_TOPIC]
+    queries.append({"question": "how do i frobnicate", "expected": "No such question?"})
+    res = client.post("/api/qa/evaluate", json={"queries": queries}).json()
+    assert res["answerable"] == len(PERLFAQ_PARAPHRASES)
+    assert res["unknown_expected"] == ["No such question?"]
+    assert set(res["modes"]) == {"semantic", "lexical", "hybrid"}
+    for mode, f in res["modes"].items():
+        print(
+            f"QA {mode}: top-1 {f['top1']:.3f} MRR {f['mrr']:.3f} recall@10 "
+            f"{f['recall_at_k']:.3f} nDCG@10 {f['ndcg_at_10']:.3f}; threshold {f['threshold']} "
+            f"right decisions {f['accuracy_at_threshold']:.3f} (today's "
+            f"{res['current_threshold']}: {f['accuracy_at_current']:.3f})"
+        )
+        assert f["accuracy_at_threshold"] >= f["accuracy_at_current"]
+    semantic = res["modes"]["semantic"]
+    assert semantic["top1"] >= TOP1_BAR and semantic["recall_at_k"] >= 0.9
+    assert 0.0 < semantic["threshold"] < 1.0
+    # the calibrated threshold, given back per request, makes those decisions
+    best = semantic["threshold"]
+    right = 0
+    for q in queries[:-1]:
+        r = client.post("/api/qa/answer", json={"question": q["question"], "threshold": best})
+        a = r.json()
+        right += (
+            (a["matched_question"] == q.get("expected"))
+            if a["answered"]
+            else (q.get("expected") is None or a["related"][0]["question"] != q.get("expected"))
+        )
+    assert right / (len(queries) - 1) == pytest.approx(semantic["accuracy_at_threshold"], abs=0.03)
+
+
+def test_hybrid_answers_and_highlights(client: TestClient) -> None:
+    r = client.post(
+        "/api/qa/search", json={"question": "what does PSGI mean", "mode": "lexical", "top_k": 3}
+    ).json()
+    assert r["mode"] == "lexical" and r["hits"][0]["question"] == "What is Plack and PSGI?"
+    q = r["hits"][0]["question"]
+    assert [q[a:b] for a, b in r["hits"][0]["highlights"]] == ["PSGI"]
+    a = client.post(
+        "/api/qa/answer", json={"question": "combine two hashes into one", "mode": "hybrid"}
+    ).json()
+    assert a["mode"] == "hybrid" and a["matched_question"] == "How do I merge two hashes?"

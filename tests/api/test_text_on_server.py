@@ -96,3 +96,18 @@ def test_recall_at_10_against_brute_force_over_the_stored_vectors(
         f"{recall:.3f}"
     )
     assert recall >= RECALL_BAR
+
+
+def test_hybrid_falls_back_to_semantic_on_a_server_without_bm25(client: TestClient) -> None:
+    """Milvus 2.3 has no BM25: the collection was made dense-only, and a hybrid or
+    lexical search answers semantically, saying so."""
+    from findalike.hybrid import NO_LEXICAL_NOTICE
+
+    for mode in ("hybrid", "lexical"):
+        r = client.post("/api/text/search", json={"query": "the Soviet Union", "mode": mode})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["mode"] == "semantic" and body["notice"] == NO_LEXICAL_NOTICE
+        assert body["hits"] and body["hits"][0]["rank_score"] is None
+    plain = client.post("/api/text/search", json={"query": "the Soviet Union"}).json()
+    assert plain["mode"] == "semantic" and plain["notice"] is None

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
 
-from findalike.contract import Hit, SearchRequest, SearchResponse
-from findalike.request_types import FILTER_TEXT_PATTERN, at_least_one_of
+from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel
+from findalike.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
+from findalike.request_types import FILTER_TEXT_PATTERN, ContentId, at_least_one_of
 
 FILTER_KEY = r"^[A-Za-z_][A-Za-z0-9_\- ]{0,63}$"
 
@@ -42,7 +43,7 @@ FilterValue = (
 )
 
 
-class TextSearchRequest(SearchRequest):
+class TextSearchRequest(SearchRequest, ModeOptions):
     query: str = Field(
         min_length=1, max_length=4000, examples=["how can we make health care cheaper"]
     )
@@ -72,7 +73,15 @@ class TextSearchRequest(SearchRequest):
 
 
 class TextHit(Hit):
-    score: float = Field(description="Cosine similarity of the best passage, -1..1.")
+    score: float = Field(
+        description="Cosine similarity of the query and the best passage, -1..1, in every "
+        "mode (the mode decides which passages come back and in what order)."
+    )
+    rank_score: float | None = Field(
+        None,
+        description="What ranked the hit: its BM25 score (lexical), the fused score "
+        "(hybrid), none (semantic).",
+    )
     title: str
     snippet: str
     highlights: list[tuple[int, int]] = Field(
@@ -86,3 +95,36 @@ class TextHit(Hit):
 class TextSearchResponse(SearchResponse):
     query: str
     hits: list[TextHit]
+    mode: SearchMode = Field("semantic", description="The mode the search ran in.")
+    notice: str | None = Field(
+        None, description="Why the mode differs from the one asked for, if it does."
+    )
+
+
+MAX_EVALUATE_QUERIES = 200
+MAX_EVALUATE_QUERY_CHARS = 1000
+"""A labelled query is a user's query: short; long ones would only make evaluating slow."""
+MAX_RELEVANT_ITEMS = 100
+
+
+class TextJudgement(StrictModel):
+    query: str = Field(min_length=1, max_length=MAX_EVALUATE_QUERY_CHARS)
+    relevant: list[ContentId] = Field(
+        min_length=1,
+        max_length=MAX_RELEVANT_ITEMS,
+        description="Item ids of the documents that answer the query.",
+    )
+
+
+class TextEvaluateRequest(FusionOptions, StrictModel):
+    queries: list[TextJudgement] = Field(min_length=1, max_length=MAX_EVALUATE_QUERIES)
+    k: int = Field(10, ge=1, le=100, description="The k of recall@k.")
+
+
+class TextEvaluateResponse(BaseModel):
+    queries: int
+    k: int
+    modes: dict[SearchMode, ModeFigures] = Field(
+        description="Figures per mode that this collection can serve."
+    )
+    notice: str | None = None

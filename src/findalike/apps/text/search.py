@@ -10,11 +10,14 @@ from findalike.app import AppRuntime
 from findalike.apps.text.models import (
     FilterValue,
     Range,
+    TextEvaluateRequest,
+    TextEvaluateResponse,
     TextHit,
     TextSearchRequest,
     TextSearchResponse,
 )
-from findalike.store import quote
+from findalike.hybrid import MODES, ModeChoice, choose_mode, figures, ranked_search
+from findalike.store import Hit, quote
 
 OUTPUT_FIELDS = ["title", "text", "source", "meta"]
 _WORD = re.compile(r"[A-Za-z0-9']+")
@@ -44,9 +47,26 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
     vector = rt.encoder.encode([req.query])
     # over-fetch passages so that grouping still leaves top_k distinct documents
     limit = req.top_k * 5 if req.group else req.top_k
-    hits = rt.search_vectors(
-        vector, limit=limit, filter=filter_expression(req.filters), output_fields=OUTPUT_FIELDS
-    )[0]
+    loaded = rt.has_data()
+    choice = choose_mode(rt.store, rt.collection, req.mode) if loaded else ModeChoice("semantic")
+    hits: list[Hit]
+    if choice.mode == "semantic":
+        hits = rt.search_vectors(
+            vector, limit=limit, filter=filter_expression(req.filters), output_fields=OUTPUT_FIELDS
+        )[0]
+    else:
+        hits = ranked_search(
+            rt.store,
+            rt.collection,
+            choice.mode,
+            req.query,
+            vector[0],
+            limit=limit,
+            metric=rt.encoder.metric,
+            fusion=req,
+            filter=filter_expression(req.filters),
+            output_fields=["part", *OUTPUT_FIELDS],
+        )
     terms = query_terms(req.query)
     results: list[TextHit] = []
     seen: set[str] = set()
@@ -59,6 +79,7 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
             TextHit(
                 item_id=hit.item_id,
                 score=round(hit.distance, 4),
+                rank_score=None if hit.rank_score is None else round(hit.rank_score, 6),
                 title=str(hit.fields.get("title", "")),
                 snippet=snippet,
                 highlights=spans,
@@ -69,7 +90,36 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         )
         if len(results) == req.top_k:
             break
-    return TextSearchResponse(query=req.query, hits=results)
+    return TextSearchResponse(query=req.query, hits=results, mode=choice.mode, notice=choice.notice)
+
+
+def evaluate_text(rt: AppRuntime, req: TextEvaluateRequest) -> TextEvaluateResponse:
+    """Recall@k, MRR and nDCG@10 of each mode the collection can serve, over labelled
+    queries (each query's documents ranked as ``search`` ranks them, one hit per
+    document)."""
+    depth = max(req.k, 10)
+    relevant = [set(j.relevant) for j in req.queries]
+    modes, notice = {}, None
+    for mode in MODES:
+        ranked = []
+        for judgement in req.queries:
+            res = search_text(
+                rt,
+                TextSearchRequest(
+                    query=judgement.query,
+                    top_k=depth,
+                    mode=mode,
+                    lexical_weight=req.lexical_weight,
+                    fusion=req.fusion,
+                ),
+            )
+            if res.mode != mode:
+                notice = res.notice
+                break
+            ranked.append([h.item_id for h in res.hits])
+        else:
+            modes[mode] = figures(ranked, relevant, req.k)
+    return TextEvaluateResponse(queries=len(req.queries), k=req.k, modes=modes, notice=notice)
 
 
 def query_terms(query: str) -> list[str]:
