@@ -81,7 +81,9 @@ def serve_and_measure(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        httpx.post(f"{url}/api/{app}/search", json=bodies[0], timeout=300).raise_for_status()
+        with httpx.Client(base_url=url, timeout=300) as c:  # model, index, caches: warm
+            for body in bodies[:64]:
+                c.post(f"/api/{app}/search", json=body).raise_for_status()
         return [asyncio.run(http_load(url, f"/api/{app}/search", bodies, c)) for c in CLIENTS]
     finally:
         proc.terminate()

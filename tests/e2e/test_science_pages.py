@@ -105,6 +105,19 @@ def test_dna_classify_and_evaluate(page: Any, screenshots: Path, tmp_path: Path)
     assert encoders.count() == 2
     assert encoders.first.get_attribute("data-encoder") == "kmer-profile@k5-acgt-v1"
     shot(page, screenshots, "dna")
+    # browse the stored sequences; "Find similar" classifies one: itself first, at 1.000
+    rows = page.locator(".browse-tile")
+    rows.first.wait_for()
+    picked = rows.nth(3)
+    name = picked.locator(".tile-name").inner_text().split(" (")[0]
+    picked.get_by_role("button", name="Find similar").click()
+    page.wait_for_function(
+        "name => [...document.querySelectorAll('table.neighbours tbody td:nth-child(3)')]"
+        ".some(td => td.textContent === name)",
+        arg=name,
+    )
+    first = page.locator("table.neighbours tbody tr").first.locator("td")
+    assert first.nth(4).inner_text() == "1.000"
 
 
 def test_recommend_train_and_recommend(page: Any, screenshots: Path, tmp_path: Path) -> None:
@@ -136,3 +149,10 @@ def test_recommend_train_and_recommend(page: Any, screenshots: Path, tmp_path: P
     page.get_by_role("button", name="Evaluate vs popularity").click()
     page.get_by_test_id("evaluation").wait_for()
     shot(page, screenshots, "recommend")
+    # browse the items; "Find similar" lists items like the one clicked
+    tile = page.locator(".browse-tile").first
+    tile.wait_for()
+    item = tile.get_attribute("data-item-id")
+    tile.get_by_role("button", name="Find similar").click()
+    page.get_by_role("heading", name=f"Similar to item {item}").wait_for()
+    assert page.locator(".rec").count() == 10

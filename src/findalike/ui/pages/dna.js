@@ -2,6 +2,7 @@
 // confidence and the neighbours; the held-out evaluation with a confusion heat map and
 // the comparison of the encoders on the same split (pick one with FINDALIKE_DNA_ENCODER).
 import { api, errorBox } from "../lib/api.js";
+import { browsePanel, excerpt } from "../lib/browse.js";
 import { field, fmtScore, h, replace } from "../lib/dom.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 
@@ -92,7 +93,8 @@ function evaluationView(r) {
 }
 
 export function render(root, info) {
-  const page = appPage(root, info);
+  let browse = null;
+  const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
   const seq = h("textarea", { name: "sequence", rows: 6, spellcheck: false, class: "code",
     required: true, placeholder: ">my sequence\nACGTTGCA…" });
   const file = h("input", { type: "file", accept: ".fa,.fasta,.fna,.txt" });
@@ -133,6 +135,18 @@ export function render(root, info) {
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Classify"),
     h("button", { type: "button", class: "secondary", onclick: evaluate },
       "Evaluate accuracy (held-out)")));
-  page.body.append(form, out, evalOut);
+  browse = browsePanel(info, {
+    layout: "list",
+    imageOf: () => null,
+    nameOf: (item) => `${item.fields.seq_id || item.item_id} (${item.fields.label})`,
+    detailOf: (item) => h("span", { class: "code" },
+      `${item.fields.length} letters: ${excerpt(item.fields.sequence || item.fields.preview, 60)}`),
+    onSimilar: (item) => {
+      seq.value = item.fields.sequence || item.fields.preview;
+      classify();
+      out.scrollIntoView({ block: "start" });
+    },
+  });
+  page.body.append(form, out, evalOut, browse);
   return page.dispose;
 }

@@ -1,6 +1,7 @@
 // Recommendations: train the model (a job), pick a stored user or like a few items,
 // see recommended titles; similar items; hold-out precision vs popularity.
 import { api, errorBox } from "../lib/api.js";
+import { browsePanel } from "../lib/browse.js";
 import { field, fmtScore, h, replace } from "../lib/dom.js";
 import { isFinal, watchJob } from "../lib/jobs.js";
 import { appPage, resultsHeading } from "../lib/page.js";
@@ -14,6 +15,7 @@ export function render(root, info) {
   const trainBtn = h("button", { type: "button", class: "primary" }, "Train model");
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Training" });
 
+  let browse = null;
   const refreshModel = async () => {
     try {
       const m = await api(`/api/${info.name}/model`);
@@ -21,6 +23,7 @@ export function render(root, info) {
         : `Model v${m.version}: ${m.users} users, ${m.items} items, ${m.factors} factors, `
           + `trained on ${m.trained_on_ratings} ratings.`;
       modelLine.dataset.version = m.version ?? "";
+      if (browse) browse.refresh(); // training stores the item vectors
     } catch (err) {
       modelLine.textContent = err.detail || err.message;
     }
@@ -129,7 +132,17 @@ export function render(root, info) {
     h("section", { class: "panel" }, h("h2", {}, "Model"), modelLine, progress,
       h("div", { class: "row" }, trainBtn, h("button", { type: "button", class: "secondary",
         onclick: evaluate }, "Evaluate vs popularity"))),
-    userForm, likeForm, out, evalOut);
+    userForm, likeForm, out, evalOut,
+    browse = browsePanel(info, {
+      layout: "list",
+      imageOf: () => null,
+      nameOf: (item) => item.fields.title || item.item_id,
+      detailOf: (item) => `item ${item.item_id} · ${item.fields.n_ratings} ratings`,
+      onSimilar: (item) => {
+        similar(item.item_id);
+        out.scrollIntoView({ block: "start" });
+      },
+    }));
   refreshModel();
   return page.dispose;
 }
