@@ -167,7 +167,7 @@ def test_smiles_limits_are_in_the_schema(client: TestClient, openapi: dict[str, 
 @pytest.mark.parametrize(
     ("path", "schema", "fields"),
     [
-        ("/api/image/search", "ImageSearchRequest", {"item_id", "image_base64"}),
+        ("/api/image/search", "ImageSearchRequest", {"item_id", "image_base64", "text"}),
         ("/api/video/search", "VideoSearchRequest", {"item_id", "image_base64"}),
         ("/api/audio/search", "AudioSearchRequest", {"item_id", "audio_base64"}),
         ("/api/recommend/search", "RecommendRequest", {"user", "items"}),
