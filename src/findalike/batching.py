@@ -2,7 +2,7 @@
 
 Under load, N clients searching at once used to run N model calls in N request threads
 (which fight over the same cores) and N Milvus searches. Two pieces here turn that
-into a few large calls, with nothing added for a lone client:
+into a few large calls, and a lone client never waits for a batch to fill:
 
 - ``BatchingEncoder`` runs a model on one thread of its own, fed by a queue. Whatever
   queries wait while the model is busy are encoded together in its next call (natural

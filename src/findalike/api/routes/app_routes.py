@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -21,7 +21,7 @@ from findalike.api.errors import ERROR_RESPONSES
 from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.app import AppRuntime
 from findalike.contract import StrictModel
-from findalike.errors import Conflict, InvalidInput, NotFound, UnsupportedMedia
+from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, UnsupportedMedia
 from findalike.ingest import load_files
 from findalike.jobs import Job
 from findalike.request_types import COLLECTION_NAME_PATTERN, at_least_one_of
@@ -306,9 +306,20 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         target = await anyio.to_thread.run_sync(_target, rt, name)
         return DroppedResponse(app=spec.name, dropped=await _drop(target))
 
-    if spec.routes is not None:
-        router.include_router(spec.routes(rt))
+    if spec.routes is not None:  # they serve the app's own collection only: say so
+        router.include_router(spec.routes(rt), dependencies=[Depends(_own_collection_only)])
     return router
+
+
+def _own_collection_only(request: Request) -> None:
+    """A ``collection`` on an app's own route (QA ``answer``, ``train``, ...) is a 422,
+    not silently ignored: those routes work on the app's own collection."""
+    if "collection" in request.query_params:
+        raise Unprocessable(
+            f"{request.url.path} works on the app's own collection; `collection` is taken "
+            "by load, search, count, items and drop only.",
+            field="collection",
+        )
 
 
 async def _drop(rt: AppRuntime) -> bool:
