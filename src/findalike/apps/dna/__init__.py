@@ -5,7 +5,8 @@ class and the sequence itself, and classifies a sequence by a similarity-weighte
 vote of its nearest labelled sequences. The vector is a fixed-vocabulary k-mer
 profile (``findalike.encoders.kmer``, composition, any length) by default, or a
 position-aware encoding of fixed-length sequences (``findalike.encoders.dna``),
-chosen with ``FINDALIKE_DNA_ENCODER`` after comparing them on the stored data with
+chosen with ``FINDALIKE_DNA_ENCODER`` (or per named collection at its creation:
+``findalike.apps.dna.collections``) after comparing them on the stored data with
 ``POST /api/dna/evaluate``. Settings: ``FINDALIKE_DNA_ENCODER``, ``_SEQUENCE_LENGTH``,
 ``_CANONICAL``, ``_K``, ``_NEIGHBOURS``, ``_LABEL_PATTERN``, ``_MAX_SEQUENCE_LETTERS``.
 """
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from findalike.app import AppRuntime, AppSpec, EncodedItem, Record, one_row_per_record
 from findalike.apps.dna.classify import search_sequences
-from findalike.apps.dna.models import DnaQuery, DnaResults
-from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, read_dna
+from findalike.apps.dna.collections import choose_collection, forget_choice
+from findalike.apps.dna.models import DnaCollectionRequest, DnaQuery, DnaResults
+from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, dna_settings, read_dna
 from findalike.apps.dna.routes import dna_routes
 from findalike.apps.dna.settings import DnaSettings
 from findalike.encoders.base import Encoder
@@ -30,8 +32,7 @@ DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "dna"
 def make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.apps.dna.encoders import configured_encoder
 
-    settings: DnaSettings = rt.app_settings
-    return configured_encoder(settings)
+    return configured_encoder(dna_settings(rt))
 
 
 def to_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
@@ -51,6 +52,7 @@ def to_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
 
 def forget_schema(rt: AppRuntime) -> None:
     rt.state.pop("dna_stores_sequences", None)
+    forget_choice(rt)
 
 
 def demo_files() -> list[tuple[str, Path]]:
@@ -74,6 +76,8 @@ APP = AppSpec(
     make_encoder=make_encoder,
     to_rows=to_rows,
     on_drop=forget_schema,
+    collection_request=DnaCollectionRequest,
+    choose_collection=choose_collection,
     settings=DnaSettings,
     read=read_dna,
     search_request=DnaQuery,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from findalike.apps.dna.settings import EncoderName
 from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel, deprecated_alias
-from findalike.request_types import FILTER_TEXT_PATTERN
+from findalike.request_types import COLLECTION_NAME_PATTERN, FILTER_TEXT_PATTERN
 
 MAX_QUERY_LETTERS = 1_000_000
 _LETTERS = r"[ACGTNacgtn\s]*[ACGTNacgtn][ACGTNacgtn\s]*"
@@ -117,6 +118,45 @@ class DnaEvaluateRequest(StrictModel):
     max_sequences: int = Field(
         5000, ge=10, le=20_000, description="At most this many stored sequences are used."
     )
+
+
+class DnaCollectionRequest(StrictModel):
+    """``POST /api/dna/collections``: a named collection and, optionally, its encoder."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "splice", "encoder": "onehot", "sequence_length": 60},
+                {"name": "reads", "encoder": "kmer-profile", "canonical": True},
+            ]
+        }
+    )
+
+    name: str = Field(
+        pattern=COLLECTION_NAME_PATTERN,
+        max_length=32,
+        description="A lower-case letter, then up to 31 lower-case letters, digits or `_`.",
+    )
+    encoder: EncoderName | None = Field(
+        None,
+        description="The encoder of its vectors, recorded with it (`kmer-profile`, "
+        "`onehot`, `weighted-onehot`, `positional-kmer`: see FINDALIKE_DNA_ENCODER; "
+        "compare them first with `POST /api/dna/evaluate`). Default: the app's settings; "
+        "with it, the options below not given take their defaults, not the app's.",
+    )
+    sequence_length: int | None = Field(
+        None, ge=3, le=10_000, description="The one length of a position-aware encoder."
+    )
+    position_weights: list[float] | None = Field(
+        None,
+        max_length=10_000,
+        description="`weighted-onehot`: one weight >= 0 per position, as evaluate learns "
+        "them (`position_weights` of its weighted-onehot row).",
+    )
+    canonical: bool | None = Field(
+        None, description="`kmer-profile`: a k-mer and its reverse complement count as one."
+    )
+    k: int | None = Field(None, ge=2, le=7, description="`kmer-profile`: the k-mer length.")
 
 
 class ClassScore(BaseModel):

@@ -25,9 +25,17 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".fas")
 
 
 def dna_settings(rt: AppRuntime) -> DnaSettings:
-    """The app's settings, read once per runtime."""
-    settings: DnaSettings = rt.app_settings
-    return settings
+    """The app's settings; for a named collection, with the encoder chosen at its
+    creation (``findalike.apps.dna.collections``). Read once per runtime."""
+    if rt.collection_name is None:
+        settings: DnaSettings = rt.app_settings
+        return settings
+    if "dna_settings" not in rt.state:
+        from findalike.apps.dna.collections import recorded_settings
+
+        rt.state["dna_settings"] = recorded_settings(rt)
+    chosen: DnaSettings = rt.state["dna_settings"]
+    return chosen
 
 
 def clean_sequence(text: str, *, max_letters: int, k: int) -> str:
