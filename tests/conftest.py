@@ -46,32 +46,10 @@ def milvus_server_uri() -> Iterator[str]:
 def lite_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Milvus Lite's own gRPC server (``milvus-lite server``) on a loopback port: a
     BM25-capable Milvus reached by URI (the 2.3 server above has no BM25)."""
-    import subprocess
-    import sys
+    from findalike.liteserver import LiteServer
 
-    port = _free_port()
-    cli = Path(sys.executable).with_name("milvus-lite")
-    data_dir = tmp_path_factory.mktemp("lite-server")
-    args = ["server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen([str(cli), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("milvus-lite server did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with LiteServer(tmp_path_factory.mktemp("lite-server") / "milvus.db") as server:
+        yield server.uri
 
 
 @pytest.fixture

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from findalike.errors import Conflict, InvalidInput, NotFound
 from findalike.jobs import (
     FINISHED_KEPT_IN_MEMORY,
     MAX_ERRORS_KEPT,
+    Job,
     JobContext,
     JobManager,
     checkpoint,
@@ -95,30 +100,112 @@ def test_cancel_stops_a_running_job(tmp_path: Path) -> None:
     jobs.shutdown()
 
 
+OTHER_WORKER = """
+import sys, time
+from pathlib import Path
+from findalike.jobs import JobManager
+
+jobs = JobManager(Path(sys.argv[1]), persist_every_s=0)
+
+def work(ctx):
+    ctx.set_total(100)
+    ctx.advance(done=40)
+    while True:  # until cancelled or killed
+        ctx.check_cancelled()
+        time.sleep(0.02)
+
+job = jobs.submit("text", work)
+print(job.id, flush=True)
+print(jobs.wait(job.id, 60).state, flush=True)
+jobs.shutdown()
+"""
+
+
+@pytest.fixture
+def other_worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Another process (a worker) running a job on the same records, 40 of 100 done."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OTHER_WORKER, str(tmp_path / "jobs.sqlite")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    job_id = proc.stdout.readline().strip()
+    try:
+        yield proc, job_id
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _until(jobs: JobManager, job_id: str, check: Callable[[Job], bool]) -> Job:
+    deadline = time.monotonic() + 30
+    job = jobs.get(job_id)
+    while not check(job) and time.monotonic() < deadline:
+        job = jobs.wait_for_change(job_id, job.version, 1.0)
+    return job
+
+
+def test_another_workers_job_is_read_live_and_a_killed_worker_leaves_it_interrupted(
+    tmp_path: Path, other_worker: tuple[subprocess.Popen[str], str]
+) -> None:
+    proc, job_id = other_worker
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    job = _until(jobs, job_id, lambda j: j.done == 40)
+    assert (job.state, job.done, job.total) == ("running", 40, 100)  # its owner lives
+    assert jobs.live_counts()["running"] == 1
+    assert JobManager(tmp_path / "jobs.sqlite").get(job_id).state == "running"  # a new worker
+    proc.kill()
+    proc.wait()
+    job = jobs.get(job_id)
+    assert (job.state, job.done) == ("interrupted", 40) and "stopped" in job.message
+    assert jobs.live_counts()["running"] == 0
+    jobs.shutdown()
+    # and a restart finds it so too
+    assert JobManager(tmp_path / "jobs.sqlite").get(job_id).state == "interrupted"
+
+
+def test_a_cancel_posted_to_another_worker_stops_the_job_where_it_runs(
+    tmp_path: Path, other_worker: tuple[subprocess.Popen[str], str]
+) -> None:
+    proc, job_id = other_worker
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    _until(jobs, job_id, lambda j: j.done == 40)
+    assert jobs.cancel(job_id).state == "running"  # asked; the owner stops it
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "cancelled"
+    assert proc.wait(timeout=30) == 0
+    assert jobs.get(job_id).state == "cancelled"
+    with pytest.raises(Conflict):
+        jobs.cancel(job_id)
+    jobs.shutdown()
+
+
 def test_a_restart_marks_unfinished_jobs_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "jobs.sqlite"
-    first = JobManager(db, persist_every_s=0)
-    release = threading.Event()
-    midway = threading.Event()
+    subprocess.run(  # a server that died with a job running: killed, no shutdown
+        [
+            sys.executable,
+            "-c",
+            OTHER_WORKER.replace("print(jobs.wait", "__import__('os')._exit(9)\n#"),
+            db,
+        ],
+        stdout=subprocess.PIPE,
+        check=False,
+    )
+    [row] = sqlite3.connect(db).execute("SELECT id FROM jobs").fetchall()
+    again = JobManager(db)
+    job = again.get(row[0])
+    assert job.state == "interrupted" and "stopped" in job.message
+    assert [j.id for j in again.list()] == [row[0]]
+    again.shutdown()
 
-    def work(ctx: JobContext) -> None:
-        ctx.set_total(100)
-        ctx.advance(done=40)
-        midway.set()
-        release.wait(30)
 
-    job = first.submit("text", work)
-    midway.wait(10)
-    # a second process opening the same records (the first one died without shutdown)
-    second = JobManager(db)
-    again = second.get(job.id)
-    assert again.state == "interrupted" and again.done == 40
-    assert "stopped" in again.message
-    release.set()
+def test_a_claim_is_granted_once_across_workers(tmp_path: Path) -> None:
+    first, second = JobManager(tmp_path / "j.sqlite"), JobManager(tmp_path / "j.sqlite")
+    assert first.claim("demo:1") and not second.claim("demo:1") and not first.claim("demo:1")
+    assert second.claim("demo:2")
     first.shutdown()
-    assert JobManager(db).get(job.id).state in ("interrupted", "done")
-    done_ids = [j.id for j in second.list()]
-    assert job.id in done_ids
+    second.shutdown()
 
 
 def _deep_media_loop(started: threading.Event, steps: list[int]) -> None:

@@ -29,7 +29,16 @@ from findalike.encoders.base import Encoder
 from findalike.encoders.registry import SharedEncoder
 from findalike.errors import NotFound
 from findalike.request_types import CONTENT_ID_PATTERN
-from findalike.store import CollectionSpec, FieldSpec, Hit, VectorStore, in_filter, quote
+from findalike.store import (
+    LANGUAGES,
+    CollectionSpec,
+    FieldSpec,
+    Hit,
+    Language,
+    VectorStore,
+    in_filter,
+    quote,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -125,6 +134,10 @@ class AppSpec:
     """Or a model other apps use too, from ``findalike.encoders.registry`` (built once
     per process for all the apps that name it, and run on one model thread that encodes
     concurrent queries together: ``findalike.batching``)."""
+    encoder_choices: tuple[SharedEncoder, ...] = ()
+    """Or shared encoders a collection may be made with, chosen per collection by key
+    (``encoder`` at creation; the default collection's from the app's settings field
+    ``encoder``, else the first) and recorded with it (``AppRuntime.choose``)."""
     to_rows: ToRows = one_row_per_record
     routes: RouterFactory | None = None
     requires: tuple[str, ...] = ()
@@ -135,6 +148,11 @@ class AppSpec:
     """A job to run after the demo load (the recommender trains on what was loaded)."""
     on_drop: Callable[[AppRuntime], None] | None = None
     """Clears app state kept outside Milvus when the app's data is dropped."""
+    collection_request: type[BaseModel] | None = None
+    """Or the app's own body of ``POST /api/{app}/collections``: ``name`` and the
+    app's choices for the new collection (DNA: its encoder and the encoder's options),
+    which ``choose_collection`` applies to the new named runtime before it is made."""
+    choose_collection: Callable[[AppRuntime, Any], None] | None = None
     batch_size: int | None = None
     """Records encoded per batch, if not FINDALIKE_ENCODE_BATCH_SIZE: small for
     videos (memory), large for cheap encoders (fewer Milvus round trips)."""
@@ -202,7 +220,10 @@ class AppRuntime:
         self._encoder: Encoder | None = None
         self._encoder_cache = encoder_cache if encoder_cache is not None else {}
         self._lock = threading.RLock()  # the encoder's factory may read app_settings
+        self._chosen: tuple[str | None, Language | None] | None = None
+        """(encoder key, language) chosen for a named collection about to be made."""
         self._collection_ready = False
+        self._ready_generation = -1
         self._searches: Coalescer[list[Hit]] = Coalescer(self._search_batch)
 
     @property
@@ -260,6 +281,13 @@ class AppRuntime:
                     self._app_settings = self.spec.settings()
         return self._app_settings
 
+    def forget_encoder(self) -> None:
+        """Build the encoder anew at its next use: its settings changed (an app's own
+        per-collection choice, ``AppSpec.choose_collection``)."""
+        with self._lock:
+            self._encoder = None
+            self._collection_ready = False
+
     @property
     def encoder(self) -> Encoder:
         """The app's encoder, created on first use (model weights load from disk)."""
@@ -269,9 +297,65 @@ class AppRuntime:
                     self._encoder = self._build_encoder()
         return self._encoder
 
+    # -- encoder and language per collection ------------------------------------
+
+    def choose(self, encoder: str | None = None, language: Language | None = None) -> None:
+        """The encoder (a key of ``AppSpec.encoder_choices``) and full-text language
+        of this named collection, which is about to be created; ``None``: the app's
+        default (the language: the encoder's own). ``ValueError`` for an unknown key."""
+        if self.collection_name is None:
+            raise ValueError("choose() is for a named collection")
+        if encoder is not None and encoder not in self.encoder_keys():
+            raise ValueError(f"unknown encoder {encoder!r}")
+        with self._lock:
+            self._chosen = (encoder, language)
+            self._encoder = None
+            self._collection_ready = False
+
+    def encoder_keys(self) -> list[str]:
+        """The encoders a collection of this app may be made with (none: the app's one)."""
+        return [e.key for e in self.spec.encoder_choices]
+
+    def _shared_encoder(self) -> SharedEncoder | None:
+        """Which shared encoder this collection's vectors come from: the one chosen at
+        creation; for an existing named collection, the one its record names; else the
+        app's setting ``encoder`` (the default collection: a record that differs is a
+        ``Conflict`` at first use, as for any other encoder change)."""
+        choices = {e.key: e for e in self.spec.encoder_choices}
+        if not choices:
+            return self.spec.shared_encoder
+        if self._chosen is not None and self._chosen[0] is not None:
+            return choices[self._chosen[0]]
+        if self.collection_name is not None and self._chosen is None:
+            if self.store.exists(self.collection):
+                record = self.store.properties(self.collection).get("encoder")
+                for e in choices.values():
+                    if e.record == record:
+                        return e
+        default = getattr(self.app_settings, "encoder", None)
+        return choices.get(str(default), self.spec.encoder_choices[0])
+
+    def language(self) -> Language:
+        """The language of the collection's full text (``findalike.store.LANGUAGES``):
+        as recorded for an existing one; else as chosen, or the app's setting
+        ``language``, or the encoder's own."""
+        if self.store.exists(self.collection):
+            recorded = self.store.properties(self.collection).get("language", "en")
+            return cast("Language", recorded if recorded in LANGUAGES else "en")
+        return self._wanted_language()
+
+    def _wanted_language(self) -> Language:
+        chosen: str | None = self._chosen[1] if self._chosen is not None else None
+        if chosen is None and self.collection_name is None:
+            chosen = getattr(self.app_settings, "language", None)
+        if chosen is None:
+            shared = self._shared_encoder()
+            chosen = shared.language if shared is not None else "en"
+        return cast("Language", chosen if chosen in LANGUAGES else "en")
+
     def _build_encoder(self) -> Encoder:
         batch = self.settings.batch_queries
-        shared = self.spec.shared_encoder
+        shared = self._shared_encoder()
         if shared is not None:
             cache = self._encoder_cache
             with _SHARED_ENCODERS_LOCK:  # two apps asking at once load the model once
@@ -308,6 +392,7 @@ class AppRuntime:
             fields=self.spec.fields,
             index_type=index,
             index_params=tuple(sorted(params.items())),
+            language=self._wanted_language(),
         )
 
     def _index_choice(self, vector_kind: str) -> tuple[str, dict[str, int]]:
@@ -333,15 +418,22 @@ class AppRuntime:
         return self.spec.batch_size or self.settings.encode_batch_size
 
     def ensure_collection(self) -> None:
-        if not self._collection_ready:
+        if not self._ready():
             self.store.ensure(self.collection_spec())
+            self._ready_generation = self.store.generation
             self._collection_ready = True
+
+    def _ready(self) -> bool:
+        """Whether the collection was checked since any process last created or
+        dropped a collection (``VectorStore.generation``)."""
+        return self._collection_ready and self._ready_generation == self.store.generation
 
     def has_data(self) -> bool:
         """Whether the collection exists (and, if so, is compatible)."""
-        if self._collection_ready:
+        if self._ready():
             return True
         if not self.store.exists(self.collection):
+            self._collection_ready = False
             return False
         self.ensure_collection()
         return True
@@ -480,8 +572,13 @@ class AppRuntime:
         return self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
 
     def drop(self) -> bool:
-        """Drop the app's collection and whatever the app keeps beside it."""
+        """Drop the app's collection and whatever the app keeps beside it (a named
+        one's encoder choice too: it may be made again with another)."""
         self._collection_ready = False
+        if self.collection_name is not None and self.spec.encoder_choices:
+            with self._lock:
+                self._chosen = None
+                self._encoder = None
         dropped = self.store.drop(self.collection)
         if self.spec.on_drop is not None:
             self.spec.on_drop(self)

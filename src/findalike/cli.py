@@ -87,6 +87,15 @@ def serve(
         bool, typer.Option("--demo/--no-demo", help="Load the bundled demo data into empty apps.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on the one port (default FINDALIKE_WORKERS, 1). On Milvus "
+            "Lite, findalike runs it as a local server on loopback that they share.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (/docs, /redoc) and the web UI."""
     import uvicorn
@@ -117,10 +126,15 @@ def serve(
                 "note: any Host header is accepted; set FINDALIKE_TRUSTED_HOSTS to "
                 "this server's names to refuse the others"
             )
+    settings.load_demo = settings.load_demo or demo
+    settings.workers = workers or settings.workers
     try:
-        application = create_app(settings, load_demo=demo)
+        application = create_app(settings)
     except ValidationError as exc:  # an app's own settings (FINDALIKE_<APP>_...)
         _fail(f"invalid setting: {exc}")
+    if settings.workers > 1:
+        _serve_workers(settings, host, port, log_level)
+        return
     console.print(f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri})")
     uvicorn.run(
         application,
@@ -129,6 +143,61 @@ def serve(
         log_level=log_level,
         log_config=log_config(log_level),
     )
+
+
+def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> None:
+    """``serve`` with several worker processes: each builds the application from the
+    environment, which gets the options given here; on Milvus Lite they share one
+    ``milvus-lite server`` owned (started and stopped) by this process; their metrics
+    meet in a folder of this run (``PROMETHEUS_MULTIPROC_DIR``)."""
+    import shutil
+
+    import uvicorn
+
+    from findalike.api.metrics import MULTIPROCESS_ENV, log_config
+    from findalike.liteserver import LiteServer
+    from findalike.store import is_embedded_uri
+
+    lite: LiteServer | None = None
+    uri = settings.resolved_milvus_uri
+    metrics_dir = settings.data_dir.resolve() / "metrics" / str(os.getpid())
+    env = {
+        "FINDALIKE_WORKERS": str(settings.workers),
+        "FINDALIKE_LOAD_DEMO": str(settings.load_demo).lower(),
+        "FINDALIKE_TRUSTED_HOSTS": json.dumps(settings.trusted_hosts),
+        "FINDALIKE_DATA_DIR": str(settings.data_dir.resolve()),
+        MULTIPROCESS_ENV: str(metrics_dir),
+    }
+    try:
+        if is_embedded_uri(uri):
+            log_path = settings.data_dir / "milvus-lite.log"
+            lite = LiteServer(Path(uri).expanduser().resolve(), log_path=log_path)
+            try:
+                env["FINDALIKE_MILVUS_URI"] = lite.start()
+            except RuntimeError as exc:
+                _fail(str(exc))
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ.update(env)
+        console.print(
+            f"findalike on http://{host}:{port}  ({settings.workers} workers; Milvus: "
+            f"{env.get('FINDALIKE_MILVUS_URI', uri)}"
+            + (f", Milvus Lite over {uri}" if lite else "")
+            + ")"
+        )
+        uvicorn.run(
+            "findalike.api.main:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=settings.workers,
+            log_level=log_level,
+            log_config=log_config(log_level),
+        )
+    finally:
+        if lite is not None:
+            lite.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

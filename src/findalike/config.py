@@ -87,7 +87,19 @@ class Settings(BaseSettings):
     insert_batch_rows: int = Field(
         2000, ge=1, description="Rows per Milvus insert (kept well under gRPC's 64 MB limit)."
     )
-    job_workers: int = Field(1, ge=1, description="Load jobs that run at the same time.")
+    job_workers: int = Field(
+        1, ge=1, description="Load jobs that run at the same time (in each worker process)."
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes that `serve` starts on one port. Above 1, on Milvus "
+        "Lite, `serve` runs Milvus Lite as a local server (loopback) that the workers share.",
+    )
+    load_demo: bool = Field(
+        False, description="Load the bundled demo data into empty apps at start (`--demo`)."
+    )
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )

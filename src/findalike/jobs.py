@@ -6,6 +6,13 @@ at every state change and at most every ``persist_every_s`` while it makes
 progress. On start-up, jobs that were queued or running when the last process
 ended are marked ``interrupted``: they never show as running forever.
 
+Several processes (``serve --workers N``) share one SQLite file (WAL). A job runs in
+the process that accepted it, which is recorded as its owner (pid and start time, so a
+reused pid is not taken for it); any process reads its progress from the file (at most
+``persist_every_s`` old), asks it to stop through the file (the owner polls for that),
+and marks it ``interrupted`` when its owner is found dead. ``claim`` lets exactly one
+process do a once-per-server task (the demo loads).
+
 Code deep inside a reader or encoder, which is not handed the job's context, calls
 ``checkpoint()`` in its loops over untrusted content (frames, windows, blocks): it
 raises ``JobCancelled`` once the job it runs in was cancelled (or the server is
@@ -14,9 +21,12 @@ stopping), and does nothing outside a job.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -39,6 +49,9 @@ TERMINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled", "int
 MAX_ERRORS_KEPT = 1000
 FINISHED_KEPT_IN_MEMORY = 100
 """Finished jobs kept in memory for fast reads; older ones are read from SQLite."""
+CROSS_PROCESS_POLL_S = 0.25
+"""How often a watcher of another worker's job re-reads it, and how often a worker
+looks for cancel requests posted to the others."""
 
 
 class ItemError(BaseModel):
@@ -69,6 +82,9 @@ class Job(BaseModel):
     rate_per_s: float | None = Field(None, description="Items processed per second.")
     eta_s: float | None = Field(None, description="Seconds left at the current rate.")
     version: int = Field(0, description="Grows by one at every change (for watchers).")
+    worker: int | None = Field(
+        None, description="Process id of the worker that runs it (`serve --workers N`)."
+    )
 
     @property
     def processed(self) -> int:
@@ -155,20 +171,36 @@ class JobManager:
         self._changed = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="findalike-job")
         self._stopping = False
+        self._stopped = threading.Event()
+        self.owner = process_token(os.getpid()) or str(os.getpid())
+        """This process, as recorded in the jobs it runs."""
         self.finished_counts: dict[str, int] = {}
         """Jobs ended in this process, by final state (for ``/metrics``)."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(db_path), check_same_thread=False)
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")  # readers in other workers never block
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at TEXT, body TEXT)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in (("state", "TEXT"), ("owner", "TEXT"), ("cancel", "INTEGER")):
+            if column not in columns:  # records written by findalike 0.2 and older
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT, at TEXT)"
+        )
         self._db.commit()
         self._mark_interrupted()
+        self._watcher = threading.Thread(
+            target=self._watch_cancels, name="findalike-job-cancels", daemon=True
+        )
+        self._watcher.start()
 
     # -- public -------------------------------------------------------------------
 
     def submit(self, app: str, work: Work, *, kind: str = "load") -> Job:
-        job = Job(id=uuid.uuid4().hex, app=app, kind=kind, created_at=_now())
+        job = Job(id=uuid.uuid4().hex, app=app, kind=kind, created_at=_now(), worker=os.getpid())
         ctx = JobContext(self, job)
         with self._lock:
             self._jobs[job.id] = job
@@ -182,10 +214,15 @@ class JobManager:
             job = self._jobs.get(job_id)
             if job is not None:
                 return job.model_copy(deep=True)
-            row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"No job with id {job_id!r}.")
-        return Job.model_validate_json(row[0])
+            row = self._db.execute(
+                "SELECT body, owner FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"No job with id {job_id!r}.")
+            job = Job.model_validate_json(row[0])
+            if not job.finished and not owner_alive(row[1]):
+                job = self._interrupt(job, "the worker running this job stopped before it ended")
+        return job
 
     def version_of(self, job_id: str) -> int | None:
         """The version of a job held in memory (None if it is not): a cheap check for
@@ -194,16 +231,21 @@ class JobManager:
         return None if job is None else job.version
 
     def live_counts(self) -> dict[str, int]:
-        """Jobs queued and running now, by state."""
+        """Jobs queued and running now, by state, in every process sharing the records
+        (those whose owner has died are marked ``interrupted`` first)."""
         with self._lock:
+            self._reap()
             counts = {"queued": 0, "running": 0}
-            for job in self._jobs.values():
-                if not job.finished:
-                    counts[job.state] = counts.get(job.state, 0) + 1
+            for state, n in self._db.execute(
+                "SELECT state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running') "
+                "GROUP BY state"
+            ):
+                counts[state] = n
             return counts
 
     def list(self, *, app: str | None = None, limit: int = 50) -> list[Job]:
         with self._lock:
+            self._reap()
             rows = self._db.execute(
                 "SELECT body FROM jobs ORDER BY created_at DESC LIMIT ?", (limit * 4,)
             ).fetchall()
@@ -215,8 +257,13 @@ class JobManager:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
-                self.get(job_id)  # raises NotFound for an unknown id
-                raise Conflict(f"Job {job_id} has already ended.")
+                elsewhere = self.get(job_id)  # raises NotFound for an unknown id
+                if elsewhere.finished:
+                    raise Conflict(f"Job {job_id} has already ended ({elsewhere.state}).")
+                # run by another worker: it polls for this flag (``_watch_cancels``)
+                self._db.execute("UPDATE jobs SET cancel = 1 WHERE id = ?", (job_id,))
+                self._db.commit()
+                return elsewhere
             if job.finished:
                 raise Conflict(f"Job {job_id} has already ended ({job.state}).")
             self._contexts[job_id]._cancel.set()
@@ -227,6 +274,14 @@ class JobManager:
     def wait_for_change(self, job_id: str, version: int, timeout_s: float) -> Job:
         """Block until the job's version passes ``version`` or it ends (or timeout)."""
         deadline = time.monotonic() + timeout_s
+        if job_id not in self._jobs:  # another worker's (or evicted): poll the records
+            polled = self.get(job_id)
+            while polled.version == version and not polled.finished:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopped.wait(min(left, CROSS_PROCESS_POLL_S)):
+                    break
+                polled = self.get(job_id)
+            return polled
         with self._changed:
             while True:
                 job = self._jobs.get(job_id)
@@ -246,14 +301,27 @@ class JobManager:
             job = self.wait_for_change(job_id, job.version, min(1.0, deadline - time.monotonic()))
         return job
 
+    def claim(self, key: str) -> bool:
+        """True for the first caller with ``key`` among all processes sharing these
+        records, False for every later one: a task done once per server."""
+        with self._lock:
+            added = self._db.execute(
+                "INSERT OR IGNORE INTO claims (key, owner, at) VALUES (?, ?, ?)",
+                (key, self.owner, _now().isoformat()),
+            ).rowcount
+            self._db.commit()
+            return added == 1
+
     def shutdown(self) -> None:
         """Stop: running jobs are cancelled (they stop at their next ``checkpoint`` or
         batch) and recorded as ``interrupted``, queued ones never start."""
+        self._stopped.set()
         with self._lock:
             self._stopping = True
             for ctx in self._contexts.values():
                 ctx._cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._watcher.join(timeout=5)
         with self._lock:
             for job in self._jobs.values():
                 if not job.finished:
@@ -352,26 +420,128 @@ class JobManager:
     def _persist(self, job: Job) -> None:
         try:
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs (id, created_at, body) VALUES (?, ?, ?)",
-                (job.id, job.created_at.isoformat(), job.model_dump_json()),
+                "INSERT INTO jobs (id, created_at, body, state, owner) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET body = excluded.body, state = excluded.state",
+                (job.id, job.created_at.isoformat(), job.model_dump_json(), job.state, self.owner),
             )
             self._db.commit()
         except sqlite3.Error:
             log.exception("could not persist job %s", job.id)
+            self._db.rollback()  # never hold the file's write lock from the others
 
     def _mark_interrupted(self) -> None:
-        rows = self._db.execute("SELECT body FROM jobs").fetchall()
-        for (body,) in rows:
+        """At start-up: unfinished jobs whose process is gone (a restart, a killed
+        worker) are ``interrupted``; those of live workers are left to them."""
+        rows = self._db.execute(
+            "SELECT body, owner FROM jobs WHERE state IS NULL OR state IN ('queued', 'running')"
+        ).fetchall()
+        for body, owner in rows:
             job = Job.model_validate_json(body)
-            if job.finished:
+            if job.finished or owner_alive(owner):
                 continue
-            job.state = "interrupted"
-            job.phase = "interrupted"
-            job.message = "the server stopped before this job finished; load again to resume"
-            job.finished_at = _now()
-            job.eta_s = None
-            self._persist(job)
+            self._interrupt(
+                job, "the server stopped before this job finished; load again to resume"
+            )
             log.warning("job %s (%s) was interrupted by a restart", job.id, job.app)
+
+    def _reap(self) -> None:
+        """Mark ``interrupted`` the unfinished jobs of workers that have died."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body, owner FROM jobs WHERE state IN ('queued', 'running') "
+                "AND owner IS NOT ?",
+                (self.owner,),
+            ).fetchall()
+            for body, owner in rows:
+                if not owner_alive(owner):
+                    job = Job.model_validate_json(body)
+                    self._interrupt(job, "the worker running this job stopped before it ended")
+
+    def _interrupt(self, job: Job, message: str) -> Job:
+        """Record ``job`` (not run by this process) as interrupted."""
+        job.state = "interrupted"
+        job.phase = "interrupted"
+        job.message = message
+        job.finished_at = _now()
+        job.eta_s = None
+        job.version += 1
+        with self._lock:
+            try:
+                self._db.execute(
+                    "UPDATE jobs SET body = ?, state = ? WHERE id = ?",
+                    (job.model_dump_json(), job.state, job.id),
+                )
+                self._db.commit()
+            except sqlite3.Error:
+                log.exception("could not record job %s as interrupted", job.id)
+        return job
+
+    def _watch_cancels(self) -> None:
+        """Cancel this process's jobs that another worker was asked to cancel."""
+        while not self._stopped.wait(CROSS_PROCESS_POLL_S):
+            with self._lock:
+                if not self._contexts:
+                    continue
+                try:
+                    flagged = self._db.execute(
+                        "SELECT id FROM jobs WHERE cancel = 1 AND owner = ? "
+                        "AND state IN ('queued', 'running')",
+                        (self.owner,),
+                    ).fetchall()
+                except sqlite3.Error:
+                    log.exception("could not read cancel requests")
+                    continue
+                for (job_id,) in flagged:
+                    if job_id in self._contexts and not self._jobs[job_id].finished:
+                        self.cancel(job_id)
+
+
+def process_token(pid: int) -> str | None:
+    """``pid:start-time`` of a live process (None if there is none), so that a pid
+    reused by a later process is not taken for the one recorded. Where there is no
+    ``/proc``, the pid alone."""
+    if not os.path.exists("/proc/self/stat"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return str(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces
+    if fields[0] == "Z":  # a zombie: dead, not yet reaped by its parent
+        return None
+    return f"{pid}:{fields[19]}"
+
+
+def spool_root(data_dir: Path, owner: str) -> Path:
+    """Where the process ``owner`` spools uploads until its jobs have read them."""
+    return data_dir / "spool" / owner.replace(":", "-")
+
+
+def remove_dead_spools(data_dir: Path) -> None:
+    """Remove the upload spools of processes that have ended (a crash or a kill
+    leaves them behind; their jobs are interrupted, so nothing will read them)."""
+    root = data_dir / "spool"
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if not owner_alive(folder.name.replace("-", ":")):
+            shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        root.rmdir()  # only if empty: live workers' spools stay
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process recorded as a job's ``owner`` still runs."""
+    if not owner:
+        return False
+    pid = owner.split(":", 1)[0]
+    return pid.isdigit() and process_token(int(pid)) == owner
 
 
 def _summary(job: Job) -> str:

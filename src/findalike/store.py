@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,22 @@ _PROPERTY_PREFIX = "findalike."
 _CONNECT_FAILED_CODE = 2
 """pymilvus's code for "Fail connecting to server" (no server, or no answer in time)."""
 BM25_SUFFIX = "_bm25"
+Language = Literal["en", "zh", "multi"]
+_CHINESE_STOP = [
+    *"，。？！、；：“”‘’（）《》【】…—·,.?!;:()\"'",
+    *"的 了 吗 呢 吧 啊 呀 是 在 和 与 也 都 就 么".split(),
+]
+LANGUAGES: dict[str, dict[str, Any] | None] = {
+    "en": None,
+    "zh": {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": _CHINESE_STOP}]},
+    "multi": {"tokenizer": "jieba", "filter": [{"type": "stop", "stop_words": _CHINESE_STOP}]},
+}
+"""The analyzer of a collection's full-text (BM25) field, by the language of its text:
+``en`` (and every language written with spaces between words) Milvus's standard
+analyzer (words, lower-cased); ``zh`` (Chinese) and ``multi`` (several languages,
+Chinese among them) jieba, which segments Chinese into words and splits the other
+languages' words at spaces and punctuation (lower-cased), leaving out punctuation and
+Chinese particles (Milvus Lite needs the ``milvus-lite[chinese]`` extra: ``jieba``)."""
 RRF_K = 60
 """Reciprocal rank fusion's constant: a hit ranked r-th in a list adds 1 / (60 + r)."""
 _WRITE_CALLS = frozenset({"upsert", "insert", "delete", "drop_collection"})
@@ -113,6 +131,9 @@ class CollectionSpec:
     index_type: str = "AUTOINDEX"
     index_params: tuple[tuple[str, int], ...] = field(default=(), compare=False)
     """Build parameters of the vector index (HNSW's ``M``, IVF's ``nlist``)."""
+    language: Language = field(default="en", compare=False)
+    """The language of the lexical field's text: it picks the analyzer (``LANGUAGES``).
+    Recorded with the collection; not part of the compatibility check."""
 
     def properties(self) -> dict[str, str]:
         return {
@@ -141,6 +162,10 @@ class Hit:
     @property
     def item_id(self) -> str:
         return str(self.fields.get("item_id", self.id.rsplit(":", 1)[0]))
+
+
+EPOCH_FILE = "collections.epoch"
+CREATE_LOCK_TIMEOUT_S = 600.0
 
 
 def similarity(metric: Metric, distance: float) -> float:
@@ -183,9 +208,20 @@ def in_filter(field_name: str, values: Iterable[str]) -> str:
     return f"{field_name} in [{', '.join(quote(v) for v in values)}]"
 
 
+def is_embedded_uri(uri: str) -> bool:
+    """Whether ``uri`` names a Milvus Lite file (opened in this process), not a server."""
+    return not uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+
 class VectorStore:
     """A thin, typed face over ``MilvusClient``. Connects lazily, so a server that
-    starts while Milvus is down answers 503 instead of crashing at start-up."""
+    starts while Milvus is down answers 503 instead of crashing at start-up.
+
+    With ``shared_dir`` (the data folder, which the worker processes of one server
+    share), collections are created under a file lock, so two workers never race to
+    create one, and every create or drop is announced in a file there, so each
+    process forgets what it had cached about collections (loaded, their schema) when
+    another one changed them: ``generation`` moves."""
 
     def __init__(
         self,
@@ -195,8 +231,13 @@ class VectorStore:
         db_name: str = "",
         timeout_s: float = 10.0,
         retry_after_s: float | None = None,
+        shared_dir: Path | None = None,
     ):
         self.uri = uri
+        self._shared_dir = shared_dir
+        self._epoch_seen: tuple[int, int] | None = None
+        self._generation = 0
+        self._lite_server: bool | None = None
         self._token = token
         self._db_name = db_name
         self._timeout_s = timeout_s
@@ -207,13 +248,62 @@ class VectorStore:
         self._down_until = 0.0
         self._down_reason = ""
         self._loaded: set[str] = set()
+        self._create_lock = threading.Lock()
         self.errors: dict[tuple[str, str], int] = {}
         """Failed calls by (method, error type), for ``/metrics``."""
         self._lexical: dict[str, str | None] = {}
 
     @property
     def is_lite(self) -> bool:
-        return not self.uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+        """Milvus Lite: the embedded file, or Milvus Lite's own server by URI (it says so
+        in its version; asked once, on the first use)."""
+        if is_embedded_uri(self.uri):
+            return True
+        if self._lite_server is None:
+            self._lite_server = self.ping().startswith("milvus_lite")
+        return self._lite_server
+
+    # -- several processes ----------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """Moves whenever any process sharing ``shared_dir`` created or dropped a
+        collection since the last look (a ``stat``: cheap enough for every call);
+        this process's caches of collections are dropped then."""
+        if self._shared_dir is None:
+            return self._generation
+        try:
+            st = os.stat(self._shared_dir / EPOCH_FILE)
+            seen: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            seen = None
+        if seen != self._epoch_seen:
+            with self._lock:
+                self._epoch_seen = seen
+                self._loaded.clear()
+                self._lexical.clear()
+                self._generation += 1
+        return self._generation
+
+    def _announce_change(self) -> None:
+        """Tell the other processes a collection was created or dropped."""
+        if self._shared_dir is None:
+            self._generation += 1
+            return
+        self._shared_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._shared_dir / f"{EPOCH_FILE}.{uuid.uuid4().hex}"
+        tmp.write_text(uuid.uuid4().hex)
+        os.replace(tmp, self._shared_dir / EPOCH_FILE)  # a new inode: every reader sees it
+
+    def _creating(self) -> Any:
+        """A lock held while a collection is created, across the processes sharing
+        ``shared_dir`` (in this process only, without one)."""
+        if self._shared_dir is None:
+            return self._create_lock
+        from filelock import FileLock
+
+        self._shared_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self._shared_dir / "collections.lock"), timeout=CREATE_LOCK_TIMEOUT_S)
 
     # -- connection ---------------------------------------------------------------
 
@@ -252,11 +342,12 @@ class VectorStore:
     def _open_client(self) -> Any:
         from pymilvus import MilvusClient
 
-        if self.is_lite:
+        embedded = is_embedded_uri(self.uri)
+        if embedded:
             Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
             logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
         kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
-        if self.is_lite:
+        if embedded:
             kwargs["grpc_options"] = _LITE_GRPC_OPTIONS
         if self._token:
             kwargs["token"] = self._token
@@ -370,7 +461,13 @@ class VectorStore:
             self._check_compatible(spec)
             self._ensure_loaded(spec.name)
             return
-        self._create(spec)
+        with self._creating():
+            if self.exists(spec.name):  # another worker made it meanwhile
+                self._check_compatible(spec)
+                self._ensure_loaded(spec.name)
+                return
+            self._create(spec)
+            self._announce_change()
 
     def _check_compatible(self, spec: CollectionSpec) -> None:
         stored = self.properties(spec.name)
@@ -429,6 +526,9 @@ class VectorStore:
             extra: dict[str, Any] = {"max_length": f.max_length} if f.kind == "str" else {}
             if f is lexical:
                 extra["enable_analyzer"] = True
+                analyzer = LANGUAGES[spec.language]
+                if analyzer is not None:
+                    extra["analyzer_params"] = analyzer
             schema.add_field(f.name, kinds[f.kind], **extra)
         index = MilvusClient.prepare_index_params()
         index.add_index(
@@ -445,7 +545,11 @@ class VectorStore:
             spec.name,
             schema=schema,
             index_params=index,
-            properties={**spec.properties(), **_index_record(spec)},
+            properties={
+                **spec.properties(),
+                **_index_record(spec),
+                f"{_PROPERTY_PREFIX}language": spec.language,
+            },
             consistency_level="Strong",
         )
         self._ensure_loaded(spec.name)
@@ -477,6 +581,7 @@ class VectorStore:
         return found
 
     def _ensure_loaded(self, name: str) -> None:
+        self.generation  # noqa: B018  (forgets what another process made stale)
         if name in self._loaded:
             return
         self._call("load_collection", name)
@@ -489,6 +594,7 @@ class VectorStore:
         if not self.exists(name):
             return False
         self._call("drop_collection", name)
+        self._announce_change()
         return True
 
     # -- rows ---------------------------------------------------------------------
@@ -715,6 +821,7 @@ class VectorStore:
             ),
             index_type=str(index.get("index_type") or "AUTOINDEX"),
             index_params=tuple(sorted(self.index_of(name)["params"].items())),
+            language=_language(props.get("language", "en")),
         )
 
     def index_of(self, name: str) -> dict[str, Any]:
@@ -823,7 +930,7 @@ def _index_record(spec: CollectionSpec) -> dict[str, str]:
 
 def _add_bm25(schema: Any, index: Any, text_field: str) -> None:
     """A sparse field ``{text_field}_bm25`` that Milvus fills with BM25 term weights of
-    ``text_field`` (its standard analyzer: words, lower-cased) at every insert."""
+    ``text_field`` (analysed as the field says: ``LANGUAGES``) at every insert."""
     from pymilvus import DataType, Function, FunctionType
 
     sparse = f"{text_field}{BM25_SUFFIX}"
@@ -849,6 +956,13 @@ def _dense_similarity(metric: Metric, query: np.ndarray, vector: Any) -> float:
         norms = float(np.linalg.norm(q) * np.linalg.norm(v))
         return dot / norms if norms > 0 else 0.0
     return dot
+
+
+def _language(value: str) -> Language:
+    """A recorded language (``en`` for collections made before languages were)."""
+    if value == "zh":
+        return "zh"
+    return "multi" if value == "multi" else "en"
 
 
 def _vector_kind(value: str) -> VectorKind:

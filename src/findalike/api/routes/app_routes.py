@@ -7,8 +7,9 @@ closure and FastAPI must see the app's own request/response models.)
 
 import shutil
 import uuid
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -23,9 +24,10 @@ from findalike.app import AppRuntime
 from findalike.contract import StrictModel
 from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, UnsupportedMedia
 from findalike.ingest import load_files
-from findalike.jobs import Job
+from findalike.jobs import Job, spool_root
 from findalike.request_types import COLLECTION_NAME_PATTERN, at_least_one_of
 from findalike.sources import resolve_folder, safe_upload_name
+from findalike.store import Language
 from findalike.uploads import read_upload_search, upload_body
 
 LOAD_BODY_RULE = {
@@ -82,6 +84,11 @@ class CollectionInfo(BaseModel):
     items: int
     vectors: int
     encoder: str = Field(description="The encoder that made its vectors (name@version).")
+    language: str | None = Field(
+        None,
+        description="Text and QA: the language its full-text (BM25) index is analysed "
+        "for: `en` (words between spaces), `zh` or `multi` (jieba: Chinese words too).",
+    )
 
 
 class CollectionList(BaseModel):
@@ -95,6 +102,22 @@ class CreateCollection(StrictModel):
         max_length=32,
         description="A lower-case letter, then up to 31 lower-case letters, digits or `_`.",
         examples=["logos"],
+    )
+    encoder: str | None = Field(
+        None,
+        max_length=64,
+        description="Text and QA: the encoder of its vectors, `minilm` (English, the "
+        "default: FINDALIKE_TEXT_ENCODER / FINDALIKE_QA_ENCODER), `multilingual` (16 "
+        "languages, Chinese among them) or `minilm-int8` (MiniLM on ONNX Runtime). "
+        "Recorded with the collection.",
+        examples=["multilingual"],
+    )
+    language: Language | None = Field(
+        None,
+        description="Text and QA: the language of its text, for the full-text (BM25) "
+        "index: `en` (and any language with spaces between words), `zh` (Chinese) or "
+        "`multi` (several, Chinese among them). Default: `en` for `minilm`, `multi` for "
+        "`multilingual`.",
     )
 
 
@@ -173,7 +196,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             sources.append((folder.name or str(folder), folder))
         if files:
             _check_uploads(files, spec.extensions)
-            spool = settings.data_dir / "spool" / uuid.uuid4().hex
+            spool = spool_root(settings.data_dir, jobs.owner) / uuid.uuid4().hex
             sources += await anyio.to_thread.run_sync(_spool_uploads, files, spool)
         return jobs.submit(spec.name, load_files(target, sources, cleanup=spool))
 
@@ -282,16 +305,26 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         data = [await anyio.to_thread.run_sync(_collection_info, rt.named(n)) for n in names]
         return CollectionList(data=data, count=len(data))
 
+    create_body = spec.collection_request or CreateCollection
+
     @router.post(
         "/collections",
         status_code=201,
         response_model=CollectionInfo,
         summary="Create a named collection (its vectors from the app's encoder now)",
     )
-    async def create_collection(body: CreateCollection) -> CollectionInfo:
-        named = rt.named(body.name)
+    async def create_collection(body: create_body) -> CollectionInfo:  # type: ignore[valid-type]
+        name: str = body.name  # type: ignore[attr-defined]  # CreateCollection or the app's
+        if spec.choose_collection is None:
+            _check_choice(rt, body)
+        named = rt.named(name)
         if await anyio.to_thread.run_sync(named.has_data):
-            raise Conflict(f"The {spec.name} app already has a collection {body.name!r}.")
+            raise Conflict(f"The {spec.name} app already has a collection {name!r}.")
+        if spec.choose_collection is not None:  # the app's own choices (DNA's encoder)
+            await anyio.to_thread.run_sync(spec.choose_collection, named, body)
+        elif rt.encoder_keys():
+            choice = cast("CreateCollection", body)
+            named.choose(choice.encoder, choice.language)
         await anyio.to_thread.run_sync(named.ensure_collection)
         return await anyio.to_thread.run_sync(_collection_info, named)
 
@@ -333,11 +366,40 @@ async def _drop(rt: AppRuntime) -> bool:
     return dropped
 
 
+def _check_choice(rt: AppRuntime, body: CreateCollection) -> None:
+    """A 422 for an encoder the app does not offer, or a choice for an app without any."""
+    keys = rt.encoder_keys()
+    if not keys and (body.encoder is not None or body.language is not None):
+        field = "encoder" if body.encoder is not None else "language"
+        raise Unprocessable(
+            f"The {rt.name} app has one encoder: its collections take no `{field}`.",
+            field=field,
+        )
+    if body.encoder is not None and body.encoder not in keys:
+        raise Unprocessable(
+            f"Unknown encoder {body.encoder!r} for the {rt.name} app: one of {', '.join(keys)}.",
+            field="encoder",
+        )
+    chosen = next((e for e in rt.spec.encoder_choices if e.key == body.encoder), None)
+    missing = [m for m in chosen.requires if find_spec(m) is None] if chosen else []
+    if missing:
+        raise Unprocessable(
+            f"The encoder {body.encoder!r} needs {', '.join(missing)}, which this server "
+            "does not have installed.",
+            field="encoder",
+        )
+
+
 def _collection_info(rt: AppRuntime) -> CollectionInfo:
     items, vectors = rt.count()
-    encoder = rt.store.properties(rt.collection).get("encoder", "")
+    props = rt.store.properties(rt.collection)
     return CollectionInfo(
-        app=rt.name, name=rt.collection_name or "", items=items, vectors=vectors, encoder=encoder
+        app=rt.name,
+        name=rt.collection_name or "",
+        items=items,
+        vectors=vectors,
+        encoder=props.get("encoder", ""),
+        language=rt.language() if rt.encoder_keys() else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -24,6 +26,10 @@ class MilvusHealth(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="`ok`, or `unavailable` when Milvus cannot be reached.")
     milvus: MilvusHealth
+    worker: int = Field(
+        default_factory=os.getpid,
+        description="Process id of the worker that answered (`serve --workers N` runs several).",
+    )
 
 
 class IndexInfo(BaseModel):

@@ -23,8 +23,9 @@ from findalike.apps.qa.models import (
     QASearchResponse,
     RelatedQuestion,
 )
+from findalike.apps.qa.settings import QASettings
 from findalike.encoders.base import l2_normalise
-from findalike.encoders.registry import TEXT
+from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.hybrid import (
     MODES,
     FusionOptions,
@@ -290,6 +291,8 @@ APP = AppSpec(
         FieldSpec("source", "str", 1024),
     ),
     shared_encoder=TEXT,
+    encoder_choices=TEXT_ENCODERS,
+    settings=QASettings,
     read=read_pairs,
     to_rows=pair_rows,
     search_request=QASearchRequest,

@@ -92,6 +92,7 @@ class Recommender:
         self.model_path = self.folder / "model.npz"
         self._model: FactorModel | None = None
         self._model_checked = False
+        self._model_key: tuple[int, int] | None = None
         self._titles: dict[str, str] | None = None
         self._lock = threading.Lock()
         self._train_lock = threading.Lock()
@@ -101,13 +102,17 @@ class Recommender:
 
     @property
     def model(self) -> FactorModel | None:
-        """The model in use (loaded from disk on first access), or None."""
-        if not self._model_checked:
+        """The model in use, or None: loaded from disk on first access, and again
+        whenever the file was replaced (trained by another worker process; a ``stat``
+        per access) or removed (dropped by one)."""
+        key = _file_key(self.model_path)
+        if not self._model_checked or key != self._model_key:
             with self._lock:
-                if not self._model_checked:
-                    if self.model_path.exists():
-                        self._model = FactorModel.load(self.model_path)
+                if not self._model_checked or key != self._model_key:
+                    self._model = FactorModel.load(self.model_path) if key else None
+                    self._model_key = key
                     self._model_checked = True
+                    self._titles = None
         return self._model
 
     def require_model(self) -> FactorModel:
@@ -179,6 +184,7 @@ class Recommender:
             model.save(self.model_path)
             with self._lock:
                 self._model, self._model_checked = model, True
+                self._model_key = _file_key(self.model_path)
         return (
             f"model v{model.version}: ALS with {params.factors} factors on {len(table)} ratings "
             f"({len(model.user_ids)} users x {len(model.item_ids)} items) in "
@@ -420,6 +426,15 @@ def train_work(rt: AppRuntime) -> Callable[[JobContext], str | None]:
     return work
 
 
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """What tells one version of a file from the next (it is replaced atomically)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
 def forget_everything(rt: AppRuntime) -> None:
     """On drop: the ratings and the model go with the vectors."""
     rec = recommender(rt)
@@ -428,6 +443,7 @@ def forget_everything(rt: AppRuntime) -> None:
         rec.model_path.unlink(missing_ok=True)
         rec._model = None
         rec._model_checked = True
+        rec._model_key = None
         rec._titles = None
 
 

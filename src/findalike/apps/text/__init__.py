@@ -23,7 +23,8 @@ from findalike.apps.text.models import (
     TextSearchResponse,
 )
 from findalike.apps.text.search import evaluate_text, search_text
-from findalike.encoders.registry import TEXT
+from findalike.apps.text.settings import TextSettings
+from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.store import FieldSpec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
@@ -65,6 +66,8 @@ APP = AppSpec(
         FieldSpec("meta", "json"),
     ),
     shared_encoder=TEXT,
+    encoder_choices=TEXT_ENCODERS,
+    settings=TextSettings,
     read=read_documents,
     to_rows=passage_rows,
     weight=passages_of,

@@ -1,0 +1,91 @@
+"""Milvus Lite as a local server that several processes share.
+
+A Milvus Lite data folder (``<data_dir>/milvus.db``) is locked by the one process that
+opens it, so ``findalike serve --workers N`` cannot let each worker open it. Instead the
+serving process starts Milvus Lite's own gRPC server (``milvus-lite server``, from the
+same package) on a free loopback port (it would bind every interface unless told),
+hands the workers its ``http://127.0.0.1:<port>`` URI, and stops it with the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiteServer:
+    """``milvus-lite server`` over ``data_path`` on 127.0.0.1, owned by this object:
+    ``start()`` returns its URI once it accepts connections, ``stop()`` ends it."""
+
+    def __init__(self, data_path: Path, *, port: int | None = None, log_path: Path | None = None):
+        self.data_path = data_path
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        cli = Path(sys.executable).with_name("milvus-lite")
+        command = [str(cli)] if cli.exists() else [sys.executable, "-m", "milvus_lite"]
+        args = ["server", "--data-dir", str(self.data_path), "--host", "127.0.0.1"]
+        self.data_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [*command, *args, "--port", str(self.port)], stdout=out, stderr=out
+            )
+        finally:
+            if self.log_path:
+                out.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    where = f" (its log: {self.log_path})" if self.log_path else ""
+                    raise RuntimeError(
+                        f"milvus-lite server over {self.data_path} did not start{where}"
+                    ) from None
+                time.sleep(0.2)
+        log.info("Milvus Lite server for %s on %s", self.data_path, self.uri)
+        return self.uri
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> LiteServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
