@@ -93,6 +93,27 @@ def test_search_matches_brute_force_and_filters(store: VectorStore, name: str) -
     store.drop(name)
 
 
+def test_bounded_searches_answer_what_strong_ones_do(store_uri: str, name: str) -> None:
+    """``FINDALIKE_SEARCH_CONSISTENCY=Bounded`` (no wait for the server's time tick) is
+    accepted by both engines and, once the writes are visible, finds the same rows."""
+    strong, bounded = VectorStore(store_uri), VectorStore(store_uri, search_consistency="Bounded")
+    strong.ensure(_spec(name))
+    rows, vecs = _rows(100, seed=3)
+    strong.upsert(name, rows)
+    strong.flush(name)
+    wanted = [[h.item_id for h in hits] for hits in strong.search(name, vecs[:5], limit=3)]
+    deadline = time.monotonic() + 10  # Bounded may lag the writes by a few seconds
+    while True:
+        got = [[h.item_id for h in hits] for hits in bounded.search(name, vecs[:5], limit=3)]
+        if got == wanted or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert got == wanted and [ids[0] for ids in got] == [r["item_id"] for r in rows[:5]]
+    strong.drop(name)
+    strong.close()
+    bounded.close()
+
+
 def test_delete_get_and_drop(store: VectorStore, name: str) -> None:
     store.ensure(_spec(name))
     rows, _ = _rows(20)

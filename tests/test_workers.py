@@ -92,7 +92,7 @@ class Workers:
                 self.proc.wait()
 
 
-@pytest.fixture(params=["lite", "server"])
+@pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.server)])
 def workers(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[Workers, list[psutil.Process]]]:

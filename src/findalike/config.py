@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
+    search_consistency: Literal["Strong", "Session", "Bounded", "Eventually"] = Field(
+        "Strong",
+        description="Consistency of searches on a Milvus server: `Strong` sees every write "
+        "made before it, by any worker, and waits for the server's next time tick for it "
+        "(about 200 ms on a Milvus 2.3 standalone); `Bounded` answers at once from data at most "
+        "a few seconds old (what Milvus defaults to). Milvus Lite always sees every write.",
+    )
     index_type: Literal["auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
         "auto",
         description="Vector index of new collections: `auto` is Milvus Lite's own (AUTOINDEX: "

@@ -164,6 +164,7 @@ class Hit:
         return str(self.fields.get("item_id", self.id.rsplit(":", 1)[0]))
 
 
+_SEARCH_CALLS = frozenset({"search", "hybrid_search"})
 EPOCH_FILE = "collections.epoch"
 CREATE_LOCK_TIMEOUT_S = 600.0
 
@@ -232,8 +233,10 @@ class VectorStore:
         timeout_s: float = 10.0,
         retry_after_s: float | None = None,
         shared_dir: Path | None = None,
+        search_consistency: str = "Strong",
     ):
         self.uri = uri
+        self._search_consistency = search_consistency
         self._shared_dir = shared_dir
         self._epoch_seen: tuple[int, int] | None = None
         self._generation = 0
@@ -374,6 +377,8 @@ class VectorStore:
         the expression and the schema, goes to the log only)."""
         client = self._connect()
         kwargs.setdefault("timeout", self._deadline_s(method))
+        if method in _SEARCH_CALLS:
+            kwargs.setdefault("consistency_level", self._search_consistency)
         return self._guard(method, getattr(client, method), *args, **kwargs)
 
     def _guard(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
