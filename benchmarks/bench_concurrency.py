@@ -69,7 +69,12 @@ async def http_load(url: str, path: str, bodies: list[dict[str, Any]], clients: 
 
 
 def serve_and_measure(
-    data_dir: Path, app: str, bodies: list[dict[str, Any]], batching: bool
+    data_dir: Path,
+    app: str,
+    bodies: list[dict[str, Any]],
+    batching: bool,
+    workers: int = 1,
+    clients: tuple[int, ...] = CLIENTS,
 ) -> list[dict[str, Any]]:
     port = free_port()
     proc = start_server(
@@ -78,13 +83,13 @@ def serve_and_measure(
         apps=[app],
         timeout_s=180,
         env={"FINDALIKE_BATCH_QUERIES": "true" if batching else "false"},
+        workers=workers,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=url, timeout=300) as c:  # model, index, caches: warm
-            for body in bodies[:64]:
-                c.post(f"/api/{app}/search", json=body).raise_for_status()
-        return [asyncio.run(http_load(url, f"/api/{app}/search", bodies, c)) for c in CLIENTS]
+        # model, index, caches: warm (every worker: the warm-up runs with 16 clients)
+        asyncio.run(http_load(url, f"/api/{app}/search", bodies[:64] * workers, 16))
+        return [asyncio.run(http_load(url, f"/api/{app}/search", bodies, c)) for c in clients]
     finally:
         proc.terminate()
         proc.wait(60)
@@ -209,19 +214,41 @@ def _search_fields(app: str) -> set[str]:
     return set(spec.search_request.model_fields)
 
 
+WORKERS = (1, 2)
+"""Worker processes compared (``serve --workers N``), batching on, at ``WORKER_CLIENTS``."""
+WORKER_CLIENTS = (1, 16, 64)
+
+
 def _both(work: Path, app: str, bodies: list[dict[str, Any]], floors: dict) -> dict[str, Any]:
     on = serve_and_measure(work, app, bodies, batching=True)
     off = serve_and_measure(work, app, bodies, batching=False)
+    by_workers = {
+        n: serve_and_measure(work, app, bodies, batching=True, workers=n, clients=WORKER_CLIENTS)
+        for n in WORKERS
+    }
     floor = floors["encoder"]["batched_per_s"]
     for row_on, row_off in zip(on, off, strict=True):
         row_on["vs_unbatched_qps"] = round(row_on["qps"] / row_off["qps"], 2)
         row_on["vs_encoder_batched"] = round(row_on["qps"] / floor, 2)
         row_off["vs_encoder_batched"] = round(row_off["qps"] / floor, 2)
     one = floors["encoder"]["one_query_p50_ms"] + floors["store"]["one_vector_p50_ms"]
+    base = by_workers[WORKERS[0]]
+    workers = {
+        f"{n}_workers": [
+            {**row, "vs_1_worker_qps": round(row["qps"] / first["qps"], 2)}
+            for row, first in zip(rows, base, strict=True)
+        ]
+        for n, rows in by_workers.items()
+    }
     return {
         "floors": floors,
         "batched": on,
         "unbatched": off,
+        "workers": {
+            "note": "1 worker: Milvus Lite embedded in the worker; 2: serve --workers 2, "
+            "which runs milvus-lite server as a third process",
+            **workers,
+        },
         "one_client_p50_vs_encoder_plus_store": round(on[0]["p50_ms"] / one, 2),
     }
 

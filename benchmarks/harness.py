@@ -30,29 +30,24 @@ def start_server(
     ready_path: str = "/api/health",
     timeout_s: float = 90.0,
     env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> subprocess.Popen[bytes]:
     """findalike (uvicorn) on 127.0.0.1:``port`` over ``data_dir`` with ``apps``,
-    returned once ``ready_path`` answers 2xx; killed and ``RuntimeError`` otherwise."""
+    returned once ``ready_path`` answers 2xx; killed and ``RuntimeError`` otherwise.
+    ``workers`` above 1: ``findalike serve --workers N`` (on Milvus Lite it owns a
+    ``milvus-lite server`` the workers share; stop it with ``terminate``, not ``kill``)."""
     full_env = {
         **os.environ,
         "FINDALIKE_DATA_DIR": str(data_dir),
         "FINDALIKE_APPS": json.dumps(apps),
         **(env or {}),
     }
+    if workers > 1:
+        command = [sys.executable, "-m", "findalike.cli", "serve", "--workers", str(workers)]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "findalike.api.main:create_app", "--factory"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "findalike.api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=full_env,
         cwd=REPO,
     )

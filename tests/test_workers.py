@@ -6,6 +6,7 @@ stored; ``/metrics`` adds up the workers; stopping the server stops all it start
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import signal
@@ -37,8 +38,9 @@ def _fasta(n: int | None = None) -> bytes:
 
 
 class Workers:
-    """``findalike serve --workers 2`` in a subprocess, and one HTTP client pinned to each
-    worker (a kept-alive connection stays with the worker that accepted it)."""
+    """``findalike serve --workers 2`` in a subprocess. ``client(worker=..)`` opens a
+    connection that a given worker accepted (or any but one): a kept-alive connection
+    stays with its worker while it is used (uvicorn closes it after 5 s idle)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.port = _free_port()
@@ -53,35 +55,46 @@ class Workers:
                 stderr=subprocess.STDOUT,
             )
         self.health_requests = 0
-        self.pinned: dict[int, httpx.Client] = {}
+        self.seen: set[int] = set()
+        self._open: list[httpx.Client] = []
 
-    def health(self, client: httpx.Client) -> dict[str, Any]:
+    def health(self, client: httpx.Client) -> int:
         r = client.get("/api/health")
         self.health_requests += 1
         assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
+        pid: int = r.json()["worker"]
+        return pid
 
-    def pin_each_worker(self, workers: int = 2) -> dict[int, httpx.Client]:
+    def client(self, *, worker: int | None = None, not_worker: int | None = None) -> httpx.Client:
         deadline = time.monotonic() + 120
-        while len(self.pinned) < workers:
+        while True:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, f"only workers {list(self.pinned)} answered"
+            assert time.monotonic() < deadline, f"no such worker among {self.seen}"
             client = httpx.Client(base_url=self.url, timeout=60)
             try:
-                pid = self.health(client)["worker"]
+                pid = self.health(client)
             except httpx.TransportError:
                 client.close()
                 time.sleep(0.3)
                 continue
-            if pid in self.pinned:
-                client.close()
-            else:
-                self.pinned[pid] = client
-        return self.pinned
+            self.seen.add(pid)
+            if (worker is None or pid == worker) and pid != not_worker:
+                self._open.append(client)
+                return client
+            client.close()
+
+    def live_workers(self, n: int = 2) -> set[int]:
+        """The pids of ``n`` live workers (waiting for them to start)."""
+        found: set[int] = set()
+        while len(found) < n:
+            pid = self.health(self.client(not_worker=None))
+            assert psutil.pid_exists(pid)
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.add(pid)
+        return found
 
     def stop(self) -> None:
-        for client in self.pinned.values():
+        for client in self._open:
             client.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -106,7 +119,7 @@ def workers(
         env["FINDALIKE_COLLECTION_PREFIX"] = f"w{uuid.uuid4().hex[:8]}_"
     server = Workers(tmp_path, env)
     try:
-        server.pin_each_worker()
+        server.live_workers(2)
         started = psutil.Process(server.proc.pid).children(recursive=True)
         yield server, started
     finally:
@@ -138,41 +151,33 @@ def test_two_workers_share_loads_jobs_searches_and_metrics(
     workers: tuple[Workers, list[psutil.Process]],
 ) -> None:
     server, started = workers
-    (pid_a, a), (pid_b, b) = server.pinned.items()
-    assert pid_a != pid_b
+    first, second = sorted(server.live_workers(2))
 
-    # a load posted to worker A runs once (in A) and is followed from B as it goes
+    # a load posted to one worker runs once (there) and is followed from the other
     small = _fasta(200)
-    posted = a.post("/api/dna/load", files=[("files", ("first.fa", small))])
+    posted = server.client().post("/api/dna/load", files=[("files", ("first.fa", small))])
     assert posted.status_code == 202
-    job_id = posted.json()["id"]
-    seen_from_b = _until(
-        lambda: b.get(f"/api/jobs/{job_id}").json(), lambda j: j["state"] == "done"
-    )
-    assert (seen_from_b["done"], seen_from_b["skipped"], seen_from_b["worker"]) == (
-        200,
-        0,
-        pid_a,
-    ), str(seen_from_b)
-    assert a.get(f"/api/jobs/{job_id}").json()["done"] == 200
-    listed = b.get("/api/jobs", params={"app": "dna"}).json()["data"]
+    job_id, owner = posted.json()["id"], posted.json()["worker"]
+    other = server.client(not_worker=owner)
+    seen = _until(lambda: other.get(f"/api/jobs/{job_id}").json(), lambda j: j["state"] == "done")
+    assert (seen["done"], seen["skipped"], seen["worker"]) == (200, 0, owner), str(seen)
+    listed = other.get("/api/jobs", params={"app": "dna"}).json()["data"]
     assert [j["id"] for j in listed] == [job_id]  # one job, run once
 
-    # every worker searches what A stored
-    query = small.decode().split(">")[7]
-    wanted = ">" + query
+    # every worker searches what the owner stored
+    wanted = small.decode().split(">")[7].split("\n", 1)[1]
     item_ids = set()
-    for client in (a, b):
+    for pid in (first, second):
+        client = server.client(worker=pid)
         assert client.get("/api/dna/count").json()["items"] == 200
-        hits = client.post(
-            "/api/dna/search", json={"sequence": wanted.split("\n", 1)[1], "top_k": 1}
-        )
+        hits = client.post("/api/dna/search", json={"sequence": wanted, "top_k": 1})
         assert hits.status_code == 200, hits.text
         item_ids.add(hits.json()["hits"][0]["item_id"])
     assert len(item_ids) == 1
 
     # /metrics from either worker adds both up: every health check, every search
-    for client in (a, b):
+    for pid in (first, second):
+        client = server.client(worker=pid)
         assert (
             _metric(client, "findalike_request_seconds_count", route="/api/health")
             == server.health_requests
@@ -183,33 +188,38 @@ def test_two_workers_share_loads_jobs_searches_and_metrics(
             lambda m: m["n"] >= 2,
         )
         assert searches["n"] == 2
-    assert _metric(a, "findalike_jobs_finished_total", state="done") == 1
+        assert _metric(client, "findalike_jobs_finished_total", state="done") == 1
 
     # a worker killed mid-job: the job is interrupted, a reload skips what was stored
     everything = _fasta()
     total = everything.count(b">")
-    job_id = a.post("/api/dna/load", files=[("files", ("all.fa", everything))]).json()["id"]
+    posted = server.client().post("/api/dna/load", files=[("files", ("all.fa", everything))])
+    job_id, owner = posted.json()["id"], posted.json()["worker"]
+    other = server.client(not_worker=owner)
     running = _until(
-        lambda: b.get(f"/api/jobs/{job_id}").json(),
-        lambda j: j["done"] > 0 or j["state"] != "running" and j["state"] != "queued",
+        lambda: other.get(f"/api/jobs/{job_id}").json(),
+        lambda j: j["done"] > 0 or j["state"] not in ("queued", "running"),
     )
     assert running["state"] == "running" and 0 < running["done"] < total - 200, running
-    os.kill(pid_a, signal.SIGKILL)
-    interrupted = b.get(f"/api/jobs/{job_id}").json()
+    killed = psutil.Process(owner)
+    killed.kill()
+    with contextlib.suppress(psutil.NoSuchProcess):  # a signal is delivered, not awaited
+        _until(lambda: {"status": killed.status()}, lambda p: p["status"] == "zombie")
+    interrupted = other.get(f"/api/jobs/{job_id}").json()
     assert interrupted["state"] == "interrupted", interrupted
-    stored = b.get("/api/dna/count").json()["items"]
+    stored = other.get("/api/dna/count").json()["items"]
     assert 200 + running["done"] <= stored < total
-    again = b.post("/api/dna/load", files=[("files", ("all.fa", everything))]).json()["id"]
-    reloaded = _until(lambda: b.get(f"/api/jobs/{again}").json(), lambda j: j["state"] == "done")
-    assert reloaded["skipped"] == stored and reloaded["done"] == total - stored
-    assert b.get("/api/dna/count").json()["items"] == total  # nothing lost or doubled
+    again = other.post("/api/dna/load", files=[("files", ("all.fa", everything))]).json()["id"]
+    reloaded = _until(lambda: other.get(f"/api/jobs/{again}").json(), lambda j: j["finished_at"])
+    assert (reloaded["state"], reloaded["skipped"]) == ("done", stored), reloaded
+    assert reloaded["done"] == total - stored
+    assert other.get("/api/dna/count").json()["items"] == total  # nothing lost or doubled
 
     # the supervisor replaced the killed worker; stopping the server stops everything
-    server.pinned.pop(pid_a).close()
-    server.pin_each_worker()
-    assert len(server.pinned) == 2 and pid_a not in server.pinned
+    replaced = server.live_workers(2)
+    assert owner not in replaced
     everyone = psutil.Process(server.proc.pid).children(recursive=True)
     server.stop()
     assert server.proc.returncode is not None
-    for proc in {*started, *everyone}:
-        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE, proc
+    _, alive = psutil.wait_procs({*started, *everyone}, timeout=30)
+    assert not alive, alive

@@ -106,3 +106,135 @@ OFF_TOPIC: list[str] = [
     "how many calories are in a banana",
     "when was the eiffel tower built",
 ]
+
+PERLFAQ_HELD_OUT: list[tuple[str, str]] = [
+    (
+        "who maintains perl and why dont i have to pay for it",
+        "Who supports Perl? Who develops it? Why is it free?",
+    ),
+    ("is perl 6 the same thing as raku", "What are Perl 4, Perl 5, or Raku (Perl 6)?"),
+    (
+        "how does perl stack up against python or java",
+        "How does Perl compare with other languages like Java, Python, REXX, Scheme, or Tcl?",
+    ),
+    ("situations where perl is the wrong tool", "When shouldn't I program in Perl?"),
+    ("what is meant by just another perl hacker", "What is a JAPH?"),
+    (
+        "compile the perl interpreter without gcc",
+        "I don't have a C compiler. How can I build my own Perl interpreter?",
+    ),
+    (
+        "tidy up the indentation of my perl source",
+        "Is there a pretty-printer (formatter) for Perl?",
+    ),
+    ("full screen terminal UI with ncurses", "How can I use curses with Perl?"),
+    (
+        "turn my perl script into a standalone exe or bytecode",
+        "How can I compile my Perl program into byte code or C?",
+    ),
+    (
+        "one-liners with perl -e in the shell",
+        "Can I write useful Perl programs on the command line?",
+    ),
+    ("int(6.999) gives a weird answer", "Why is int() broken?"),
+    ("my rand() keeps giving the same sequence", "Why aren't my random numbers random?"),
+    ("what millenium is it now", "How do I find the current century or millennium?"),
+    ("convert a date to a julian day numbr", "How can I find the Julian Day?"),
+    ("replace tab characters with spaces", "How do I expand tabs in a string?"),
+    (
+        "how often does a word apear inside a string",
+        "How can I count the number of occurrences of a substring within a string?",
+    ),
+    (
+        "left pad a number with leading zeros",
+        "How do I pad a string with blanks or pad a number with zeroes?",
+    ),
+    (
+        "string interpolation like python f-strings",
+        "Does Perl have anything like Ruby's #{} or Python's f string?",
+    ),
+    (
+        "compare two arrays to see if they hold the same elements",
+        "How do I test whether two arrays or hashes are equal?",
+    ),
+    ("implement a linked list data structure", "How do I handle linked lists?"),
+    ("all orderings of the items in a list", "How do I permute N elements of a list?"),
+    ("number of keys in a hash", "How can I know how many entries are in a hash?"),
+    (
+        "is it safe to delete hash keys inside a loop over the hash",
+        "What happens if I add or remove keys from a hash while iterating over it?",
+    ),
+    ("use an object reference as the key of a hash", "How can I use a reference as a hash key?"),
+    (
+        "test if a scalar looks like an integer or a float",
+        "How do I determine whether a scalar is a number/whole/integer/float?",
+    ),
+    (
+        "dump a nested data structure to see whats inside",
+        "How do I print out or copy a recursive data structure?",
+    ),
+    ("edit a file in place like sed -i", "How can I use Perl's -i option from within a program?"),
+    ("rename a file safely even across file systems", "How can I reliably rename a file?"),
+    (
+        "atomically increment a counter stored in a file",
+        "I still don't get locking. I just want to increment"
+        " the number in the file. How can I do this?",
+    ),
+    (
+        "write the same output to several files at the same time",
+        "How do I print to more than one file at once?",
+    ),
+    ("read a text file one paragraph at a time", "How can I read in a file by paragraphs?"),
+    ("pick a random line out of a big file", "How do I select a random line from a file?"),
+    (
+        "remove /* */ comments from C source code with a regex",
+        "How do I use a regular expression to strip C-style comments from a file?",
+    ),
+    (
+        "escape special characters in a variable before putting it in a pattern",
+        "How can I quote a variable to use in a regex?",
+    ),
+    (
+        "count how many times each word occurs in a text",
+        "How can I print out a word-frequency or line-frequency summary?",
+    ),
+    (
+        "what are sigils like $ @ and %",
+        "What are all these $@%&* punctuation signs, and how do I know when to use them?",
+    ),
+    (
+        "difference between my and local variables",
+        "What's the difference between dynamic and lexical (static)"
+        " scoping? Between local() and my()?",
+    ),
+    (
+        "override a built-in function like open",
+        "How do I redefine a builtin function, operator, or method?",
+    ),
+    (
+        "get a single keypress without hitting enter",
+        "How do I read just one key without waiting for a return key?",
+    ),
+    ("time something with millisecond precision", "How can I measure time under a second?"),
+    (
+        "capture what a shell command prints",
+        "Why can't I get the output of a command with system()?",
+    ),
+    ("automate a telnet or FTP login", "Can I use perl to run a telnet or ftp session?"),
+    (
+        "hide the arguments of my script from ps",
+        'Is there a way to hide perl\'s command line from programs such as "ps"?',
+    ),
+    (
+        "load modules from the same folder as my script",
+        "How do I add the directory my program lives in to the module/library search path?",
+    ),
+    ("which framework should i pick for a web app", "Which web framework should I use?"),
+    (
+        "sanitize form input so my CGI script is not exploited",
+        "How do I make sure users can't enter values into a"
+        " form that causes my CGI script to do bad things?",
+    ),
+]
+"""A third set, written after the encoders and QA settings in the README were chosen
+and never used to choose them: the held-out check of the reported figures."""

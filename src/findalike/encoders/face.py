@@ -4,7 +4,8 @@ embedding (128-d; dlib calls two faces one person within 0.6 euclidean, i.e. cos
 ship inside the PyPI package ``face-recognition-models`` (0.3.0, CC0 weights by Davis
 King) and dlib itself comes prebuilt from ``dlib-bin``; both load offline.
 
-Chosen by measurement on datasets/people/ (2 CPU cores, shared): the HOG detector found
+Chosen by measurement on the first 20 photos of datasets/people/ (2 CPU cores, shared;
+the folder has grown since): the HOG detector found
 every face the CNN (MMOD) detector found, at 25-180 ms per photo against 2-12 s; the
 embedding takes ~0.25 s per face. OpenCV 5's wheel no longer has the Haar cascades, and
 its YuNet/SFace need ONNX files no package ships.
