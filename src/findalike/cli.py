@@ -282,12 +282,36 @@ def search(
 def collections(
     app_name: Annotated[str, typer.Argument(metavar="APP")],
     create: Annotated[str | None, typer.Option(help="Create this named collection.")] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(help="With --create: its encoder (text, qa: minilm, multilingual, ...)."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="With --create: another field of the app's collection (language=zh, "
+            "sequence_length=60, ...; VALUE read as JSON when it is JSON).",
+        ),
+    ] = None,
     drop: Annotated[str | None, typer.Option(help="Drop this named collection.")] = None,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """An app's named collections (use one with --collection on load and search)."""
     if create:
-        _request("POST", server, f"/api/{app_name}/collections", json={"name": create})
+        body: dict[str, Any] = {"name": create}
+        if encoder:
+            body["encoder"] = encoder
+        for pair in option or []:
+            field, sep, value = pair.partition("=")
+            if not sep or not field:
+                _fail(f"--set takes FIELD=VALUE, not {pair!r}")
+            try:
+                body[field] = json.loads(value)
+            except ValueError:
+                body[field] = value
+        _request("POST", server, f"/api/{app_name}/collections", json=body)
     if drop:
         _request("DELETE", server, f"/api/{app_name}/collections/{drop}")
     rows = _request("GET", server, f"/api/{app_name}/collections")["data"]

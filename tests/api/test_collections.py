@@ -159,5 +159,17 @@ def test_the_cli_creates_loads_searches_and_drops_a_collection(tmp_path: Any) ->
         assert [(h["seq_id"], h["label"], h["score"]) for h in hits] == [("b", "B", 1.0)]
         default = runner.invoke(cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-s", url])
         assert default.exit_code == 0 and json.loads(default.output)["hits"] == []
+        # a collection with its own encoder, chosen on the command line
+        args = ["collections", "dna", "--create", "fixed", "--encoder", "onehot"]
+        made = runner.invoke(cli, [*args, "--set", "sequence_length=20", "-s", url])
+        assert made.exit_code == 0, made.output
+        assert "fixed" in made.output and "onehot" in made.output
+        runner.invoke(cli, ["load", "dna", str(fasta), "-c", "fixed", "-s", url])
+        found = runner.invoke(
+            cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-k", "1", "-c", "fixed", "-s", url]
+        )
+        assert [h["seq_id"] for h in json.loads(found.output)["hits"]] == ["b"]
+        bad = runner.invoke(cli, ["collections", "dna", "--create", "x", "--set", "k", "-s", url])
+        assert bad.exit_code == 1 and "FIELD=VALUE" in bad.output
         dropped = runner.invoke(cli, ["collections", "dna", "--drop", "reads", "-s", url])
         assert dropped.exit_code == 0 and "reads" not in dropped.output
