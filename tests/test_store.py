@@ -114,6 +114,25 @@ def test_bounded_searches_answer_what_strong_ones_do(store_uri: str, name: str) 
     bounded.close()
 
 
+def test_a_collection_released_behind_its_back_is_loaded_again(
+    store: VectorStore, store_uri: str, name: str
+) -> None:
+    """Another process (or Milvus Lite reopening its files) released the collection:
+    the next read loads it again instead of failing."""
+    from pymilvus import MilvusClient
+
+    store.ensure(_spec(name))
+    rows, vecs = _rows(20, seed=4)
+    store.upsert(name, rows)
+    store.flush(name)
+    assert store.search(name, vecs[:1], limit=1)[0][0].item_id == rows[0]["item_id"]
+    other = store._connect() if store.is_lite else MilvusClient(uri=store_uri)
+    other.release_collection(name)
+    assert store.search(name, vecs[:1], limit=1)[0][0].item_id == rows[0]["item_id"]
+    assert store.count(name) == 20
+    store.drop(name)
+
+
 def test_delete_get_and_drop(store: VectorStore, name: str) -> None:
     store.ensure(_spec(name))
     rows, _ = _rows(20)

@@ -165,6 +165,9 @@ class Hit:
 
 
 _SEARCH_CALLS = frozenset({"search", "hybrid_search"})
+_READ_CALLS = frozenset({"search", "hybrid_search", "query", "get", "query_iterator"})
+_NOT_LOADED = 101
+"""Milvus's error code for a collection that is not loaded (released)."""
 EPOCH_FILE = "collections.epoch"
 CREATE_LOCK_TIMEOUT_S = 600.0
 
@@ -379,6 +382,20 @@ class VectorStore:
         kwargs.setdefault("timeout", self._deadline_s(method))
         if method in _SEARCH_CALLS:
             kwargs.setdefault("consistency_level", self._search_consistency)
+        try:
+            return self._guard(method, getattr(client, method), *args, **kwargs)
+        except StoreError as exc:
+            not_loaded = getattr(exc.__cause__, "code", None) == _NOT_LOADED
+            if not (not_loaded and method in _READ_CALLS and args):
+                raise
+        # released behind this process's back (another process, Milvus Lite reopening
+        # its files): load it again and retry once
+        log.warning("collection %s was not loaded: loading it again", args[0])
+        with self._lock:
+            self._loaded.discard(args[0])
+        self._guard("load_collection", client.load_collection, args[0], timeout=1800.0)
+        with self._lock:
+            self._loaded.add(args[0])
         return self._guard(method, getattr(client, method), *args, **kwargs)
 
     def _guard(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
