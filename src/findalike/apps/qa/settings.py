@@ -1,31 +1,12 @@
-"""Settings of the qa app (env prefix ``FINDALIKE_QA_``)."""
+"""Settings of the qa app (env prefix ``FINDALIKE_QA_``): the text app's, under its own
+prefix (the encoder and the full-text language of the app's collection)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic_settings import SettingsConfigDict
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from findalike.store import Language
+from findalike.apps.text.settings import TextSettings
 
 
-class QASettings(BaseSettings):
+class QASettings(TextSettings):
     model_config = SettingsConfigDict(env_prefix="FINDALIKE_QA_", env_file=".env", extra="ignore")
-
-    encoder: Literal["minilm", "multilingual", "minilm-int8"] = Field(
-        "minilm",
-        description="Encoder of the app's default collection (and of named ones created "
-        "without `encoder`): `minilm` (all-MiniLM-L6-v2, English; best on English), "
-        "`multilingual` (multilingual Universal Sentence Encoder v3: 16 languages, Chinese "
-        "among them, and questions in one language find text in another) or `minilm-int8` "
-        "(the same MiniLM with int8 weights on ONNX Runtime, no PyTorch). Recorded with "
-        "the collection: changing it for a collection made with another is a 409.",
-    )
-    language: Language | None = Field(
-        None,
-        description="Language of the default collection's text, for its full-text (BM25) "
-        "index: `en` (words between spaces), `zh` (Chinese, segmented by jieba) or "
-        "`multi` (several, Chinese among them: jieba). Unset: `en` for `minilm`, "
-        "`multi` for `multilingual`. Fixed when the collection is made.",
-    )
