@@ -51,7 +51,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -59,16 +58,16 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+from bench_scale_store import NOISE_SIGMA, K, PeakRss, exact_top, recall_at_k
+from bench_scale_store import corpus as noisy_corpus
 from bench_text import QUERIES, _Dims, cached_vectors, documents
 from harness import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 BIN = Path(sys.executable).parent
-NOISE_SIGMA = 0.03
 HELD_OUT_QUERIES = 480
 RECALL_GOAL = 0.95
-K = 10
 
 
 def pct(values: list[float], p: float) -> float:
@@ -85,80 +84,11 @@ def corpus(n: int, n_real: int) -> tuple[np.ndarray, list[str], np.ndarray]:
 
     docs = documents(n_real)
     real = cached_vectors(MiniLMEncoder(), docs).astype(np.float32)
-    if n <= n_real:
-        return real[:n], docs, np.arange(n)
-    rng = np.random.default_rng(20261125)
-    sources = np.concatenate([np.arange(n_real), rng.integers(0, n_real, n - n_real)])
-    out = np.empty((n, real.shape[1]), dtype=np.float32)
-    out[:n_real] = real
-    for start in range(n_real, n, 100_000):
-        stop = min(n, start + 100_000)
-        block = real[sources[start:stop]] + rng.normal(
-            0.0, NOISE_SIGMA, (stop - start, real.shape[1])
-        ).astype(np.float32)
-        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out, docs, sources
-
-
-def exact_top(base: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
-    """The k-th best cosine similarity of each query over ``base`` (brute force)."""
-    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    for start in range(0, len(base), 100_000):
-        scores = queries @ base[start : start + 100_000].T
-        best = _topk(np.concatenate([best, scores], axis=1), k)
-    return best[:, k - 1]
-
-
-def _topk(scores: np.ndarray, k: int) -> np.ndarray:
-    part = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:]
-    return -np.sort(-part, axis=1)
-
-
-def recall_at_k(
-    hits: list[list[Any]], base: np.ndarray, queries: np.ndarray, kth: np.ndarray
-) -> float:
-    found = 0
-    for q, row in enumerate(hits):
-        idx = np.array([int(h.id.split(":")[0], 16) for h in row[:K]], dtype=np.int64)
-        if len(idx):
-            found += int(np.sum(base[idx] @ queries[q] >= kth[q] - 1e-5))
-    return round(found / (K * len(hits)), 4)
+    vectors, sources = noisy_corpus(n, real)
+    return vectors, docs, sources
 
 
 # -- processes ------------------------------------------------------------------------
-
-
-class PeakRss:
-    """The largest resident set of a process and its children, sampled."""
-
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> int:
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, self._sample())
-            except psutil.Error:
-                return
-            self._stop.wait(0.2)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join(5)
-        return round(self.peak / 2**20, 1)
 
 
 def wait_port(port: int, proc: Any, timeout_s: float) -> None:
@@ -404,7 +334,7 @@ def store_sweep(
         hits: list[list[Any]] = []
         for start in range(0, len(queries), 50):
             hits += store.search(collection, queries[start : start + 50], limit=K, params=params)
-        recall = recall_at_k(hits, base, queries, kth)
+        recall = recall_at_k([[h.id for h in row] for row in hits], base, queries, kth)
         lat = []
         for q in queries[:latency_queries]:
             t = time.perf_counter()

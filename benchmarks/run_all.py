@@ -15,8 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SEPARATE = {"scale"}
-"""Too long for `make bench` (an hour and more): run alone, or with ``--only scale``."""
+SEPARATE = {"scale", "scale_store", "memory"}
+"""Too long for `make bench` (an hour and more), or made for a bigger machine than the
+2-core one (bench_scale_store at 1M), or a whole demo load (bench_memory): run alone, or
+with ``--only NAME``."""
 
 
 def main() -> int:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from findalike.config import Settings
 from findalike.errors import Conflict, Unavailable, Unprocessable
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter, quote
 
@@ -112,6 +114,27 @@ def test_bounded_searches_answer_what_strong_ones_do(store_uri: str, name: str) 
     strong.drop(name)
     strong.close()
     bounded.close()
+
+
+def test_session_searches_see_this_process_writes_at_once(store_uri: str, name: str) -> None:
+    """``Session`` (the default with one worker) reads its own writes: rows upserted a
+    moment ago, not yet flushed, are found by the very next search, with no retry."""
+    store = VectorStore(store_uri, search_consistency="Session")
+    store.ensure(_spec(name))
+    for seed in (5, 6, 7):  # several write-then-read rounds, each searched at once
+        rows, vecs = _rows(30, seed=seed, prefix=f"round{seed}-")
+        store.upsert(name, rows)
+        got = [hits[0].item_id for hits in store.search(name, vecs[:5], limit=1)]
+        assert got == [r["item_id"] for r in rows[:5]]
+    store.drop(name)
+    store.close()
+
+
+def test_search_consistency_auto_follows_the_workers(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).resolved_search_consistency == "Session"
+    assert Settings(data_dir=tmp_path, workers=2).resolved_search_consistency == "Strong"
+    chosen = Settings(data_dir=tmp_path, workers=2, search_consistency="Bounded")
+    assert chosen.resolved_search_consistency == "Bounded"
 
 
 def test_a_collection_released_behind_its_back_is_loaded_again(

@@ -103,12 +103,15 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
-    search_consistency: Literal["Strong", "Session", "Bounded", "Eventually"] = Field(
-        "Strong",
-        description="Consistency of searches on a Milvus server: `Strong` sees every write "
-        "made before it, by any worker, and waits for the server's next time tick for it "
-        "(about 200 ms on a Milvus 2.3 standalone); `Bounded` answers at once from data at most "
-        "a few seconds old (what Milvus defaults to). Milvus Lite always sees every write.",
+    search_consistency: Literal["auto", "Strong", "Session", "Bounded", "Eventually"] = Field(
+        "auto",
+        description="Consistency of searches on a Milvus server. `Strong` sees every write "
+        "made before it, by any process, and waits for the server's next time tick for it "
+        "(200-400 ms on a Milvus 2.3 standalone); `Session` sees this process's own writes "
+        "at once and others' within about a time tick, with no wait; `Bounded` answers at "
+        "once from data at most a few seconds old (Milvus's default). `auto`: `Session` "
+        "with one worker (whose own load jobs write), `Strong` with several (a load runs "
+        "in one worker, searches land on any). Milvus Lite always sees every write.",
     )
     index_type: Literal["auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
         "auto",
@@ -157,3 +160,10 @@ class Settings(BaseSettings):
         if self.milvus_uri:
             return self.milvus_uri
         return str(self.data_dir / "milvus.db")
+
+    @property
+    def resolved_search_consistency(self) -> str:
+        """The consistency searches use: ``auto`` resolved by the number of workers."""
+        if self.search_consistency != "auto":
+            return self.search_consistency
+        return "Session" if self.workers <= 1 else "Strong"

@@ -95,7 +95,7 @@ def create_app(
         db_name=settings.milvus_db,
         timeout_s=settings.milvus_timeout_s,
         shared_dir=settings.data_dir,
-        search_consistency=settings.search_consistency,
+        search_consistency=settings.resolved_search_consistency,
     )
     runtimes, disabled = build_runtimes(settings, store, encoders, app_settings)
 
