@@ -428,6 +428,19 @@ class AppRuntime:
         dropped a collection (``VectorStore.generation``)."""
         return self._collection_ready and self._ready_generation == self.store.generation
 
+    def target(self, collection: str | None) -> AppRuntime:
+        """The runtime a request is about: this (default) one, or the named collection
+        ``collection``, which must exist (404 naming how to create it)."""
+        if collection is None:
+            return self
+        named = self.named(collection)
+        if not named.has_data():
+            raise NotFound(
+                f"The {self.name} app has no collection {collection!r}: create it with "
+                f"POST /api/{self.name}/collections."
+            )
+        return named
+
     def has_data(self) -> bool:
         """Whether the collection exists (and, if so, is compatible)."""
         if self._ready():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import StringConstraints
 
 CONTENT_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -48,3 +49,15 @@ def at_least_one_of(**kinds: str) -> dict[str, Any]:
 
 def _given(name: str, kind: str) -> dict[str, Any]:
     return {"required": [name], "properties": {name: {"type": kind}}}
+
+
+CollectionQuery = Annotated[
+    str | None,
+    Query(
+        pattern=COLLECTION_NAME_PATTERN,
+        max_length=32,
+        description="A named collection of the app (created with `POST /api/{app}/collections`); "
+        "left out: the app's default collection.",
+    ),
+]
+"""The ``collection`` query parameter of every route that reads or writes a collection."""

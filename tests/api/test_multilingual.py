@@ -109,6 +109,34 @@ def test_chinese_faq_answers_chinese_paraphrases(client: TestClient, zh_faq: str
     assert lexical >= 0.5
 
 
+def test_the_chatbot_and_evaluate_work_on_a_named_collection(
+    client: TestClient, zh_faq: str
+) -> None:
+    """``/answer`` and ``/evaluate`` take ``?collection=`` like search does: the Chinese
+    FAQ answers in Chinese, its figures are its own, and an unknown collection is a 404."""
+    asked, expected = ZH_FAQ_PARAPHRASES[1]
+    r = client.post("/api/qa/answer", params={"collection": zh_faq}, json={"question": asked})
+    assert r.status_code == 200, r.text
+    assert r.json()["answered"] and r.json()["matched_question"] == expected
+    queries = [{"question": q, "expected": e} for q, e in ZH_FAQ_PARAPHRASES]
+    r = client.post(
+        "/api/qa/evaluate", params={"collection": zh_faq}, json={"queries": queries, "k": 10}
+    )
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["answerable"] == len(queries) and not res["unknown_expected"]
+    assert res["modes"]["semantic"]["top1"] == round(_top1(client, zh_faq, ZH_FAQ_PARAPHRASES), 4)
+    for path, body in [
+        ("/api/qa/answer", {"question": asked}),
+        ("/api/qa/evaluate", {"queries": queries[:1]}),
+        ("/api/text/evaluate", {"queries": [{"query": "x", "relevant": ["0" * 32]}]}),
+    ]:
+        r = client.post(path, params={"collection": "nope"}, json=body)
+        assert r.status_code == 404 and "POST /api/" in r.json()["detail"], (path, r.text)
+        r = client.post(path, params={"collection": "Bad-Name"}, json=body)
+        assert r.status_code == 422, (path, r.text)
+
+
 def test_questions_in_other_languages_find_the_english_pair(
     client: TestClient, perl_multi: str
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.multilingual_sets import ZH_FAQ_PARAPHRASES
 from tests.conftest import REPO, wait_job
 from tests.e2e.conftest import load_through_ui, shot
 
@@ -52,3 +53,28 @@ def test_pick_a_collection_then_browse_load_and_search_it(
     with httpx.Client(base_url=live_server, timeout=60) as c:
         counted = c.get("/api/image/count", params={"collection": "birds_ui"}).json()
         assert counted["items"] == 5
+
+
+def test_the_chatbot_answers_from_the_picked_collection(
+    page: Any, live_server: str, screenshots: Path
+) -> None:
+    """A Chinese FAQ in a named QA collection (multilingual encoder): the chat page,
+    opened on it, answers a Chinese paraphrase from it, in Chinese."""
+    zh_faq = REPO / "datasets" / "chatterbot_zh" / "qa_zh.csv"
+    asked, expected = ZH_FAQ_PARAPHRASES[1]
+    with httpx.Client(base_url=live_server, timeout=300) as c:
+        body = {"name": "zh_ui", "encoder": "multilingual"}
+        r = c.post("/api/qa/collections", json=body)
+        assert r.status_code in (201, 409), r.text
+        files = [("files", ("qa_zh.csv", zh_faq.read_bytes()))]
+        job = c.post("/api/qa/load", files=files, params={"collection": "zh_ui"}).json()
+        assert wait_job(c, job["id"])["state"] == "done"
+    page.goto("/#/qa?collection=zh_ui")
+    ask = page.get_by_label("Your question")
+    ask.fill(asked)
+    ask.press("Enter")
+    bot = page.locator(".msg.bot:not(.pending)").last
+    bot.wait_for()
+    assert bot.get_attribute("data-answered") == "true", bot.inner_text()
+    assert expected in bot.locator(".matched").inner_text()
+    shot(page, screenshots, "qa-collection")

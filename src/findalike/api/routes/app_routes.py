@@ -25,7 +25,7 @@ from findalike.contract import StrictModel
 from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, UnsupportedMedia
 from findalike.ingest import load_files
 from findalike.jobs import Job, spool_root
-from findalike.request_types import COLLECTION_NAME_PATTERN, at_least_one_of
+from findalike.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
 from findalike.sources import resolve_folder, safe_upload_name
 from findalike.store import Language
 from findalike.uploads import read_upload_search, upload_body
@@ -121,31 +121,6 @@ class CreateCollection(StrictModel):
     )
 
 
-CollectionQuery = Annotated[
-    str | None,
-    Query(
-        pattern=COLLECTION_NAME_PATTERN,
-        max_length=32,
-        description="A named collection of the app (created with `POST /api/{app}/collections`); "
-        "left out: the app's default collection.",
-    ),
-]
-
-
-def _target(rt: AppRuntime, collection: str | None) -> AppRuntime:
-    """The runtime a request is about: the app's default collection, or a named one,
-    which must exist (404 naming how to create it)."""
-    if collection is None:
-        return rt
-    named = rt.named(collection)
-    if not named.has_data():
-        raise NotFound(
-            f"The {rt.name} app has no collection {collection!r}: create it with "
-            f"POST /api/{rt.name}/collections."
-        )
-    return named
-
-
 def make_app_router(rt: AppRuntime) -> APIRouter:
     spec = rt.spec
     router = APIRouter(prefix=f"/api/{spec.name}", tags=[spec.name], responses=ERROR_RESPONSES)
@@ -184,7 +159,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             ),
         ] = None,
     ) -> Job:
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         if not files and not path:
             raise InvalidInput(
                 "Send files (multipart field `files`) or a server `path`.", field="files"
@@ -206,7 +181,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         summary=f"Search {spec.title}",
     )
     async def search(body: request_model, collection: CollectionQuery = None) -> Any:  # type: ignore[valid-type]
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         return await anyio.to_thread.run_sync(target.search, body)
 
     if spec.search_upload is not None and spec.upload_options is not None:
@@ -223,13 +198,13 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             | body_limit(upload_max_bytes + MULTIPART_SLACK_BYTES),
         )
         async def search_upload(request: Request, collection: CollectionQuery = None) -> Any:
-            target = await anyio.to_thread.run_sync(_target, rt, collection)
+            target = await anyio.to_thread.run_sync(rt.target, collection)
             name, data, options = await read_upload_search(request, options_model, upload_max_bytes)
             return await anyio.to_thread.run_sync(target.search_upload, name, data, options)
 
     @router.get("/count", response_model=CountResponse, summary="Items and vectors stored")
     async def count(collection: CollectionQuery = None) -> CountResponse:
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         items, vectors = await anyio.to_thread.run_sync(target.count)
         return CountResponse(app=spec.name, items=items, vectors=vectors)
 
@@ -241,7 +216,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     ) -> ItemsPage:
         if offset + limit > MAX_BROWSE_ROWS:
             raise InvalidInput(f"offset + limit must stay within {MAX_BROWSE_ROWS}", field="offset")
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         rows = await anyio.to_thread.run_sync(lambda: target.list_items(offset=offset, limit=limit))
         items, _ = await anyio.to_thread.run_sync(target.count)
         page = [_item(target, r) for r in rows]
@@ -249,7 +224,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
 
     @router.get("/items/{item_id}", response_model=ItemResponse, summary="One stored item")
     async def get_item(item_id: ItemId, collection: CollectionQuery = None) -> ItemResponse:
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         row = await anyio.to_thread.run_sync(target.get_item, item_id)
         if row is None:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
@@ -257,7 +232,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
 
     @router.delete("/items/{item_id}", response_model=DeletedResponse, summary="Delete one item")
     async def delete_item(item_id: ItemId, collection: CollectionQuery = None) -> DeletedResponse:
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         deleted = await anyio.to_thread.run_sync(target.delete_item, item_id)
         if not deleted:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
@@ -274,7 +249,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             summary="The stored original",
         )
         async def item_file(item_id: ItemId, collection: CollectionQuery = None) -> FileResponse:
-            target = await anyio.to_thread.run_sync(_target, rt, collection)
+            target = await anyio.to_thread.run_sync(rt.target, collection)
             return _media_file(target, item_id, "")
 
     if spec.stores_thumbnails:
@@ -289,12 +264,12 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
             part: Annotated[int | None, Query(ge=0)] = None,
             collection: CollectionQuery = None,
         ) -> FileResponse:
-            target = await anyio.to_thread.run_sync(_target, rt, collection)
+            target = await anyio.to_thread.run_sync(rt.target, collection)
             return _media_file(target, item_id, "thumb" if part is None else f"f{part}")
 
     @router.delete("", response_model=DroppedResponse, summary=f"Drop every {spec.name} item")
     async def drop(collection: CollectionQuery = None) -> DroppedResponse:
-        target = await anyio.to_thread.run_sync(_target, rt, collection)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
         return DroppedResponse(app=spec.name, dropped=await _drop(target))
 
     @router.get(
@@ -336,7 +311,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     async def drop_collection(
         name: Annotated[str, PathParam(pattern=COLLECTION_NAME_PATTERN, max_length=32)],
     ) -> DroppedResponse:
-        target = await anyio.to_thread.run_sync(_target, rt, name)
+        target = await anyio.to_thread.run_sync(rt.target, name)
         return DroppedResponse(app=spec.name, dropped=await _drop(target))
 
     if spec.routes is not None:  # they serve the app's own collection only: say so
@@ -345,8 +320,14 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
 
 
 def _own_collection_only(request: Request) -> None:
-    """A ``collection`` on an app's own route (QA ``answer``, ``train``, ...) is a 422,
-    not silently ignored: those routes work on the app's own collection."""
+    """A ``collection`` on an app's own route that does not take one (``train``,
+    ``labels``, ...) is a 422, not silently ignored: those routes work on the app's own
+    collection. Routes that declare a ``collection`` query (QA ``answer``, ``evaluate``)
+    take it."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None and any(p.name == "collection" for p in dependant.query_params):
+        return
     if "collection" in request.query_params:
         raise Unprocessable(
             f"{request.url.path} works on the app's own collection; `collection` is taken "

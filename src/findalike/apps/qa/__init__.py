@@ -37,7 +37,7 @@ from findalike.hybrid import (
     ranked_search,
     word_spans,
 )
-from findalike.request_types import CONTENT_ID_PATTERN
+from findalike.request_types import CONTENT_ID_PATTERN, CollectionQuery
 from findalike.store import FieldSpec, Hit, quote
 from findalike.textio import RowError, clip_utf8, read_rows
 
@@ -261,16 +261,18 @@ def qa_routes(rt: AppRuntime) -> APIRouter:
     router = APIRouter()
 
     @router.post("/answer", response_model=AnswerResponse, summary="Ask the chatbot")
-    async def ask(body: AskRequest) -> AnswerResponse:
-        return await anyio.to_thread.run_sync(answer, rt, body)
+    async def ask(body: AskRequest, collection: CollectionQuery = None) -> AnswerResponse:
+        return await anyio.to_thread.run_sync(lambda: answer(rt.target(collection), body))
 
     @router.post(
         "/evaluate",
         response_model=QAEvaluateResponse,
         summary="Relevance of each search mode and the best answer threshold",
     )
-    async def evaluate(body: QAEvaluateRequest) -> QAEvaluateResponse:
-        return await anyio.to_thread.run_sync(evaluate_pairs, rt, body)
+    async def evaluate(
+        body: QAEvaluateRequest, collection: CollectionQuery = None
+    ) -> QAEvaluateResponse:
+        return await anyio.to_thread.run_sync(lambda: evaluate_pairs(rt.target(collection), body))
 
     return router
 

@@ -25,6 +25,7 @@ from findalike.apps.text.models import (
 from findalike.apps.text.search import evaluate_text, search_text
 from findalike.apps.text.settings import TextSettings
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
+from findalike.request_types import CollectionQuery
 from findalike.store import FieldSpec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
@@ -48,8 +49,10 @@ def text_routes(rt: AppRuntime) -> APIRouter:
         response_model=TextEvaluateResponse,
         summary="Relevance of each search mode over labelled queries",
     )
-    async def evaluate(body: TextEvaluateRequest) -> TextEvaluateResponse:
-        return await anyio.to_thread.run_sync(evaluate_text, rt, body)
+    async def evaluate(
+        body: TextEvaluateRequest, collection: CollectionQuery = None
+    ) -> TextEvaluateResponse:
+        return await anyio.to_thread.run_sync(lambda: evaluate_text(rt.target(collection), body))
 
     return router
 

@@ -27,7 +27,7 @@ async function toError(resp) {
 }
 
 // The routes that take `?collection=` (an app's named collection), and which page is open.
-const COLLECTION_ROUTE = /^\/api\/([a-z]+)(\/(load|search|search\/upload|count|items)(\/[^?]*)?)?(\?|$)/;
+const COLLECTION_ROUTE = /^\/api\/([a-z]+)(\/(load|search|search\/upload|count|items|answer|evaluate)(\/[^?]*)?)?(\?|$)/;
 
 /** The named collection picked on the open page (`#/image?collection=logos`), or "". */
 export function currentCollection() {
