@@ -11,8 +11,10 @@ come back and in what order.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -148,11 +150,44 @@ def lexical_query(text: str) -> str:
     return " ".join(content or words)
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+ZH_STOP_WORDS = frozenset(
+    "的 了 是 吗 呢 吧 啊 呀 么 在 和 与 或 我 你 您 他 她 它 我们 你们 他们 这 那 这个 那个 "
+    "什么 怎么 怎样 哪 哪个 哪里 谁 为什么 如何 有 没有 一个 个 也 都 就 请 问 能 会 吗".split()
+)
+"""Chinese function words left out of highlights (jieba's cut keeps them as words)."""
+_jieba_lock = threading.Lock()
+
+
+def _jieba_tokenize(text: str) -> list[tuple[str, int, int]]:
+    """jieba's words of ``text`` with their spans (the dictionary loads once, ~1 s)."""
+    import jieba
+
+    with _jieba_lock:
+        if not jieba.dt.initialized:
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+    return [(w, start, end) for w, start, end in jieba.tokenize(text)]
+
+
+def words(text: str) -> list[tuple[int, int, str]]:
+    """The words of ``text``, each with its [start, end) character span: runs of letters
+    and digits, and where the text has Chinese characters, jieba's words (Chinese has no
+    spaces; the jieba analyzer of a ``zh``/``multi`` collection cuts it the same way)."""
+    if _HAN.search(text):
+        return [(start, end, w) for w, start, end in _jieba_tokenize(text) if _WORD.fullmatch(w)]
+    return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+
+
+def is_han(word: str) -> bool:
+    return bool(_HAN.match(word))
+
+
 def word_spans(text: str, query: str) -> list[tuple[int, int]]:
     """[start, end) character spans of the words of ``text`` that the query has too
     (case-insensitive, whole words, stop words left out), as BM25 matched them."""
-    words = {w.lower() for w in _WORD.findall(lexical_query(query))}
-    return [(m.start(), m.end()) for m in _WORD.finditer(text) if m.group().lower() in words]
+    wanted = {w.lower() for _, _, w in words(lexical_query(query))} - ZH_STOP_WORDS
+    return [(start, end) for start, end, w in words(text) if w.lower() in wanted]
 
 
 # -- relevance ---------------------------------------------------------------------

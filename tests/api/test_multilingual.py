@@ -189,6 +189,19 @@ def test_lexical_search_segments_chinese_with_jieba(client: TestClient) -> None:
         assert res["hits"][0]["rank_score"] > 0
         # Milvus's standard analyzer keeps a run of Chinese characters as one word
         assert lexical("zh_plain", query)["hits"] == []
+    # highlights: the query's Chinese words (as jieba cuts them) marked in the snippet
+    hit = lexical("zh_docs", "电灯泡是谁发明的")["hits"][0]
+    marked = [hit["snippet"][a:b] for a, b in hit["highlights"]]
+    assert sorted(marked) == ["发明", "电灯泡"], marked
+
+
+def test_chinese_answers_highlight_the_words_they_share(client: TestClient, zh_faq: str) -> None:
+    """The matched question's words that the asked one has too, cut by jieba (Chinese
+    has no spaces), function words (谁, 的, 了) left out."""
+    hits = _ask(client, zh_faq, "蒸汽机是哪个人发明的", mode="lexical")["hits"]
+    top = hits[0]
+    assert top["question"] == "谁发明了蒸汽机"
+    assert sorted(top["question"][a:b] for a, b in top["highlights"]) == ["发明", "蒸汽机"]
 
 
 def test_bad_encoder_or_language_is_422(client: TestClient) -> None:

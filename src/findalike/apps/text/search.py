@@ -4,7 +4,6 @@ and a highlighted snippet."""
 from __future__ import annotations
 
 import json
-import re
 
 from findalike.app import AppRuntime
 from findalike.apps.text.models import (
@@ -16,11 +15,19 @@ from findalike.apps.text.models import (
     TextSearchRequest,
     TextSearchResponse,
 )
-from findalike.hybrid import MODES, ModeChoice, choose_mode, figures, ranked_search
+from findalike.hybrid import (
+    MODES,
+    ZH_STOP_WORDS,
+    ModeChoice,
+    choose_mode,
+    figures,
+    is_han,
+    ranked_search,
+    words,
+)
 from findalike.store import Hit, quote
 
 OUTPUT_FIELDS = ["title", "text", "source", "meta"]
-_WORD = re.compile(r"[A-Za-z0-9']+")
 _STOP = frozenset(
     "a an and are as at be by can do does for from has have how i in is it of on or our "
     "that the their there this to was we what when where which who why will with you your".split()
@@ -123,18 +130,18 @@ def evaluate_text(rt: AppRuntime, req: TextEvaluateRequest) -> TextEvaluateRespo
 
 
 def query_terms(query: str) -> list[str]:
-    """Content words of the query, as lower-case stems (first 5 letters)."""
-    words = [w.lower() for w in _WORD.findall(query)]
-    return sorted({w[:5] for w in words if w not in _STOP and len(w) > 2})
+    """Content words of the query, as lower-case stems (first 5 letters; Chinese words,
+    cut by jieba, whole)."""
+    return sorted({w.lower()[:5] for _, _, w in words(query) if _content(w)})
 
 
 def make_snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
     """The window of ``SNIPPET_WORDS`` words holding most query terms, and the
     character spans of those terms in it."""
-    words = list(_WORD.finditer(text))
-    if not words:
+    cut = words(text)
+    if not cut:
         return text[:300], []
-    matches = [i for i, m in enumerate(words) if _is_term(m.group(), terms)]
+    matches = [i for i, (_, _, w) in enumerate(cut) if _is_term(w, terms)]
     best_start = 0
     if matches:
         best = -1
@@ -143,20 +150,28 @@ def make_snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]
             n = sum(1 for j in matches if start <= j < start + SNIPPET_WORDS)
             if n > best:
                 best, best_start = n, start
-    end_word = min(len(words), best_start + SNIPPET_WORDS) - 1
-    lo = words[best_start].start()
-    hi = words[end_word].end()
+    end_word = min(len(cut), best_start + SNIPPET_WORDS) - 1
+    lo = cut[best_start][0]
+    hi = cut[end_word][1]
     snippet = text[lo:hi]
     prefix = "…" if lo > 0 else ""
     suffix = "…" if hi < len(text) else ""
     spans = [
-        (m.start() - lo + len(prefix), m.end() - lo + len(prefix))
-        for m in words[best_start : end_word + 1]
-        if _is_term(m.group(), terms)
+        (start - lo + len(prefix), end - lo + len(prefix))
+        for start, end, w in cut[best_start : end_word + 1]
+        if _is_term(w, terms)
     ]
     return f"{prefix}{snippet}{suffix}", spans
 
 
-def _is_term(word: str, terms: list[str]) -> bool:
+def _content(word: str) -> bool:
+    """A word worth highlighting: not a stop word, and longer than two letters (two
+    characters for a Chinese word)."""
     w = word.lower()
-    return len(w) > 2 and w not in _STOP and w[:5] in terms
+    if is_han(w):
+        return len(w) >= 2 and w not in ZH_STOP_WORDS
+    return len(w) > 2 and w not in _STOP
+
+
+def _is_term(word: str, terms: list[str]) -> bool:
+    return _content(word) and word.lower()[:5] in terms
