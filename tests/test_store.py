@@ -130,6 +130,37 @@ def test_session_searches_see_this_process_writes_at_once(store_uri: str, name: 
     store.close()
 
 
+def test_cached_counts_follow_every_write(store_uri: str, name: str, tmp_path: Path) -> None:
+    """A cached filtered count (the items of a several-rows-per-item app) is counted
+    again after a write by this process or by another one sharing the data folder,
+    even one that leaves the total of rows unchanged."""
+    mine = VectorStore(store_uri, shared_dir=tmp_path)
+    other = VectorStore(store_uri, shared_dir=tmp_path)
+    mine.ensure(_spec(name))
+    rows, _ = _rows(6, seed=8)
+    for i, row in enumerate(rows):  # items doc0..doc2 of two rows each (parts 0 and 1)
+        row["item_id"], row["part"] = f"doc{i // 2}", i % 2
+        row["id"] = f"{row['item_id']}:{row['part']}"
+    mine.upsert(name, rows)
+    assert mine.count(name, filter="part == 0", cached=True) == 3
+    assert mine.count(name, filter="part == 0", cached=True) == 3  # from the cache
+    # this process: one item of two rows becomes two items of one row
+    mine.delete(name, filter='item_id == "doc0"')
+    singles, _ = _rows(2, seed=9, prefix="single")
+    mine.upsert(name, singles)
+    assert mine.count(name) == 6
+    assert mine.count(name, filter="part == 0", cached=True) == 4
+    # another process (same data folder) does the same: the total stays 6 again
+    other.delete(name, filter='item_id == "doc1"')
+    more, _ = _rows(2, seed=10, prefix="more")
+    other.upsert(name, more)
+    assert mine.count(name) == 6
+    assert mine.count(name, filter="part == 0", cached=True) == 5
+    mine.drop(name)
+    mine.close()
+    other.close()
+
+
 def test_search_consistency_auto_follows_the_workers(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).resolved_search_consistency == "Session"
     assert Settings(data_dir=tmp_path, workers=2).resolved_search_consistency == "Strong"

@@ -540,7 +540,7 @@ class AppRuntime:
         vectors = self.store.count(self.collection)
         if self.spec.one_row_per_item:
             return vectors, vectors
-        return self.store.count(self.collection, filter="part == 0"), vectors
+        return self.store.count(self.collection, filter="part == 0", cached=True), vectors
 
     def list_items(self, *, offset: int, limit: int) -> list[dict[str, Any]]:
         """A page of stored items (the first row of each, without vectors), in the

@@ -169,6 +169,12 @@ _READ_CALLS = frozenset({"search", "hybrid_search", "query", "get", "query_itera
 _NOT_LOADED = 101
 """Milvus's error code for a collection that is not loaded (released)."""
 EPOCH_FILE = "collections.epoch"
+WRITES_DIR = "writes"
+"""Under ``shared_dir``: a file per collection, replaced after each write to it."""
+COUNT_CACHE_S = 60.0
+"""Longest a cached filtered count is trusted without being counted again (bounds what
+another machine's writes, which change neither this process's writes, the shared marker
+nor the total rows, can leave stale)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
 
 
@@ -258,6 +264,9 @@ class VectorStore:
         self.errors: dict[tuple[str, str], int] = {}
         """Failed calls by (method, error type), for ``/metrics``."""
         self._lexical: dict[str, str | None] = {}
+        self._writes: dict[str, int] = {}
+        self._counts: dict[tuple[str, str], tuple[tuple[Any, ...], int, float]] = {}
+        self._count_locks: dict[tuple[str, str], threading.Lock] = {}
 
     @property
     def is_lite(self) -> bool:
@@ -628,6 +637,8 @@ class VectorStore:
             batch = [_to_milvus_row(r) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
             written += len(batch)
+        if written:
+            self._wrote(name)
         return written
 
     def flush(self, name: str) -> None:
@@ -795,10 +806,52 @@ class VectorStore:
         rows = self._call("query", name, **kwargs)
         return [_from_milvus_row(dict(r)) for r in rows]
 
-    def count(self, name: str, *, filter: str = "") -> int:
+    def count(self, name: str, *, filter: str = "", cached: bool = False) -> int:
+        """Rows of ``name`` (matching ``filter``). ``cached``: a filtered count is kept
+        until the collection changes (a write by this process, by another process
+        sharing ``shared_dir``, a different total of rows) or ``COUNT_CACHE_S`` passes.
+        Milvus Lite evaluates a filter row by row in Python (about 1 s per 10k rows
+        here), while the total is a fast path (~15 ms); concurrent callers of the same
+        count wait for one computation."""
         self._ensure_loaded(name)
+        if not (cached and filter):
+            return self._count(name, filter)
+        with self._lock:
+            lock = self._count_locks.setdefault((name, filter), threading.Lock())
+        with lock:
+            total = self._count(name, "")
+            key = (self.generation, self._writes.get(name, 0), self._marker(name), total)
+            known = self._counts.get((name, filter))
+            if known and known[0] == key and time.monotonic() - known[2] < COUNT_CACHE_S:
+                return known[1]
+            n = self._count(name, filter)
+            self._counts[(name, filter)] = (key, n, time.monotonic())
+            return n
+
+    def _count(self, name: str, filter: str) -> int:
         rows = self._call("query", name, filter=filter, output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
+
+    def _wrote(self, name: str) -> None:
+        """Note a write to ``name``, for this process and those sharing ``shared_dir``."""
+        with self._lock:
+            self._writes[name] = self._writes.get(name, 0) + 1
+        if self._shared_dir is None:
+            return
+        folder = self._shared_dir / WRITES_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.{uuid.uuid4().hex}"
+        tmp.write_text("")
+        os.replace(tmp, folder / name)  # a new inode: every reader sees the change
+
+    def _marker(self, name: str) -> tuple[int, int] | None:
+        if self._shared_dir is None:
+            return None
+        try:
+            st = os.stat(self._shared_dir / WRITES_DIR / name)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
 
     def delete(self, name: str, *, filter: str) -> int:
         """Delete the rows matching ``filter``; returns how many were deleted."""
@@ -806,6 +859,7 @@ class VectorStore:
         matching = self.count(name, filter=filter)
         if matching:
             self._call("delete", name, filter=filter)
+            self._wrote(name)
         return matching
 
     def require(self, name: str) -> None:
