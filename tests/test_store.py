@@ -187,6 +187,89 @@ def test_a_collection_released_behind_its_back_is_loaded_again(
     store.drop(name)
 
 
+def test_concurrent_first_requests_open_a_lite_collection_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """16 requests at once on a Milvus Lite folder this process has not opened yet
+    (a server just started): each reads the schema, then searches. Milvus Lite 3.2
+    built one copy of the collection per concurrent first request (10 here without
+    ``serialise_lite_collection_opening``) and kept the last, released: searches then
+    found it "not loaded", and a load could wait on a released copy forever. Lite's
+    own Collection class is counted (wrapped, not replaced)."""
+    import shutil
+
+    from milvus_lite.engine.collection import Collection
+
+    first = VectorStore(str(tmp_path / "a" / "milvus.db"))
+    name = "findalike_reopened"
+    first.ensure(_spec(name))
+    rows, vecs = _rows(10_000, seed=11)
+    first.upsert(name, rows)
+    first.flush(name)
+    first.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # a folder no Lite here has open
+
+    opened: list[str] = []
+    build = Collection.__init__
+
+    def counted(self: Collection, name: str, *args: object, **kwargs: object) -> None:
+        opened.append(name)
+        build(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "__init__", counted)
+    store = VectorStore(str(tmp_path / "b" / "milvus.db"))
+    start = threading.Barrier(16)
+    found: dict[int, str] = {}
+
+    def request(i: int) -> None:
+        start.wait()
+        store.lexical_field(name)
+        found[i] = store.search(name, vecs[i : i + 1], limit=1)[0][0].item_id
+
+    with caplog.at_level("WARNING", logger="findalike.store"):
+        threads = [threading.Thread(target=request, args=(i,), daemon=True) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not any(t.is_alive() for t in threads), "a request never came back"
+    assert found == {i: rows[i]["item_id"] for i in range(16)}
+    assert opened == [name]
+    assert "not loaded" not in caplog.text
+    store.close()
+
+
+def test_a_load_asked_again_while_others_release_it_returns(store: VectorStore, name: str) -> None:
+    """Another client releases the collection over and over while this store loads it:
+    every load returns (asking again after a release) instead of polling the released
+    collection until pymilvus's timeout, and searches work once the releases stop."""
+    from pymilvus import MilvusClient
+
+    store.ensure(_spec(name))
+    rows, vecs = _rows(200, seed=5)
+    store.upsert(name, rows)
+    store.flush(name)
+    other = store._connect() if store.is_lite else MilvusClient(uri=store.uri)
+    stop = threading.Event()
+
+    def release() -> None:
+        while not stop.is_set():
+            other.release_collection(name)
+            time.sleep(0.005)
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    loads = threading.Thread(target=lambda: [store._load(name) for _ in range(20)], daemon=True)
+    loads.start()
+    loads.join(120)
+    stop.set()
+    releaser.join(10)
+    assert not loads.is_alive(), "a load never returned"
+    store._load(name)
+    assert store.search(name, vecs[:1], limit=1)[0][0].item_id == rows[0]["item_id"]
+    store.drop(name)
+
+
 def test_delete_get_and_drop(store: VectorStore, name: str) -> None:
     store.ensure(_spec(name))
     rows, _ = _rows(20)

@@ -207,7 +207,16 @@ def test_two_workers_share_loads_jobs_searches_and_metrics(
         _until(lambda: {"status": killed.status()}, lambda p: p["status"] == "zombie")
     interrupted = other.get(f"/api/jobs/{job_id}").json()
     assert interrupted["state"] == "interrupted", interrupted
-    stored = other.get("/api/dna/count").json()["items"]
+    # Milvus finishes a write whose sender died: count once the killed worker's last
+    # batch has landed (the same count twice, half a second apart)
+    counts = [-2, -1]
+
+    def settled() -> dict[str, Any]:
+        time.sleep(0.5)
+        counts.append(other.get("/api/dna/count").json()["items"])
+        return {"counts": counts[-2:]}
+
+    stored = _until(settled, lambda c: c["counts"][0] == c["counts"][1])["counts"][1]
     assert 200 + running["done"] <= stored < total
     again = other.post("/api/dna/load", files=[("files", ("all.fa", everything))]).json()["id"]
     reloaded = _until(lambda: other.get(f"/api/jobs/{again}").json(), lambda j: j["finished_at"])

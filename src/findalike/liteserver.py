@@ -9,17 +9,48 @@ hands the workers its ``http://127.0.0.1:<port>`` URI, and stops it with the ser
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+
+
+def serialise_lite_collection_opening() -> None:
+    """Make Milvus Lite open each collection once, however many requests ask at once.
+
+    Milvus Lite (3.2) opens a collection on its first use in a process
+    (``MilvusLite.get_collection``) without a lock. Concurrent first requests (16
+    searches on a server just started) each build their own copy over the same folder,
+    and every copy built replaces the one before it in Lite's cache, released. A search
+    then finds the collection "not loaded", and pymilvus, having loaded one copy,
+    polls another one's progress forever. Seen here: 10 copies of one collection from
+    the first 16 text searches, and a server that stopped answering. This wraps the
+    lookup in a lock (opening a 10k-row collection takes ~0.5 s, once; later lookups
+    are a dict read). Idempotent; applied by every process that runs Milvus Lite."""
+    from milvus_lite import db
+
+    original = db.MilvusLite.get_collection
+    if getattr(original, "_findalike_serialised", False):
+        return
+    lock = threading.RLock()
+
+    @functools.wraps(original)
+    def get_collection(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    get_collection._findalike_serialised = True  # type: ignore[attr-defined]
+    db.MilvusLite.get_collection = get_collection
 
 
 def free_port() -> int:
@@ -44,8 +75,9 @@ class LiteServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        cli = Path(sys.executable).with_name("milvus-lite")
-        command = [str(cli)] if cli.exists() else [sys.executable, "-m", "milvus_lite"]
+        # milvus-lite's own command line with serialise_lite_collection_opening applied:
+        # this file run as a script (stdlib and milvus_lite only, not findalike's imports)
+        command = [sys.executable, str(Path(__file__).resolve())]
         args = ["server", "--data-dir", str(self.data_path), "--host", "127.0.0.1"]
         self.data_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -89,3 +121,10 @@ class LiteServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":  # ``python liteserver.py server ...`` (LiteServer.start)
+    from milvus_lite.cmdline import main
+
+    serialise_lite_collection_opening()
+    sys.exit(main())

@@ -39,6 +39,7 @@ import numpy as np
 
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable, Unprocessable
+from findalike.liteserver import serialise_lite_collection_opening
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +360,7 @@ class VectorStore:
 
         embedded = is_embedded_uri(self.uri)
         if embedded:
+            serialise_lite_collection_opening()  # the embedded Lite runs in this process
             Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
             logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
         kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
@@ -402,10 +404,38 @@ class VectorStore:
         log.warning("collection %s was not loaded: loading it again", args[0])
         with self._lock:
             self._loaded.discard(args[0])
-        self._guard("load_collection", client.load_collection, args[0], timeout=1800.0)
+        self._load(args[0])
         with self._lock:
             self._loaded.add(args[0])
         return self._guard(method, getattr(client, method), *args, **kwargs)
+
+    def _load(self, name: str) -> None:
+        """Load collection ``name`` and wait until Milvus says it is loaded, within the
+        load deadline (``Unavailable`` after it). A load that Milvus reports released
+        again while it is waited on (another process released it, or Milvus Lite
+        swapped in a fresh copy: see ``serialise_lite_collection_opening``) is asked for
+        again, where pymilvus's own wait would poll the released copy until its timeout."""
+        from pymilvus.client.types import LoadState
+
+        client = self._connect()
+        deadline = time.monotonic() + self._deadline_s("load_collection")
+        while True:
+            left = max(deadline - time.monotonic(), 1.0)
+            self._guard("load_collection", client.load_collection, name, timeout=left, _async=True)
+            pause = 0.01
+            while True:
+                state = self._guard(
+                    "get_load_state", client.get_load_state, name, timeout=self._timeout_s
+                )["state"]
+                if state == LoadState.Loaded:
+                    return
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"Milvus did not load collection {name!r} in time")
+                if state != LoadState.Loading:
+                    log.warning("collection %s was released while loading: loading it again", name)
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def _guard(self, method: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         """``call(*args, **kwargs)`` with pymilvus's and gRPC's failures mapped (see
@@ -615,7 +645,7 @@ class VectorStore:
         self.generation  # noqa: B018  (forgets what another process made stale)
         if name in self._loaded:
             return
-        self._call("load_collection", name)
+        self._load(name)
         self._loaded.add(name)
 
     def drop(self, name: str) -> bool:
