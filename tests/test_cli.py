@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -31,17 +32,19 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env = env or {}
 
     def start(self) -> None:
         env = {
             **os.environ,
             "FINDALIKE_DATA_DIR": str(self.data_dir),
             "FINDALIKE_APPS": '["text", "qa"]',
+            **self.env,
         }
         log = (self.data_dir / "server.log").open("ab")
         self.proc = subprocess.Popen(
@@ -154,3 +157,44 @@ def test_serve_refuses_a_bad_app_setting_at_start(
     result = runner.invoke(cli, ["serve", "--port", "1"])
     assert result.exit_code == 1
     assert "invalid setting" in result.output and "SEQUENCE_LENGTH" in result.output
+
+
+def _lite_process(server: Server) -> psutil.Process:
+    assert server.proc is not None
+    health = httpx.get(f"{server.url}/api/health").json()
+    assert health["milvus"]["uri"].startswith("http://127.0.0.1:"), health
+    (lite,) = [
+        p
+        for p in psutil.Process(server.proc.pid).children()
+        if any(a.endswith("liteserver.py") for a in p.cmdline())
+    ]
+    return lite
+
+
+def test_serve_with_lite_in_its_own_process_stops_it_however_it_ends(tmp_path: Path) -> None:
+    """``FINDALIKE_LITE_PROCESS=true``: Milvus Lite runs as a server process of its own.
+    It stops with ``serve`` on SIGTERM (uvicorn raises the signal again once shut down,
+    which would skip the clean-up), and by itself when ``serve`` is killed outright;
+    either way the folder is free for the next server at once."""
+    own = Server(tmp_path, {"FINDALIKE_LITE_PROCESS": "true"})
+    own.start()
+    lite = _lite_process(own)
+    r = httpx.post(f"{own.url}/api/text/search", json={"query": "taxes", "top_k": 3}, timeout=60)
+    assert r.status_code == 200 and r.json()["hits"] == []
+    assert own.proc is not None
+    own.proc.send_signal(signal.SIGTERM)  # serve alone, not its process group
+    own.proc.wait(60)
+    _, alive = psutil.wait_procs([lite], timeout=30)
+    assert not alive, "Milvus Lite outlived serve"
+
+    embedded = Server(tmp_path)  # Lite inside the server: needs the folder's lock
+    embedded.start()
+    assert httpx.get(f"{embedded.url}/api/health").json()["milvus"]["uri"].endswith("milvus.db")
+    embedded.stop()
+
+    own.start()
+    lite = _lite_process(own)
+    own.proc.kill()  # no clean-up runs in serve
+    own.proc.wait(30)
+    _, alive = psutil.wait_procs([lite], timeout=30)
+    assert not alive, "Milvus Lite outlived a killed serve"

@@ -23,6 +23,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from findalike.store import VectorStore
 from tests.conftest import REPO, _free_port
 
 SIXTEEN_S = REPO / "datasets" / "dna" / "ten_16s.100.fa.gz"
@@ -232,3 +233,30 @@ def test_two_workers_share_loads_jobs_searches_and_metrics(
     assert server.proc.returncode is not None
     _, alive = psutil.wait_procs({*started, *everyone}, timeout=30)
     assert not alive, alive
+
+
+def test_a_lite_server_waits_for_the_folder_to_be_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that had the folder open may still be exiting when the next server
+    starts: LiteServer waits for Milvus Lite's lock, then starts; a folder held for good
+    (another server on the same data) is a clear error, not a dead child process."""
+    import fcntl
+    import threading
+
+    from findalike import liteserver
+
+    folder = tmp_path / "milvus.db"
+    folder.mkdir()
+    holder = (folder / "LOCK").open("a")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    monkeypatch.setattr(liteserver, "LOCK_WAIT_S", 1.0)
+    with pytest.raises(RuntimeError, match="another process has Milvus Lite's folder"):
+        liteserver.LiteServer(folder).start()
+
+    monkeypatch.setattr(liteserver, "LOCK_WAIT_S", 30.0)
+    threading.Timer(1.0, holder.close).start()  # the holder exits a second later
+    with liteserver.LiteServer(folder) as server:
+        store = VectorStore(server.uri)
+        assert store.ping().startswith("milvus_lite")
+        store.close()

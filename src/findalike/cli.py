@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,37 +130,70 @@ def serve(
             )
     settings.load_demo = settings.load_demo or demo
     settings.workers = workers or settings.workers
-    try:
-        application = create_app(settings)
-    except ValidationError as exc:  # an app's own settings (FINDALIKE_<APP>_...)
-        _fail(f"invalid setting: {exc}")
-    if settings.workers > 1:
-        _serve_workers(settings, host, port, log_level)
+    file = settings.resolved_milvus_uri
+    with _lite_server(settings):
+        try:
+            application = create_app(settings)  # in each worker too: checked here first
+        except ValidationError as exc:  # an app's own settings (FINDALIKE_<APP>_...)
+            _fail(f"invalid setting: {exc}")
+        if settings.workers > 1:
+            del application
+            _serve_workers(settings, host, port, log_level)
+            return
+        lite = f", Milvus Lite over {file}" if settings.resolved_milvus_uri != file else ""
+        console.print(
+            f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri}{lite})"
+        )
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config(log_level),
+        )
+
+
+@contextmanager
+def _lite_server(settings: Settings) -> Iterator[None]:
+    """On Milvus Lite with several workers, or with ``lite_process``: Milvus Lite as a
+    local server on loopback, started here and stopped on the way out;
+    ``settings.milvus_uri`` becomes its URI. Otherwise nothing."""
+    from findalike.liteserver import LiteServer
+    from findalike.store import is_embedded_uri
+
+    uri = settings.resolved_milvus_uri
+    if not is_embedded_uri(uri) or (settings.workers == 1 and not settings.lite_process):
+        yield
         return
-    console.print(f"findalike on http://{host}:{port}  (Milvus: {settings.resolved_milvus_uri})")
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=log_config(log_level),
+    lite = LiteServer(
+        Path(uri).expanduser().resolve(), log_path=settings.data_dir / "milvus-lite.log"
     )
+    try:
+        settings.milvus_uri = lite.start()
+    except RuntimeError as exc:
+        _fail(str(exc))
+    # uvicorn, once shut down, raises the SIGTERM it caught again; by default that ends
+    # the process on the spot, skipping the stop below (the server would notice its
+    # parent gone only later, holding the folder meanwhile): exit through it instead
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        lite.stop()
+        signal.signal(signal.SIGTERM, before)
 
 
 def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> None:
     """``serve`` with several worker processes: each builds the application from the
-    environment, which gets the options given here; on Milvus Lite they share one
-    ``milvus-lite server`` owned (started and stopped) by this process; their metrics
-    meet in a folder of this run (``PROMETHEUS_MULTIPROC_DIR``)."""
+    environment, which gets the options given here (on Milvus Lite, the URI of the
+    local server ``_lite_server`` started, which they share); their metrics meet in a
+    folder of this run (``PROMETHEUS_MULTIPROC_DIR``)."""
     import shutil
 
     import uvicorn
 
     from findalike.api.metrics import MULTIPROCESS_ENV, log_config
-    from findalike.liteserver import LiteServer
-    from findalike.store import is_embedded_uri
 
-    lite: LiteServer | None = None
     uri = settings.resolved_milvus_uri
     metrics_dir = settings.data_dir.resolve() / "metrics" / str(os.getpid())
     env = {
@@ -166,24 +201,15 @@ def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> 
         "FINDALIKE_LOAD_DEMO": str(settings.load_demo).lower(),
         "FINDALIKE_TRUSTED_HOSTS": json.dumps(settings.trusted_hosts),
         "FINDALIKE_DATA_DIR": str(settings.data_dir.resolve()),
+        "FINDALIKE_MILVUS_URI": uri,
         MULTIPROCESS_ENV: str(metrics_dir),
     }
     try:
-        if is_embedded_uri(uri):
-            log_path = settings.data_dir / "milvus-lite.log"
-            lite = LiteServer(Path(uri).expanduser().resolve(), log_path=log_path)
-            try:
-                env["FINDALIKE_MILVUS_URI"] = lite.start()
-            except RuntimeError as exc:
-                _fail(str(exc))
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ.update(env)
         console.print(
-            f"findalike on http://{host}:{port}  ({settings.workers} workers; Milvus: "
-            f"{env.get('FINDALIKE_MILVUS_URI', uri)}"
-            + (f", Milvus Lite over {uri}" if lite else "")
-            + ")"
+            f"findalike on http://{host}:{port}  ({settings.workers} workers; Milvus: {uri})"
         )
         uvicorn.run(
             "findalike.api.main:create_app_from_env",
@@ -195,8 +221,6 @@ def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> 
             log_config=log_config(log_level),
         )
     finally:
-        if lite is not None:
-            lite.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

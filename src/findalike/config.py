@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         description="Worker processes that `serve` starts on one port. Above 1, on Milvus "
         "Lite, `serve` runs Milvus Lite as a local server (loopback) that the workers share.",
     )
+    lite_process: bool = Field(
+        False,
+        description="On Milvus Lite with one worker, `serve` runs Milvus Lite as a local "
+        "server process on loopback, as it does for several workers (its pure-Python "
+        "search work then runs outside the API process), instead of inside it. Measured "
+        "on 2 cores: the same text search throughput within noise, ~150-200 MB more memory.",
+    )
     load_demo: bool = Field(
         False, description="Load the bundled demo data into empty apps at start (`--demo`)."
     )

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+LOCK_WAIT_S = 15.0
 
 
 def serialise_lite_collection_opening() -> None:
@@ -74,7 +75,32 @@ class LiteServer:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _wait_for_folder(self) -> None:
+        """Wait (up to ``LOCK_WAIT_S``) until no process holds Milvus Lite's lock on the
+        folder: a process that had it open may still be exiting. ``RuntimeError`` if
+        one still holds it then (another server on the same data)."""
+        import fcntl
+
+        if not self.data_path.is_dir():
+            return
+        deadline = time.monotonic() + LOCK_WAIT_S
+        with open(self.data_path / "LOCK", "a") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"another process has Milvus Lite's folder {self.data_path} "
+                            "open (another findalike on the same data?)"
+                        ) from None
+                    time.sleep(0.1)
+                else:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    return
+
     def start(self) -> str:
+        self._wait_for_folder()
         # milvus-lite's own command line with serialise_lite_collection_opening applied:
         # this file run as a script (stdlib and milvus_lite only, not findalike's imports)
         command = [sys.executable, str(Path(__file__).resolve())]
@@ -123,8 +149,31 @@ class LiteServer:
         self.stop()
 
 
+def _stop_with_parent() -> None:
+    """Stop Milvus Lite's server gracefully (drain requests, close the folder) on
+    SIGTERM, and when the process that started it is gone, however it ended (killed, or
+    a signal that skipped its clean-up): a server left behind would hold the folder."""
+    import os
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # what milvus-lite's server stops gracefully on
+
+    signal.signal(signal.SIGTERM, interrupt)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        log.warning("the process that started Milvus Lite's server is gone: stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="findalike-parent-watch", daemon=True).start()
+
+
 if __name__ == "__main__":  # ``python liteserver.py server ...`` (LiteServer.start)
     from milvus_lite.cmdline import main
 
     serialise_lite_collection_opening()
+    _stop_with_parent()
     sys.exit(main())
