@@ -240,9 +240,10 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
 
 
 def test_a_load_asked_again_while_others_release_it_returns(store: VectorStore, name: str) -> None:
-    """Another client releases the collection over and over while this store loads it:
-    every load returns (asking again after a release) instead of polling the released
-    collection until pymilvus's timeout, and searches work once the releases stop."""
+    """Another client releases the collection over and over (for 2 s) while this store
+    loads it: every load returns, asking again after a release, where pymilvus's own
+    wait polled the released collection until its timeout (Milvus Lite) or failed (a
+    Milvus server); searches work after."""
     from pymilvus import MilvusClient
 
     store.ensure(_spec(name))
@@ -252,19 +253,30 @@ def test_a_load_asked_again_while_others_release_it_returns(store: VectorStore, 
     other = store._connect() if store.is_lite else MilvusClient(uri=store.uri)
     stop = threading.Event()
 
-    def release() -> None:
-        while not stop.is_set():
+    def release() -> None:  # for 2 s: a server's loads take longer than 5 ms
+        until = time.monotonic() + 2.0
+        while not stop.is_set() and time.monotonic() < until:
             other.release_collection(name)
             time.sleep(0.005)
 
     releaser = threading.Thread(target=release, daemon=True)
     releaser.start()
-    loads = threading.Thread(target=lambda: [store._load(name) for _ in range(20)], daemon=True)
+    failed: list[Exception] = []
+
+    def load() -> None:
+        for _ in range(20):
+            try:
+                store._load(name)
+            except Exception as exc:
+                failed.append(exc)
+
+    loads = threading.Thread(target=load, daemon=True)
     loads.start()
     loads.join(120)
     stop.set()
     releaser.join(10)
     assert not loads.is_alive(), "a load never returned"
+    assert not failed
     store._load(name)
     assert store.search(name, vecs[:1], limit=1)[0][0].item_id == rows[0]["item_id"]
     store.drop(name)

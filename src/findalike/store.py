@@ -424,9 +424,12 @@ class VectorStore:
             self._guard("load_collection", client.load_collection, name, timeout=left, _async=True)
             pause = 0.01
             while True:
-                state = self._guard(
-                    "get_load_state", client.get_load_state, name, timeout=self._timeout_s
-                )["state"]
+                try:
+                    state = self._guard(
+                        "get_load_state", client.get_load_state, name, timeout=self._timeout_s
+                    )["state"]
+                except StoreError:  # released between its two questions (a Milvus server):
+                    state = LoadState.NotLoad  # load again; that raises if it cannot
                 if state == LoadState.Loaded:
                     return
                 if time.monotonic() > deadline:
