@@ -428,8 +428,10 @@ class VectorStore:
                     state = self._guard(
                         "get_load_state", client.get_load_state, name, timeout=self._timeout_s
                     )["state"]
-                except StoreError:  # released between its two questions (a Milvus server):
-                    state = LoadState.NotLoad  # load again; that raises if it cannot
+                except StoreError as exc:  # released between its two questions (a server)
+                    if getattr(exc.__cause__, "code", None) != _NOT_LOADED:
+                        raise
+                    state = LoadState.NotLoad
                 if state == LoadState.Loaded:
                     return
                 if time.monotonic() > deadline:
