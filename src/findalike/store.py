@@ -610,7 +610,6 @@ class VectorStore:
             "create_collection",
             spec.name,
             schema=schema,
-            index_params=index,
             properties={
                 **spec.properties(),
                 **_index_record(spec),
@@ -618,6 +617,11 @@ class VectorStore:
             },
             consistency_level="Strong",
         )
+        # indexes made here, not by create_collection: pymilvus's wait for each index
+        # sleeps 0.5 s before it first asks, a second per new text collection (two
+        # indexes) for indexes of an empty collection that are ready at once
+        self._call("create_index", spec.name, index, sync=False)
+        self._wait_for_indexes(spec.name, [p.index_name or p.field_name for p in index])
         self._ensure_loaded(spec.name)
         log.info(
             "created collection %s (%s, %d-d, %s%s)",
@@ -627,6 +631,25 @@ class VectorStore:
             spec.metric,
             f", BM25 on {lexical.name}" if lexical is not None else "",
         )
+
+    def _wait_for_indexes(self, name: str, indexes: list[str]) -> None:
+        """Wait until Milvus says each of ``indexes`` on ``name`` is built, asking
+        after 10 ms, then less and less often (at most every 0.5 s), within the
+        index deadline (``Unavailable`` after it)."""
+        deadline = time.monotonic() + self._deadline_s("create_index")
+        pause = 0.01
+        for index in indexes:
+            while True:
+                info = self._call("describe_index", name, index) or {}
+                state = str(info.get("state", "Finished"))
+                if state == "Finished":
+                    break
+                if state == "Failed":
+                    raise StoreError(f"Milvus could not build index {index!r} of {name!r}")
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"Milvus did not build index {index!r} of {name!r} in time")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def lexical_field(self, name: str) -> str | None:
         """The sparse (BM25) field of collection ``name``, or None if it has none: made
