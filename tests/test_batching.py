@@ -91,6 +91,45 @@ def test_concurrent_queries_are_encoded_together_and_as_if_alone(minilm: Any) ->
         encoder.close()
 
 
+class _Recording:
+    """The real model, with the inputs of each of its calls written down."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.calls = model, []  # type: list[list[Any]]
+        self.name, self.version, self.dim = model.name, model.version, model.dim
+        self.vector_kind, self.metric = model.vector_kind, model.metric
+
+    def encode(self, items: list[Any]) -> np.ndarray:
+        self.calls.append(list(items))
+        return self.model.encode(items)
+
+
+def _padded(chunks: list[list[str]]) -> int:
+    """Characters a model pads and reads when each chunk is padded to its longest."""
+    return sum(len(chunk) * max(map(len, chunk)) for chunk in chunks)
+
+
+def test_a_load_is_read_in_chunks_of_one_length_and_answered_in_order(minilm: Any) -> None:
+    # short queries and long paragraphs mixed, as documents of a real file are
+    queries = iter(QUERIES * 14)  # a long paragraph, then three short queries
+    texts = [PARAGRAPHS[i // 4] if i % 4 == 0 else next(queries) for i in range(140)]
+    model = _Recording(minilm)
+    encoder = BatchingEncoder(model)
+    try:
+        got = encoder.encode(texts)
+    finally:
+        encoder.close()
+    # every caller's row is the row of its own text, in the caller's order
+    np.testing.assert_allclose(got, minilm.encode(texts), atol=2e-5)
+    # the model read the texts longest first, in chunks of the load's size
+    assert [len(c) for c in model.calls] == [64, 64, 12]
+    read = [t for chunk in model.calls for t in chunk]
+    assert sorted(read) == sorted(texts)
+    assert [len(t) for t in read] == sorted(map(len, texts), reverse=True)
+    in_order = [texts[i : i + 64] for i in range(0, len(texts), 64)]
+    assert _padded(model.calls) < 0.6 * _padded(in_order)
+
+
 def test_a_bad_query_in_a_batch_fails_only_its_caller() -> None:
     from PIL import Image
 

@@ -148,11 +148,23 @@ class BatchingEncoder:
             raise RuntimeError(f"the model thread of {self.name} has stopped")
         if len(items) <= self.query_items:
             return self._submit(QUERY, items).get()
+        # Longest first, so each chunk holds texts of about one length: a model pads
+        # a batch to its longest input, and chunks cut in the caller's order padded
+        # 64 short sentences to their longest (the load ran 1.2-1.45x slower than the
+        # same texts sorted). Rows go back in the caller's order.
+        order = _longest_first(items)
+        if order is not None:
+            items = [items[i] for i in order]
         chunks = [
             self._submit(LOAD, items[i : i + self.load_chunk])
             for i in range(0, len(items), self.load_chunk)
         ]
-        return np.concatenate([c.get() for c in chunks])
+        vectors = np.concatenate([c.get() for c in chunks])
+        if order is None:
+            return vectors
+        restored = np.empty_like(vectors)
+        restored[order] = vectors
+        return restored
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -208,6 +220,14 @@ class BatchingEncoder:
             end = start + len(pending.items)
             pending.settle(vectors[start:end])
             start = end
+
+
+def _longest_first(items: Sequence[Any]) -> np.ndarray | None:
+    """Indices of text ``items`` from the longest to the shortest (stable), or ``None``
+    if they are not all text (images, audio: their inputs have one size)."""
+    if len(items) <= 1 or not all(isinstance(item, str) for item in items):
+        return None
+    return np.argsort([-len(item) for item in items], kind="stable")
 
 
 R = TypeVar("R")

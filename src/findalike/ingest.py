@@ -1,9 +1,10 @@
 """The load pipeline every app shares: sources -> reader -> records -> encode in
 batches -> upsert -> flush, with every item's fate reported to the job.
 
-Runs in a job worker thread, pipelined: while one batch is written to Milvus (by a
-writer thread), the next is read and encoded, so the model does not idle while the
-store works. Batches hold about ``batch_size`` model inputs (``AppSpec.weight``), so
+Runs in a job worker thread, pipelined in three steps: while one batch is written to
+Milvus (a writer thread), the next is encoded (an encoder thread) and the one after it
+is read and looked up (the job's thread), so the model never waits for the store or
+the reader. Batches hold about ``batch_size`` model inputs (``AppSpec.weight``), so
 progress moves every few seconds even when items are long documents.
 
 A bad file, line or member is recorded and skipped; a batch that fails to encode is
@@ -13,12 +14,14 @@ already stored (same content hash) are counted as skipped and not encoded again.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
 from findalike.errors import FindalikeError
@@ -29,33 +32,38 @@ log = logging.getLogger(__name__)
 
 FLUSH_EVERY_ROWS = 20_000
 
+T = TypeVar("T")
 
-class _Writer:
-    """Writes encoded batches to the store on a thread of its own, one batch behind
-    the encoder (a queue of one: the encoder never runs more than a batch ahead), and
-    reports each batch to the job once it is stored. A store failure stops the load:
-    the next ``put`` (or ``close``) raises it in the load's thread."""
 
-    def __init__(self, rt: AppRuntime, job: JobContext) -> None:
-        self.rt = rt
-        self.job = job
-        self.rows_since_flush = 0
+class _Stage(Generic[T]):
+    """One step of the load pipeline on a thread of its own: ``run`` is called with
+    each batch ``put`` to it, in order, behind a queue of one (the step before never
+    runs more than a batch ahead). A failure stops the step: the next ``put`` (or
+    ``close``) raises it in the thread that feeds it."""
+
+    def __init__(self, name: str, run: Callable[[T], None]) -> None:
+        self.name = name
+        self.run = run
         self.error: BaseException | None = None
-        self._queue: queue.Queue[list[EncodedItem] | None] = queue.Queue(maxsize=1)
-        self._thread = threading.Thread(target=self._run, name="load-writer", daemon=True)
+        self._queue: queue.Queue[T | None] = queue.Queue(maxsize=1)
+        # in the feeder's context: ``checkpoint()`` deep in an item's work must see the job
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._loop,), name=name, daemon=True
+        )
         self._thread.start()
 
-    def put(self, encoded: list[EncodedItem]) -> None:
+    def put(self, batch: T) -> None:
         self._raise()
-        while True:  # a dead writer must not leave the load blocked on a full queue
+        while True:  # a dead step must not leave its feeder blocked on a full queue
             try:
-                self._queue.put(encoded, timeout=0.5)
+                self._queue.put(batch, timeout=0.5)
                 return
             except queue.Full:
                 self._raise()
 
     def close(self) -> None:
-        """Wait for every batch to be written; raises the writer's failure, if any."""
+        """Wait for every batch to be done; raises the step's failure, if any."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -65,6 +73,7 @@ class _Writer:
         """Stop after the batch in hand (the load failed or was cancelled)."""
         with self._queue.mutex:
             self._queue.queue.clear()
+            self._queue.not_full.notify_all()
         self._queue.put(None)
         self._thread.join()
 
@@ -72,29 +81,14 @@ class _Writer:
         if self.error is not None:
             raise self.error
 
-    def _run(self) -> None:
-        while (encoded := self._queue.get()) is not None:
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
             if self.error is not None:
-                continue  # drain: nothing more is written after a failure
+                continue  # drain: nothing more is done after a failure
             try:
-                self._write(encoded)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the load's thread
+                self.run(batch)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the feeder's thread
                 self.error = exc
-
-    def _write(self, encoded: list[EncodedItem]) -> None:
-        rows = [row for e in encoded if e.error is None for row in e.rows]
-        if rows:
-            self.rt.store.upsert(
-                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
-            )
-            self.rows_since_flush += len(rows)
-        for e in encoded:
-            if e.error is not None:
-                self.job.fail_item(e.record.label, e.error)
-        self.job.advance(done=sum(1 for e in encoded if e.error is None))
-        if self.rows_since_flush >= FLUSH_EVERY_ROWS:
-            self.rt.store.flush(self.rt.collection)
-            self.rows_since_flush = 0
 
 
 class Loader:
@@ -106,7 +100,8 @@ class Loader:
         self.batch: list[Record] = []
         self.batch_weight = 0
         self.seen: set[str] = set()
-        self.writer: _Writer | None = None
+        self.rows_since_flush = 0
+        self.encoder: _Stage[list[Record]] | None = None
         self.reader = SourceReader(
             max_item_bytes=rt.settings.max_item_bytes,
             max_unzipped_bytes=rt.settings.max_unzipped_bytes,
@@ -131,18 +126,26 @@ class Loader:
         self.job.phase("loading model")
         self.rt.ensure_collection()
         self.job.phase("encoding")
-        self.writer = _Writer(self.rt, self.job)
+        # three steps overlap: this thread reads and looks up the next batch while
+        # the one before is encoded and the one before that is written
+        writer: _Stage[list[EncodedItem]] = _Stage("load-writer", self._write)
+        self.encoder = _Stage("load-encoder", lambda fresh: writer.put(self._encode(fresh)))
         try:
-            for source in sources:
-                self.job.check_cancelled()
-                if isinstance(source, ReadFailure):
-                    self.job.fail_item(source.label, source.error)
-                    continue
-                self._read(source)
-            self._process(self.batch)
-            self.writer.close()
+            try:
+                for source in sources:
+                    self.job.check_cancelled()
+                    if isinstance(source, ReadFailure):
+                        self.job.fail_item(source.label, source.error)
+                        continue
+                    self._read(source)
+                self._process(self.batch)
+                self.encoder.close()
+            except BaseException:
+                self.encoder.abandon()  # first: it feeds the writer
+                raise
+            writer.close()
         except BaseException:
-            self.writer.abandon()
+            writer.abandon()
             raise
         self.job.phase("flushing")
         self.rt.store.flush(self.rt.collection)
@@ -188,8 +191,23 @@ class Loader:
         fresh = [r for r in batch if r.item_id not in existing]
         if not fresh:
             return
-        assert self.writer is not None
-        self.writer.put(self._encode(fresh))
+        assert self.encoder is not None
+        self.encoder.put(fresh)
+
+    def _write(self, encoded: list[EncodedItem]) -> None:
+        rows = [row for e in encoded if e.error is None for row in e.rows]
+        if rows:
+            self.rt.store.upsert(
+                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
+            )
+            self.rows_since_flush += len(rows)
+        for e in encoded:
+            if e.error is not None:
+                self.job.fail_item(e.record.label, e.error)
+        self.job.advance(done=sum(1 for e in encoded if e.error is None))
+        if self.rows_since_flush >= FLUSH_EVERY_ROWS:
+            self.rt.store.flush(self.rt.collection)
+            self.rows_since_flush = 0
 
     def _encode(self, records: Sequence[Record]) -> list[EncodedItem]:
         try:

@@ -93,6 +93,7 @@ APP = AppSpec(
     settings=RecommendSettings,
     read=_read,
     to_rows=_to_rows,
+    batch_size=64,  # records of 1,000 rating lines: 64,000 lines a batch
     search_request=RecommendRequest,
     search_response=Recommendations,
     search=_search,
