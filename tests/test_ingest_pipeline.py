@@ -5,6 +5,7 @@ all at the end; and what is stored is exactly what a load one batch at a time st
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import threading
@@ -86,12 +87,18 @@ def test_the_pipelined_load_stores_every_passage_once(client: TestClient) -> Non
 # -- the pipeline's steps on their threads: cancels and failures reach the job -------
 
 
+@contextlib.contextmanager
 def _load_with(
-    tmp_path: Path, shared_encoders: dict[str, Any], to_rows: Any, lines: list[str]
-) -> tuple[JobManager, str, AppRuntime]:
-    """A load of ``lines`` (JSONL) by the text app whose encoding step is ``to_rows``;
-    returns the job manager, the job's id and the runtime."""
-    settings = Settings(data_dir=tmp_path, apps=["text"], encode_batch_size=4)
+    tmp_path: Path,
+    shared_encoders: dict[str, Any],
+    to_rows: Any,
+    lines: list[str],
+    *,
+    batch_size: int = 4,
+) -> Iterator[tuple[JobManager, str, AppRuntime]]:
+    """A load of ``lines`` (JSONL) by the text app whose encoding step is ``to_rows``,
+    ``batch_size`` documents a batch: the job manager, the job's id and the runtime."""
+    settings = Settings(data_dir=tmp_path, apps=["text"], encode_batch_size=batch_size)
     store = VectorStore(str(tmp_path / "milvus.db"))
     rt = AppRuntime(
         dataclasses.replace(TEXT_APP, to_rows=to_rows),
@@ -102,7 +109,16 @@ def _load_with(
     source = tmp_path / "docs.jsonl"
     source.write_text("\n".join(lines))
     jobs = JobManager(tmp_path / "jobs.sqlite")
-    return jobs, jobs.submit("text", load_files(rt, [(source.name, source)])).id, rt
+    try:
+        yield jobs, jobs.submit("text", load_files(rt, [(source.name, source)])).id, rt
+    finally:
+        jobs.shutdown()
+        rt.encoder.close()  # type: ignore[attr-defined]  (the runtime's model thread)
+        store.close()
+
+
+def _documents(n: int) -> list[str]:
+    return [json.dumps({"title": f"t{i}", "text": f"Document number {i}."}) for i in range(n)]
 
 
 @pytest.mark.timeout(120)
@@ -121,33 +137,67 @@ def test_a_cancel_reaches_an_item_deep_in_the_encoding_step(
             time.sleep(0.01)
         return passage_rows(rt, records)
 
-    jobs, job_id, rt = _load_with(tmp_path, shared_encoders, endless_rows, SPEECHES)
-    assert started.wait(60)
-    jobs.cancel(job_id)
-    ended = jobs.wait(job_id, timeout_s=10)
-    assert ended.state == "cancelled" and ended.failed == 0, ended
-    assert rt.store.count(rt.collection) == 0
-    jobs.shutdown()
-    rt.store.close()
+    with _load_with(tmp_path, shared_encoders, endless_rows, SPEECHES) as (jobs, job_id, rt):
+        assert started.wait(60)
+        jobs.cancel(job_id)
+        ended = jobs.wait(job_id, timeout_s=10)
+        assert ended.state == "cancelled" and ended.failed == 0, ended
+        assert rt.store.count(rt.collection) == 0
 
 
 @pytest.mark.timeout(120)
-def test_a_store_refusal_in_the_writing_step_fails_the_load_and_keeps_what_was_stored(
+def test_a_cancelled_load_encodes_no_batch_after_the_one_in_hand(
     tmp_path: Path, shared_encoders: dict[str, Any]
 ) -> None:
-    lines = [json.dumps({"title": f"t{i}", "text": f"Document number {i}."}) for i in range(12)]
+    """Batches wait in the steps' queues while one is encoded: after a cancel, the
+    one in hand is finished and stored, and the queued ones are never encoded."""
+    in_first, go_on, calls = threading.Event(), threading.Event(), []
 
-    def rows_then_a_bad_one(rt: AppRuntime, records: Any) -> Any:
+    def rows(rt: AppRuntime, records: Any) -> Any:
+        calls.append(len(records))
+        if len(calls) == 1:
+            in_first.set()
+            assert go_on.wait(60)
+        return passage_rows(rt, records)
+
+    with _load_with(tmp_path, shared_encoders, rows, _documents(40), batch_size=2) as (
+        jobs,
+        job_id,
+        rt,
+    ):
+        assert in_first.wait(60)
+        time.sleep(0.5)  # the next batches reach the queues behind the one in hand
+        jobs.cancel(job_id)
+        go_on.set()
+        ended = jobs.wait(job_id, timeout_s=30)
+        assert ended.state == "cancelled", ended
+        assert calls == [2], calls  # the first batch only
+        assert ended.done == rt.store.count(rt.collection) <= 2
+
+
+@pytest.mark.timeout(120)
+def test_a_store_refusal_stops_the_load_at_once_and_keeps_what_was_stored(
+    tmp_path: Path, shared_encoders: dict[str, Any]
+) -> None:
+    """The writer fails on the first batch while the encoder and the reader are busy
+    behind it (full queues): the failure reaches the job's thread through both,
+    and the job fails before the rest is encoded."""
+    calls = []
+
+    def first_refused(rt: AppRuntime, records: Any) -> Any:
+        calls.append(len(records))
         encoded = passage_rows(rt, records)
-        if any(r.fields["title"] == "t9" for r in records):  # the third batch of four
+        if records[0].fields["title"] == "t0":
             encoded[0].rows[0]["vector"] = np.zeros(3, dtype=np.float32)  # not 384-d
         return encoded
 
-    jobs, job_id, rt = _load_with(tmp_path, shared_encoders, rows_then_a_bad_one, lines)
-    ended = jobs.wait(job_id, timeout_s=60)
-    assert ended.state == "failed", ended
-    # the two batches written before the refusal are stored, whole
-    assert ended.done == 8
-    assert rt.store.count(rt.collection) == 8
-    jobs.shutdown()
-    rt.store.close()
+    with _load_with(tmp_path, shared_encoders, first_refused, _documents(60), batch_size=1) as (
+        jobs,
+        job_id,
+        rt,
+    ):
+        ended = jobs.wait(job_id, timeout_s=60)
+        assert ended.state == "failed", ended
+        assert ended.done == 0 and rt.store.count(rt.collection) == 0
+        # the encoder stopped within a batch or two of the refusal, not at the end
+        assert len(calls) <= 3, calls

@@ -15,6 +15,7 @@ already stored (same content hash) are counted as skipped and not encoded again.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import queue
 import shutil
@@ -25,7 +26,7 @@ from typing import Generic, TypeVar
 
 from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
 from findalike.errors import FindalikeError
-from findalike.jobs import JobContext, Work
+from findalike.jobs import JobCancelled, JobContext, Work, checkpoint
 from findalike.sources import SourceFile, SourceReader, expand
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,14 @@ class _Stage(Generic[T]):
     """One step of the load pipeline on a thread of its own: ``run`` is called with
     each batch ``put`` to it, in order, behind a queue of one (the step before never
     runs more than a batch ahead). A failure stops the step: the next ``put`` (or
-    ``close``) raises it in the thread that feeds it."""
+    ``close``, or ``check``) raises it in the thread that feeds it. A cancelled job
+    stops the step before its next batch."""
 
     def __init__(self, name: str, run: Callable[[T], None]) -> None:
         self.name = name
         self.run = run
         self.error: BaseException | None = None
+        self._abandoned = False
         self._queue: queue.Queue[T | None] = queue.Queue(maxsize=1)
         # in the feeder's context: ``checkpoint()`` deep in an item's work must see the job
         context = contextvars.copy_context()
@@ -54,38 +57,43 @@ class _Stage(Generic[T]):
         self._thread.start()
 
     def put(self, batch: T) -> None:
-        self._raise()
+        self.check()
         while True:  # a dead step must not leave its feeder blocked on a full queue
             try:
                 self._queue.put(batch, timeout=0.5)
                 return
             except queue.Full:
-                self._raise()
+                self.check()
 
     def close(self) -> None:
         """Wait for every batch to be done; raises the step's failure, if any."""
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
-        self._raise()
+        self.check()
 
     def abandon(self) -> None:
         """Stop after the batch in hand (the load failed or was cancelled)."""
         with self._queue.mutex:
+            self._abandoned = True
             self._queue.queue.clear()
             self._queue.not_full.notify_all()
         self._queue.put(None)
         self._thread.join()
+        if self.error is not None and not isinstance(self.error, JobCancelled):
+            log.warning("%s stopped: %s", self.name, self.error)  # else lost with the load
 
-    def _raise(self) -> None:
+    def check(self) -> None:
+        """Raise the step's failure, if it has failed."""
         if self.error is not None:
             raise self.error
 
     def _loop(self) -> None:
         while (batch := self._queue.get()) is not None:
-            if self.error is not None:
+            if self.error is not None or self._abandoned:
                 continue  # drain: nothing more is done after a failure
             try:
+                checkpoint()  # a cancelled load encodes and writes nothing more
                 self.run(batch)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the feeder's thread
                 self.error = exc
@@ -129,7 +137,15 @@ class Loader:
         # three steps overlap: this thread reads and looks up the next batch while
         # the one before is encoded and the one before that is written
         writer: _Stage[list[EncodedItem]] = _Stage("load-writer", self._write)
-        self.encoder = _Stage("load-encoder", lambda fresh: writer.put(self._encode(fresh)))
+
+        def encode(fresh: list[Record]) -> None:
+            writer.check()  # a failed writer: nothing more is worth encoding
+            encoded = self._encode(fresh)
+            for item in encoded:  # the writer needs only the label: free the content
+                item.record = dataclasses.replace(item.record, payload=None)
+            writer.put(encoded)
+
+        self.encoder = _Stage("load-encoder", encode)
         try:
             try:
                 for source in sources:

@@ -599,6 +599,7 @@ class VectorStore:
         index = MilvusClient.prepare_index_params()
         index.add_index(
             field_name="vector",
+            index_name="vector",  # named as the field: what ``index_of`` asks for
             index_type=spec.index_type,
             metric_type=spec.metric,
             params=dict(spec.index_params),
@@ -621,7 +622,7 @@ class VectorStore:
         # sleeps 0.5 s before it first asks, a second per new text collection (two
         # indexes) for indexes of an empty collection that are ready at once
         self._call("create_index", spec.name, index, sync=False)
-        self._wait_for_indexes(spec.name, [p.index_name or p.field_name for p in index])
+        self._wait_for_indexes(spec.name, [p.index_name for p in index])
         self._ensure_loaded(spec.name)
         log.info(
             "created collection %s (%s, %d-d, %s%s)",
@@ -635,16 +636,19 @@ class VectorStore:
     def _wait_for_indexes(self, name: str, indexes: list[str]) -> None:
         """Wait until Milvus says each of ``indexes`` on ``name`` is built, asking
         after 10 ms, then less and less often (at most every 0.5 s), within the
-        index deadline (``Unavailable`` after it)."""
-        deadline = time.monotonic() + self._deadline_s("create_index")
+        index deadline (``Unavailable`` after it). An index Milvus does not find
+        (``describe_index`` answers nothing) is asked for again for 10 s, then is a
+        ``StoreError``: it was just made, under that name."""
+        start = time.monotonic()
+        deadline = start + self._deadline_s("create_index")
         pause = 0.01
         for index in indexes:
             while True:
-                info = self._call("describe_index", name, index) or {}
-                state = str(info.get("state", "Finished"))
+                info = self._call("describe_index", name, index)
+                state = "Missing" if not info else str(info.get("state", "Finished"))
                 if state == "Finished":
                     break
-                if state == "Failed":
+                if state == "Failed" or (state == "Missing" and time.monotonic() > start + 10):
                     raise StoreError(f"Milvus could not build index {index!r} of {name!r}")
                 if time.monotonic() > deadline:
                     raise Unavailable(f"Milvus did not build index {index!r} of {name!r} in time")
@@ -1077,7 +1081,9 @@ def _add_bm25(schema: Any, index: Any, text_field: str) -> None:
             output_field_names=[sparse],
         )
     )
-    index.add_index(field_name=sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    index.add_index(
+        field_name=sparse, index_name=sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
+    )
 
 
 def _dense_similarity(metric: Metric, query: np.ndarray, vector: Any) -> float:
