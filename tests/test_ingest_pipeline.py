@@ -104,7 +104,9 @@ def _load_with(
         dataclasses.replace(TEXT_APP, to_rows=to_rows),
         settings,
         store,
-        encoder_cache=dict(shared_encoders),
+        # the model only: this runtime makes (and closes) a model thread of its own,
+        # not the one other tests' apps left in the session's shared dict
+        encoder_cache={"minilm": shared_encoders["minilm"]},
     )
     source = tmp_path / "docs.jsonl"
     source.write_text("\n".join(lines))
