@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import numpy as np
 from bench_text import QUERIES, cached_vectors, documents, fill_collection, in_child_process
-from harness import free_port, start_server
+from harness import free_port, start_server, wait_job
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -192,9 +192,7 @@ def bench_image(requests: int) -> dict[str, Any]:
             url = f"http://127.0.0.1:{port}"
             files = [("files", (p.name, p.read_bytes())) for p in stored]
             job = httpx.post(f"{url}/api/image/load", files=files, timeout=300).json()
-            while job["state"] in ("queued", "running"):
-                time.sleep(0.5)
-                job = httpx.get(f"{url}/api/jobs/{job['id']}").json()
+            job = wait_job(url, job["id"])
             assert job["state"] == "done", job
         finally:
             proc.terminate()

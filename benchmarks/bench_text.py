@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from harness import free_port, start_server
+from harness import free_port, start_server, wait_job
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -248,12 +248,7 @@ def ingestion_through_api(docs: list[str]) -> dict[str, Any]:
             files=[("files", ("docs.jsonl", body.encode()))],
         )
         accepted_ms = (time.perf_counter() - t) * 1000
-        job_id = r.json()["id"]
-        while True:
-            job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
-            if job["state"] not in ("queued", "running"):
-                break
-            time.sleep(0.2)
+        job = wait_job(server.url, r.json()["id"])
         wall = time.perf_counter() - t
     finally:
         server.stop()

@@ -45,8 +45,9 @@ def _busy(encoder: BatchingEncoder, items: list[Any]) -> threading.Thread:
     on its first chunk, so that what is submitted next queues behind it."""
     load = threading.Thread(target=encoder.encode, args=(items,))
     load.start()
+    step = encoder.text_chunk if isinstance(items[0], str) else encoder.load_chunk
     deadline = time.monotonic() + 60
-    while encoder._queue.qsize() != len(items) // encoder.load_chunk - 1:
+    while encoder._queue.qsize() != len(items) // step - 1:
         assert time.monotonic() < deadline, "the load never reached the model"
         time.sleep(0.001)
     return load
@@ -121,12 +122,12 @@ def test_a_load_is_read_in_chunks_of_one_length_and_answered_in_order(minilm: An
         encoder.close()
     # every caller's row is the row of its own text, in the caller's order
     np.testing.assert_allclose(got, minilm.encode(texts), atol=2e-5)
-    # the model read the texts longest first, in chunks of the load's size
-    assert [len(c) for c in model.calls] == [64, 64, 12]
+    # the model read the texts longest first, in chunks of the text chunk size
+    assert [len(c) for c in model.calls] == [16] * 8 + [12]
     read = [t for chunk in model.calls for t in chunk]
     assert sorted(read) == sorted(texts)
     assert [len(t) for t in read] == sorted(map(len, texts), reverse=True)
-    in_order = [texts[i : i + 64] for i in range(0, len(texts), 64)]
+    in_order = [texts[i : i + 16] for i in range(0, len(texts), 16)]
     assert _padded(model.calls) < 0.6 * _padded(in_order)
 
 

