@@ -18,6 +18,9 @@ Writes (merges into) benchmarks/results/memory.json under ``--label``.
 
     .venv/bin/python benchmarks/bench_memory.py --label head
     .venv/bin/python benchmarks/bench_memory.py --checkout /tmp/base --label before-issue-11
+
+``--apps`` serves only those apps: the baseline had fewer apps, so the demo loaded less
+(``--apps text,qa,image,audio,video,objects,molecule,dna,recommend`` is its list).
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def wait_demo(url: str, timeout_s: float) -> list[dict[str, Any]]:
     raise RuntimeError(f"the demo did not finish in {timeout_s:.0f} s: {jobs}")
 
 
-def measure(checkout: Path, timeout_s: float) -> dict[str, Any]:
+def measure(checkout: Path, timeout_s: float, apps: list[str] | None) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -129,6 +132,8 @@ def measure(checkout: Path, timeout_s: float) -> dict[str, Any]:
         "PYTHONPATH": str(checkout / "src"),
     }
     env.pop("FINDALIKE_APPS", None)
+    if apps:
+        env["FINDALIKE_APPS"] = json.dumps(apps)
     command = [sys.executable, "-m", "findalike.cli", "serve", "--demo"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     started = time.perf_counter()
@@ -169,14 +174,21 @@ def main() -> None:
     ap.add_argument("--checkout", type=Path, default=REPO, help="a findalike checkout")
     ap.add_argument("--label", default="head")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds for the demo")
+    ap.add_argument(
+        "--apps",
+        default="",
+        help="comma-separated apps to serve (default: all); compare checkouts on the same apps",
+    )
     args = ap.parse_args()
+    apps = [a for a in args.apps.split(",") if a] or None
     checkout = args.checkout.resolve()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True
     ).stdout.strip()
     load_before = os.getloadavg()
-    result = measure(checkout, args.timeout)
+    result = measure(checkout, args.timeout, apps)
     result.update(
+        apps=apps or "all",
         commit=commit,
         load_average_before=[round(x, 1) for x in load_before],
         load_average_after=[round(x, 1) for x in os.getloadavg()],

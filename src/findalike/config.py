@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         ge=1,
         description="Model inputs per batch of a load (passages for text), for apps that "
         "set no batch size of their own. A text model reads a batch longest first in chunks "
-        "of 64, so larger batches pad less; progress moves once a batch is stored.",
+        "of 16, so larger batches pad less; progress moves once a batch is stored.",
     )
     insert_batch_rows: int = Field(
         2000, ge=1, description="Rows per Milvus insert (kept well under gRPC's 64 MB limit)."
