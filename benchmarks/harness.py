@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from findalike.jobs import TERMINAL_STATES
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -66,9 +68,6 @@ def start_server(
     raise RuntimeError(f"the server did not start (apps {apps}, data {data_dir})")
 
 
-FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
-
-
 def wait_job(url: str, job_id: str, timeout_s: float = 600.0) -> dict[str, Any]:
     """The job's final record, read from its event stream (``/api/jobs/{id}/events``):
     one connection that the server writes to when the job changes. Polling with a new
@@ -80,7 +79,7 @@ def wait_job(url: str, job_id: str, timeout_s: float = 600.0) -> dict[str, Any]:
         for line in r.iter_lines():
             if line.startswith("event:"):
                 event = line.partition(":")[2].strip()
-            elif line.startswith("data:") and event in FINAL_STATES:
+            elif line.startswith("data:") and event in TERMINAL_STATES:
                 job: dict[str, Any] = json.loads(line.partition(":")[2])
                 return job
     raise RuntimeError(f"the event stream of job {job_id} ended before the job did")

@@ -203,3 +203,25 @@ def test_a_store_refusal_stops_the_load_at_once_and_keeps_what_was_stored(
         assert ended.done == 0 and rt.store.count(rt.collection) == 0
         # the encoder stopped within a batch or two of the refusal, not at the end
         assert len(calls) <= 3, calls
+
+
+@pytest.mark.timeout(120)
+def test_a_store_refusal_mid_load_keeps_the_batches_written_before_it(
+    tmp_path: Path, shared_encoders: dict[str, Any]
+) -> None:
+    def rows_then_a_bad_one(rt: AppRuntime, records: Any) -> Any:
+        encoded = passage_rows(rt, records)
+        if any(r.fields["title"] == "t9" for r in records):  # the third batch of four
+            encoded[0].rows[0]["vector"] = np.zeros(3, dtype=np.float32)  # not 384-d
+        return encoded
+
+    with _load_with(tmp_path, shared_encoders, rows_then_a_bad_one, _documents(12)) as (
+        jobs,
+        job_id,
+        rt,
+    ):
+        ended = jobs.wait(job_id, timeout_s=60)
+        assert ended.state == "failed", ended
+        # the two batches written before the refusal are stored, whole
+        assert ended.done == 8
+        assert rt.store.count(rt.collection) == 8

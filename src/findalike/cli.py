@@ -650,7 +650,7 @@ def _print_archive_report(report: ArchiveReport, verb: str) -> None:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _client(server: str) -> httpx.Client:
+def _http_client(server: str) -> httpx.Client:
     """An HTTP client for ``server``. Making one takes ~55 ms of CPU (it reads the CA
     bundle), so a command that asks many times (``_watch``) keeps one."""
     headers = {"Authorization": f"Bearer {_Client.api_key}"} if _Client.api_key else {}
@@ -664,7 +664,7 @@ def _request(
         if client is not None:
             r = client.request(method, path, **kwargs)
         else:
-            with _client(server) as fresh:
+            with _http_client(server) as fresh:
                 r = fresh.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
         _fail(f"cannot reach findalike at {server}: {exc} (is `findalike serve` running?)")
@@ -741,7 +741,7 @@ def _watch(server: str, job_id: str) -> None:
     )
     # one client for the whole watch: a new one every half second took ~11% of a core,
     # on the machine whose cores the load itself needs when the server is local
-    with _client(server) as client, Progress(*columns, console=console) as progress:
+    with _http_client(server) as client, Progress(*columns, console=console) as progress:
         task = progress.add_task("queued", total=None, rate="")
         while True:
             job = _request("GET", server, f"/api/jobs/{job_id}", client=client)
