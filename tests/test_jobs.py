@@ -301,3 +301,69 @@ def test_finished_jobs_leave_memory_but_stay_readable(tmp_path: Path) -> None:
     with pytest.raises(Conflict):
         manager.cancel(ids[0])
     manager.shutdown()
+
+
+OPEN_RECORDS = """
+import sys, time
+from pathlib import Path
+from findalike.apps.recommend.ratings import RatingsStore
+from findalike.jobs import JobManager
+
+start = float(sys.argv[2])
+while time.time() < start:  # all open the files at once, as serve --workers N does
+    pass
+JobManager(Path(sys.argv[1]) / "jobs.sqlite").shutdown()
+RatingsStore(Path(sys.argv[1]) / "ratings.sqlite").has_user("u1")
+"""
+
+
+def test_workers_starting_together_on_new_records_all_start(tmp_path: Path) -> None:
+    """The workers of ``serve --workers N`` open the new jobs (and ratings) file at the
+    same moment; each creates the schema if it is missing, and none may fail for
+    another's doing (two adding the same column, or one switching the file to WAL while
+    another did, failed a worker's start-up)."""
+    start = time.time() + 3.0  # past every interpreter's start-up
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_RECORDS, str(tmp_path), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    jobs = sqlite3.connect(tmp_path / "jobs.sqlite")
+    columns = [row[1] for row in jobs.execute("PRAGMA table_info(jobs)")]
+    assert columns == ["id", "created_at", "body", "state", "owner", "cancel"]
+    assert jobs.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    ratings = sqlite3.connect(tmp_path / "ratings.sqlite")
+    assert ratings.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    tables = ratings.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert {row[0] for row in tables} == {"ratings", "items"}
+
+
+def test_records_written_before_states_were_columns_are_read_and_extended(
+    tmp_path: Path,
+) -> None:
+    """A jobs file of findalike 0.2 (id, created_at, body only) gains the columns, keeps
+    its jobs and takes new ones."""
+    db = tmp_path / "jobs.sqlite"
+    old = JobManager(tmp_path / "new.sqlite")
+    job = old.submit("text", lambda ctx: "ok")
+    done = old.wait(job.id, 30)
+    old.shutdown()
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, created_at TEXT, body TEXT)")
+        conn.execute(
+            "INSERT INTO jobs VALUES (?, ?, ?)",
+            (done.id, done.created_at.isoformat(), done.model_dump_json()),
+        )
+    jobs = JobManager(db)
+    assert jobs.get(done.id).state == "done"
+    assert [j.id for j in jobs.list()] == [done.id]
+    later = jobs.submit("text", lambda ctx: "ok")
+    assert jobs.wait(later.id, 30).state == "done"
+    assert {j.id for j in JobManager(db).list()} == {done.id, later.id}
+    jobs.shutdown()

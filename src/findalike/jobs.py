@@ -41,6 +41,7 @@ from asgi_correlation_id import correlation_id
 from pydantic import BaseModel, Field
 
 from findalike.errors import Conflict, FindalikeError, NotFound
+from findalike.sqlitedb import set_up_wal
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,19 @@ class JobContext:
 Work = Callable[[JobContext], str | None]
 
 
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at TEXT, body TEXT,"
+        " state TEXT, owner TEXT, cancel INTEGER)"
+    )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for column, kind in (("state", "TEXT"), ("owner", "TEXT"), ("cancel", "INTEGER")):
+        if column not in columns:  # records written by findalike 0.2 and older
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)")
+    db.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT, at TEXT)")
+
+
 class JobManager:
     """Runs jobs in ``workers`` threads and keeps their records in ``db_path``."""
 
@@ -176,21 +190,8 @@ class JobManager:
         """This process, as recorded in the jobs it runs."""
         self.finished_counts: dict[str, int] = {}
         """Jobs ended in this process, by final state (for ``/metrics``)."""
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        set_up_wal(db_path, _create_schema)  # WAL: readers in other workers never block
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")  # readers in other workers never block
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at TEXT, body TEXT)"
-        )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        for column, kind in (("state", "TEXT"), ("owner", "TEXT"), ("cancel", "INTEGER")):
-            if column not in columns:  # records written by findalike 0.2 and older
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
-        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state)")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT, at TEXT)"
-        )
-        self._db.commit()
         self._mark_interrupted()
         self._watcher = threading.Thread(
             target=self._watch_cancels, name="findalike-job-cancels", daemon=True

@@ -26,6 +26,7 @@ import numpy as np
 
 from findalike.app import ReadFailure, Record, content_id
 from findalike.errors import InvalidInput
+from findalike.sqlitedb import set_up_wal
 
 MAX_ID_CHARS = 128
 """Longest user or item id (Milvus row ids are ``{item}:0`` of at most 160 bytes)."""
@@ -258,6 +259,17 @@ def _number(value: str, what: str) -> float:
 # -- keeping ------------------------------------------------------------------
 
 
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS ratings (user TEXT NOT NULL, item TEXT NOT NULL, "
+        "rating REAL NOT NULL, ts REAL, PRIMARY KEY (user, item))"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS items (item TEXT PRIMARY KEY, title TEXT NOT NULL, "
+        "extra TEXT NOT NULL)"
+    )
+
+
 class RatingsStore:
     """Ratings (one per user and item: a later load overwrites) and item metadata
     in one SQLite file. Thread-safe: one short-lived connection per call."""
@@ -266,17 +278,7 @@ class RatingsStore:
         self.path = path
         self._lock = threading.Lock()
         self._readers = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS ratings (user TEXT NOT NULL, item TEXT NOT NULL, "
-                "rating REAL NOT NULL, ts REAL, PRIMARY KEY (user, item))"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS items (item TEXT PRIMARY KEY, title TEXT NOT NULL, "
-                "extra TEXT NOT NULL)"
-            )
+        set_up_wal(self.path, _create_schema)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
