@@ -528,9 +528,11 @@ def remove_dead_spools(data_dir: Path) -> None:
     """Remove the upload spools of processes that have ended (a crash or a kill
     leaves them behind; their jobs are interrupted, so nothing will read them)."""
     root = data_dir / "spool"
-    if not root.is_dir():
+    try:
+        folders = list(root.iterdir())
+    except (FileNotFoundError, NotADirectoryError):  # none, or another worker removed it
         return
-    for folder in root.iterdir():
+    for folder in folders:
         if not owner_alive(folder.name.replace("-", ":")):
             shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
