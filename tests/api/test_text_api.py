@@ -279,3 +279,51 @@ def test_openapi_docs_and_health(client: TestClient) -> None:
     assert health["status"] == "ok" and health["milvus"]["ok"]
     apps = {a["name"]: a for a in client.get("/api/apps").json()["data"]}
     assert apps["text"]["enabled"] and apps["qa"]["enabled"]
+
+
+OTHER_TOPICS = [
+    "The bakery sells fresh bread and croissants every morning before sunrise.",
+    "Our football team won the league after a penalty shoot-out in the final.",
+    "The bank lowered its mortgage rates for first-time buyers this spring.",
+    "Bees carry pollen between flowers and make honey in their hives.",
+    "The orchestra played a symphony by Beethoven to a full concert hall.",
+    "Engineers tested the new electric car's battery in freezing weather.",
+    "The library opened a reading room for children with picture books.",
+    "Farmers harvested wheat and barley before the autumn rains arrived.",
+    "The chess champion defended her title in a long endgame.",
+    "Doctors recommend washing hands to stop the spread of the flu.",
+    "The museum displayed ancient Roman coins and pottery.",
+    "A new bridge connects the two halves of the city across the river.",
+]
+
+
+def test_grouped_search_reaches_top_k_documents_past_one_long_documents_passages(
+    tmp_path: Path, shared_encoders: dict
+) -> None:
+    """One long document whose passages all match the query fills the first fetch of
+    passages (5 per wanted document): the search asks again for more and still answers
+    ``top_k`` distinct documents, in the order an ungrouped search ranks them."""
+    settings = Settings(data_dir=tmp_path, apps=["text"], text_chunk_words=16)
+    long_doc = " ".join(
+        f"Volcano number {i} erupted at dawn, and red lava, ash and volcanic gas poured "
+        "down its slopes."
+        for i in range(70)
+    )
+    docs = [("Seventy eruptions", long_doc, {"topic": "geology", "year": 2020})]
+    docs += [
+        (f"Note {i}", text, {"topic": "misc", "year": 2000 + i})
+        for i, text in enumerate(OTHER_TOPICS)
+    ]
+    with TestClient(create_app(settings, encoders={"minilm": shared_encoders["minilm"]})) as c:
+        job = _load(c, [("docs.csv", _csv(docs))])
+        assert (job["done"], job["failed"]) == (13, 0), job
+        assert c.get("/api/text/count").json()["vectors"] >= 70
+        for mode in ("semantic", "hybrid"):
+            hits = _search(c, "a volcano erupting lava", top_k=10, mode=mode)
+            assert len(hits) == 10, (mode, [h["title"] for h in hits])
+            assert len({h["item_id"] for h in hits}) == 10
+            assert hits[0]["title"] == "Seventy eruptions"
+            if mode == "semantic":  # the documents of every passage, in rank order
+                flat = _search(c, "a volcano erupting lava", top_k=500, mode=mode, group=False)
+                firsts = list(dict.fromkeys(h["item_id"] for h in flat))[:10]
+                assert [h["item_id"] for h in hits] == firsts

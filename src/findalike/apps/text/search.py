@@ -4,6 +4,7 @@ and a highlighted snippet."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from findalike.app import AppRuntime
 from findalike.apps.text.models import (
@@ -52,17 +53,18 @@ def filter_expression(filters: dict[str, FilterValue]) -> str:
 
 def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
     vector = rt.encoder.encode([req.query])
-    # over-fetch passages so that grouping still leaves top_k distinct documents
-    limit = req.top_k * 5 if req.group else req.top_k
     loaded = rt.has_data()
     choice = choose_mode(rt.store, rt.collection, req.mode) if loaded else ModeChoice("semantic")
-    hits: list[Hit]
-    if choice.mode == "semantic":
-        hits = rt.search_vectors(
-            vector, limit=limit, filter=filter_expression(req.filters), output_fields=OUTPUT_FIELDS
-        )[0]
-    else:
-        hits = ranked_search(
+
+    def fetch(limit: int) -> list[Hit]:
+        if choice.mode == "semantic":
+            return rt.search_vectors(
+                vector,
+                limit=limit,
+                filter=filter_expression(req.filters),
+                output_fields=OUTPUT_FIELDS,
+            )[0]
+        return ranked_search(
             rt.store,
             rt.collection,
             choice.mode,
@@ -74,6 +76,8 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
             filter=filter_expression(req.filters),
             output_fields=["part", *OUTPUT_FIELDS],
         )
+
+    hits = fetch_grouped(fetch, req.top_k) if req.group else fetch(req.top_k)
     terms = query_terms(req.query)
     results: list[TextHit] = []
     seen: set[str] = set()
@@ -98,6 +102,40 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         if len(results) == req.top_k:
             break
     return TextSearchResponse(query=req.query, hits=results, mode=choice.mode, notice=choice.notice)
+
+
+MAX_FETCH = 16384
+"""The most passages one search asks for (Milvus's own cap on ``limit``)."""
+FETCH_FACTOR = 5
+"""Passages fetched per wanted document by a grouped search, at first."""
+
+
+def fetch_grouped(fetch: Callable[[int], list[Hit]], top_k: int) -> list[Hit]:
+    """Passages enough for ``top_k`` distinct documents, or all the collection has.
+
+    Grouping needs more passages than documents: ``FETCH_FACTOR`` per document at
+    first, and four times as many again while the answer holds fewer than ``top_k``
+    documents and more passages may lie further down (one long document's passages
+    can fill the first fetch). The first fetch's size is fixed, not learned from
+    earlier searches, so the same query on the same collection gets the same answer
+    (a fused ranking's order depends on how many candidates it fuses). Measured on
+    Milvus Lite over 10k rows: ~18 ms for 10 or 20 passages, ~23 ms for 50."""
+    limit = min(MAX_FETCH, top_k * FETCH_FACTOR)
+    hits = fetch(limit)
+    while _passages_until(hits, top_k) is None and len(hits) == limit < MAX_FETCH:
+        limit = min(MAX_FETCH, limit * 4)
+        hits = fetch(limit)
+    return hits
+
+
+def _passages_until(hits: list[Hit], top_k: int) -> int | None:
+    """How many of ``hits`` hold the first ``top_k`` distinct documents; None if fewer."""
+    seen: set[str] = set()
+    for i, hit in enumerate(hits):
+        seen.add(hit.item_id)
+        if len(seen) == top_k:
+            return i + 1
+    return None
 
 
 def evaluate_text(rt: AppRuntime, req: TextEvaluateRequest) -> TextEvaluateResponse:
