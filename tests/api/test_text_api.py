@@ -301,7 +301,7 @@ def test_grouped_search_reaches_top_k_documents_past_one_long_documents_passages
     tmp_path: Path, shared_encoders: dict
 ) -> None:
     """One long document whose passages all match the query fills the first fetch of
-    passages (5 per wanted document): the search asks again for more and still answers
+    passages (3 per wanted document): the search asks again for more and still answers
     ``top_k`` distinct documents, in the order an ungrouped search ranks them."""
     settings = Settings(data_dir=tmp_path, apps=["text"], text_chunk_words=16)
     long_doc = " ".join(

@@ -106,8 +106,11 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
 
 MAX_FETCH = 16384
 """The most passages one search asks for (Milvus's own cap on ``limit``)."""
-FETCH_FACTOR = 5
-"""Passages fetched per wanted document by a grouped search, at first."""
+FETCH_FACTOR = 3
+"""Passages fetched per wanted document by a grouped search, at first. On the demo
+speeches (41 documents, 1,615 passages) the first 10 documents of 20 queries lay within
+the first 10-25 passages in semantic mode and 10-29 in hybrid: 3 per document answers
+them all in one fetch."""
 
 
 def fetch_grouped(fetch: Callable[[int], list[Hit]], top_k: int) -> list[Hit]:
