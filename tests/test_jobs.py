@@ -309,9 +309,7 @@ from pathlib import Path
 from findalike.apps.recommend.ratings import RatingsStore
 from findalike.jobs import JobManager
 
-start = float(sys.argv[2])
-while time.time() < start:  # all open the files at once, as serve --workers N does
-    pass
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all at once, as workers start
 JobManager(Path(sys.argv[1]) / "jobs.sqlite").shutdown()
 RatingsStore(Path(sys.argv[1]) / "ratings.sqlite").has_user("u1")
 """
@@ -365,5 +363,7 @@ def test_records_written_before_states_were_columns_are_read_and_extended(
     assert [j.id for j in jobs.list()] == [done.id]
     later = jobs.submit("text", lambda ctx: "ok")
     assert jobs.wait(later.id, 30).state == "done"
-    assert {j.id for j in JobManager(db).list()} == {done.id, later.id}
     jobs.shutdown()
+    reopened = JobManager(db)
+    assert {j.id for j in reopened.list()} == {done.id, later.id}
+    reopened.shutdown()

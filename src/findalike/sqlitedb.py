@@ -22,10 +22,17 @@ def set_up_wal(path: Path, create: Callable[[sqlite3.Connection], None]) -> None
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path.parent / f".{path.name}.lock"), timeout=SETUP_LOCK_TIMEOUT_S):
-        db = sqlite3.connect(str(path), timeout=30.0)
+        # isolation_level None: Python opens no transaction of its own (it would not
+        # around CREATE/ALTER), so the BEGIN below holds every statement of ``create``
+        db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:  # commits, or rolls back on error
+            db.execute("PRAGMA journal_mode=WAL")  # outside a transaction, as SQLite asks
+            db.execute("BEGIN IMMEDIATE")
+            try:
                 create(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         finally:
             db.close()
