@@ -17,7 +17,13 @@ from findalike.api.main import create_app
 from findalike.app import AppRuntime
 from findalike.apps.recommend import APP
 from findalike.apps.recommend.evaluation import _split, evaluate
-from findalike.apps.recommend.ratings import RatingsTable, ReadFailure, Record, read_csv
+from findalike.apps.recommend.ratings import (
+    Rating,
+    RatingsTable,
+    ReadFailure,
+    Record,
+    read_csv,
+)
 from findalike.apps.recommend.recommender import Recommender, recommender
 from findalike.apps.recommend.schemas import EvaluateRequest
 from findalike.config import Settings
@@ -340,6 +346,43 @@ def test_reader_detects_headerless_tab_separated_ratings() -> None:
     assert out[0].label == "u.data:1-2"
     bad = list(read_csv("x.csv", b"user,item,rating\n1,2,nan\n"))
     assert isinstance(bad[0], ReadFailure) and bad[0].label == "x.csv:2"
+
+
+def test_ratings_beyond_the_bound_are_refused_line_by_line() -> None:
+    """1e308 is finite, yet ALS's float32 confidence ``1 + alpha * r`` overflows on it."""
+    out = list(read_csv("x.csv", b"user,item,rating\n1,2,5\n1,3,1e308\n1,4,-2e6\n1,5,1e6\n"))
+    failures = {o.label: o.error for o in out if isinstance(o, ReadFailure)}
+    assert set(failures) == {"x.csv:3", "x.csv:4"}, failures
+    assert "outside" in failures["x.csv:3"] and "1e308" in failures["x.csv:3"]
+    kept = [r.rating for o in out if isinstance(o, Record) for r in o.payload]
+    assert kept == [5.0, 1e6]
+
+
+def test_an_overflowing_stored_rating_fails_training_cleanly_and_keeps_the_model(
+    tmp_path: Path,
+) -> None:
+    """A ratings file written before the bound (or by hand) may hold 1e308: training
+    then fails with a clear message, evaluation answers 400 (it was a 500), and the
+    model in use still serves."""
+    settings = Settings(data_dir=tmp_path, apps=["recommend"])
+    with TestClient(create_app(settings)) as c:
+        ratings = "user,item,rating\n" + "".join(
+            f"u{u},{i},{1 + (u + i) % 5}\n" for u in range(40) for i in range(30) if (u + i) % 4
+        )
+        assert _load(c, ["r.csv"], {"r.csv": ratings.encode()})["state"] == "done"
+        assert _train(c)["state"] == "done"
+        rec = recommender(c.app.state.runtimes["recommend"])  # type: ignore[attr-defined]
+        # several, so that the evaluation's random hold-out cannot hold them all out
+        rec.ratings.add_ratings([Rating(f"u{u}", "1002", 1e308, 7.0) for u in range(10)])
+        job = _train(c)
+        assert job["state"] == "failed", job
+        assert "not finite" in job["message"] and "-1e6..1e6" in job["message"], job
+        assert c.get("/api/recommend/model").json()["version"] == 1
+        r = c.get("/api/recommend/users/u1", params={"top_k": 3})
+        assert r.status_code == 200 and len(r.json()["hits"]) == 3
+        r = c.post("/api/recommend/evaluate", json={})
+        assert r.status_code == 400, r.text
+        assert "not finite" in r.json()["detail"]
 
 
 def test_no_model_yet_is_a_clear_conflict(tmp_path: Path) -> None:

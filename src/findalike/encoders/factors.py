@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from findalike.encoders.base import Metric, VectorKind
-from findalike.errors import InvalidInput
+from findalike.errors import Conflict, InvalidInput
 
 IterationCallback = Callable[[int], None]
 """Called after each ALS iteration with the iteration number (0-based)."""
@@ -116,7 +116,8 @@ def confidence_matrix(
     """The CSR user x item confidence matrix ``1 + alpha * rating`` (duplicates summed)."""
     from scipy.sparse import csr_matrix
 
-    values = (1.0 + alpha * ratings).astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow is refused by ``train_als``
+        values = (1.0 + alpha * ratings).astype(np.float32)
     return csr_matrix((values, (user_idx, item_idx)), shape=shape, dtype=np.float32)
 
 
@@ -124,12 +125,22 @@ def train_als(
     matrix: Any, params: TrainParams, *, on_iteration: IterationCallback | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit ALS on a CSR user x item confidence matrix; returns (user_factors,
-    item_factors) as float32 arrays. ``on_iteration`` may raise to stop training."""
+    item_factors) as float32 arrays. ``on_iteration`` may raise to stop training.
+    ``InvalidInput`` for a matrix with no or non-finite confidences; ``Conflict`` when
+    the fit diverges (non-finite factors): nothing is returned, so the caller keeps the
+    model it had."""
     from implicit.cpu.als import AlternatingLeastSquares
+    from implicit.recommender_base import ModelFitError
     from threadpoolctl import threadpool_limits
 
     if matrix.nnz == 0:
         raise InvalidInput("There are no ratings to train on.")
+    if not np.isfinite(matrix.data).all():
+        raise InvalidInput(
+            "Some confidences (1 + alpha * rating) are not finite numbers: the stored "
+            "ratings hold a value too large to train on. Drop the ratings and load them "
+            "again (ratings must lie in -1e6..1e6)."
+        )
 
     def callback(iteration: int, _elapsed_s: float, _loss: float) -> None:
         if on_iteration is not None:
@@ -144,11 +155,15 @@ def train_als(
             iterations=params.iterations,
             random_state=params.seed,
         )
-        model.fit(matrix, show_progress=False, callback=callback)
-    return (
-        np.ascontiguousarray(model.user_factors, dtype=np.float32),
-        np.ascontiguousarray(model.item_factors, dtype=np.float32),
-    )
+        try:
+            model.fit(matrix, show_progress=False, callback=callback)
+        except ModelFitError as exc:
+            raise Conflict(f"Training failed ({exc}); the model in use is unchanged.") from exc
+    user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+    item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+    if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()):
+        raise Conflict("Training diverged (non-finite factors); the model in use is unchanged.")
+    return user_factors, item_factors
 
 
 def fold_in(model: FactorModel, item_rows: Sequence[int], ratings: Sequence[float]) -> np.ndarray:

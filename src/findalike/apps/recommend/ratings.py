@@ -28,6 +28,11 @@ from findalike.app import ReadFailure, Record, content_id
 from findalike.errors import InvalidInput
 from findalike.sqlitedb import set_up_wal
 
+MAX_ABS_RATING = 1e6
+"""Ratings (loaded or folded in) lie in -1e6..1e6: ALS turns a rating into a float32
+confidence ``1 + alpha * rating``, and one rating near float32's limit (~3.4e38)
+overflows it and poisons every factor with NaN."""
+
 MAX_ID_CHARS = 128
 """Longest user or item id (Milvus row ids are ``{item}:0`` of at most 160 bytes)."""
 
@@ -199,6 +204,10 @@ def _parse_rating(row: list[str], columns: tuple[int, int, int, int | None]) -> 
     user = _identifier(row[user_col], "user")
     item = _identifier(row[item_col], "item")
     rating = _number(row[rating_col], "rating")
+    if abs(rating) > MAX_ABS_RATING:
+        raise ValueError(
+            f"rating {row[rating_col].strip()!r} is outside -{MAX_ABS_RATING:g}..{MAX_ABS_RATING:g}"
+        )
     timestamp = None
     if time_col is not None and time_col < len(row) and row[time_col].strip():
         timestamp = _number(row[time_col], "timestamp")

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
+from findalike.apps.recommend.ratings import MAX_ABS_RATING
 from findalike.contract import (
     TOP_K_DEFAULT,
     TOP_K_MAX,
@@ -53,7 +54,7 @@ class SimilarItems(SearchResponse):
     hits: list[SimilarItem] = Field(description="Most similar first.")
 
 
-FoldInRating = Annotated[FiniteFloat, Field(ge=-1e6, le=1e6)]
+FoldInRating = Annotated[FiniteFloat, Field(ge=-MAX_ABS_RATING, le=MAX_ABS_RATING)]
 """Finite and bounded: a NaN, an infinity or 1e308 would poison the folded-in vector."""
 
 
