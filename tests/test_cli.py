@@ -198,3 +198,30 @@ def test_serve_with_lite_in_its_own_process_stops_it_however_it_ends(tmp_path: P
     own.proc.wait(30)
     _, alive = psutil.wait_procs([lite], timeout=30)
     assert not alive, "Milvus Lite outlived a killed serve"
+
+
+def test_serve_caps_open_connections_with_a_503(tmp_path: Path) -> None:
+    """FINDALIKE_MAX_CONNECTIONS reaches uvicorn: connections that only trickle their
+    headers fill the cap, the next request is refused at once, and closing them
+    frees it."""
+    server = Server(tmp_path, {"FINDALIKE_APPS": '["dna"]', "FINDALIKE_MAX_CONNECTIONS": "3"})
+    server.start()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no end
+            idle.append(sock)
+        time.sleep(0.5)  # the server has accepted them
+        r = httpx.get(f"{server.url}/api/health", timeout=10)
+        assert r.status_code == 503, r.text
+        for sock in idle:
+            sock.close()
+        deadline = time.monotonic() + 10
+        while (code := httpx.get(f"{server.url}/api/health", timeout=10).status_code) != 200:
+            assert time.monotonic() < deadline, code
+            time.sleep(0.2)
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()

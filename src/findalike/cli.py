@@ -150,6 +150,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=log_config(log_level),
+            limit_concurrency=settings.max_connections,
         )
 
 
@@ -219,6 +220,7 @@ def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> 
             workers=settings.workers,
             log_level=log_level,
             log_config=log_config(log_level),
+            limit_concurrency=settings.max_connections,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -80,6 +80,31 @@ class Settings(BaseSettings):
         description="Most bytes one load unzips from its zip archives, all "
         "members together (counted as read, whatever the headers claim); members past it fail.",
     )
+    max_connections: int = Field(
+        256,
+        ge=1,
+        description="Open connections (and requests in progress) one worker process "
+        "accepts; past it, uvicorn answers 503 at once (its limit_concurrency).",
+    )
+    max_event_watchers: int = Field(
+        64,
+        ge=1,
+        description="Job event streams (GET /api/jobs/{id}/events) one worker process "
+        "keeps open at once; past it, 503 with Retry-After.",
+    )
+    body_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="A request body must arrive within this many seconds, plus one second "
+        "per FINDALIKE_BODY_MIN_RATE_BYTES received (408 and the connection closed "
+        "otherwise): a client trickling bytes cannot hold a connection for long.",
+    )
+    body_min_rate_bytes: int = Field(
+        500,
+        ge=1,
+        description="Bytes of a request body that earn one more second of "
+        "FINDALIKE_BODY_TIMEOUT_S (the slowest upload rate accepted, on average).",
+    )
     max_query_bytes: int = Field(
         20 * 1024**2, description="Largest query upload (an image, a clip) for a search."
     )

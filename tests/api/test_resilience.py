@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.config import Settings
 from findalike.store import CollectionSpec, VectorStore
-from tests.conftest import REPO, wait_job
+from tests.conftest import REPO, serving, wait_job
 
 SOTU = REPO / "datasets" / "sotu" / "sotu.jsonl.gz"
 
@@ -170,3 +170,34 @@ def test_upload_spools_left_by_a_crash_are_removed_at_start(tmp_path: Path) -> N
     with TestClient(create_app(settings)) as c:
         assert c.get("/api/jobs").status_code == 200
         assert not (tmp_path / "spool").exists()
+
+
+def test_event_streams_past_the_cap_get_503_with_retry_after(tmp_path: Path) -> None:
+    """FINDALIKE_MAX_EVENT_WATCHERS=2: a third watcher of a running job is refused with
+    ``Retry-After`` (a thousand were all accepted and slowed every request); a
+    closed stream gives its slot back."""
+    import httpx
+
+    release = threading.Event()
+    settings = Settings(data_dir=tmp_path, apps=["dna"], max_event_watchers=2)
+    app = create_app(settings)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        job = app.state.jobs.submit("dna", lambda ctx: release.wait(60) and None)
+        events = f"/api/jobs/{job.id}/events"
+        try:
+            with client.stream("GET", events) as one, client.stream("GET", events) as two:
+                assert one.status_code == two.status_code == 200
+                third = client.get(events)
+                assert third.status_code == 503, third.text
+                assert third.headers["retry-after"] == "5"
+                assert "FINDALIKE_MAX_EVENT_WATCHERS" in third.json()["detail"]
+                assert client.get(f"/api/jobs/{job.id}").status_code == 200  # polling works
+            deadline = time.monotonic() + 10
+            while True:  # the server notices the closed streams within a poll or two
+                with client.stream("GET", events) as again:
+                    if again.status_code == 200:
+                        break
+                assert time.monotonic() < deadline, again.status_code
+                time.sleep(0.2)
+        finally:
+            release.set()

@@ -240,6 +240,86 @@ def test_an_oversized_json_body_is_413_and_never_read(open_client: TestClient) -
     assert not received  # refused on the declared length: not one byte read
 
 
+def test_an_oversized_chunked_body_is_413_not_400(open_client: TestClient) -> None:
+    """No Content-Length: counted as it streams; FastAPI turns any error while reading
+    a JSON body into a 400, which must not hide the 413."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"sequence": "'
+        for _ in range(40):
+            yield b"A" * 64 * 1024
+        yield b'"}'
+
+    r = open_client.post(
+        "/api/dna/classify", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413, r.text
+    assert "limit" in r.json()["detail"]
+    assert r.headers["connection"] == "close"
+
+
+def _asgi_post(app: Any, receive: Any, body_bytes: int) -> list[dict[str, Any]]:
+    """Run one POST through the ASGI app with a hand-made ``receive``; the messages sent."""
+    import anyio
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/dna/classify",
+        "raw_path": b"",
+        "root_path": "",
+        "scheme": "http",
+        "query_string": b"",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "asgi": {"version": "3.0"},
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(body_bytes).encode()),
+        ],
+    }
+    anyio.run(app, scope, receive, send)
+    return sent
+
+
+def test_a_trickled_body_is_cut_off_with_408(tmp_path: Path) -> None:
+    """A client sending a byte at a time (slowloris) is answered 408 once the body's
+    time is up (here 0.3 s plus 1 s per 1,000 bytes), and the app never sees it."""
+    import anyio
+
+    settings = _settings(tmp_path, body_timeout_s=0.3, body_min_rate_bytes=1000)
+    with TestClient(create_app(settings)) as c:
+        chunks_sent: list[int] = []
+
+        async def trickle() -> dict[str, Any]:
+            if chunks_sent:
+                await anyio.sleep(0.1)
+            chunks_sent.append(1)
+            more = len(chunks_sent) < 40  # bounded: ends (as bad JSON) if never cut off
+            return {"type": "http.request", "body": b"A", "more_body": more}
+
+        sent = _asgi_post(c.app, trickle, 40)
+        assert sent[0]["status"] == 408
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        assert b"too slowly" in body and b"FINDALIKE_BODY_TIMEOUT_S" in body
+        assert 2 <= len(chunks_sent) <= 10  # cut off after ~0.3 s, not read to the end
+
+        # the same bytes at once are answered by the app itself
+        parts = [b'{"sequence": "ACGTACGTACGTAAAACCCGGG"}']
+
+        async def whole() -> dict[str, Any]:
+            return {"type": "http.request", "body": parts.pop(), "more_body": False}
+
+        assert _asgi_post(c.app, whole, 36)[0]["status"] == 200
+
+
 def test_a_load_may_be_large(open_client: TestClient) -> None:
     fasta = FASTA + b">s3 class=C\n" + b"ACGT" * (600 * 1024) + b"\n"  # 2.4 MB > JSON limit
     r = open_client.post("/api/dna/load", files=[("files", ("big.fa", fasta))])

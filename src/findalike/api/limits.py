@@ -5,15 +5,24 @@ Each route's limit is written into its OpenAPI operation as ``x-max-body-bytes``
 take ``FINDALIKE_MAX_UPLOAD_BYTES``, query uploads ``FINDALIKE_MAX_QUERY_BYTES``,
 JSON routes ``FINDALIKE_MAX_JSON_BYTES`` or, where a field carries base64 media,
 that field's ``max_length``. A declared ``Content-Length`` over the limit is refused
-before anything is read; a chunked body is counted as it streams and refused as soon
-as it passes the limit. A 150 MiB JSON search is never buffered.
+before anything is read; a chunked body (no ``Content-Length``) is counted as it
+streams and refused with the same 413 as soon as it passes the limit. A 150 MiB JSON
+search is never buffered.
+
+A body must also arrive in time, as Apache's ``mod_reqtimeout`` has it: within
+``FINDALIKE_BODY_TIMEOUT_S`` seconds, plus one second for every
+``FINDALIKE_BODY_MIN_RATE_BYTES`` bytes received. A client that trickles a byte every
+few seconds (slowloris) gets a 408 and its connection closed, instead of holding a
+worker's slot for as long as it likes; a 1 GiB upload at 10 MB/s is never cut.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,8 +35,15 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """Raised into the app from ``receive`` when a body is over its limit or late; the
+    middleware answers for it, even where the app caught it (FastAPI turns any error
+    while reading a JSON body into a 400)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 def body_limit(max_bytes: int) -> dict[str, Any]:
@@ -98,12 +114,21 @@ def _path_pattern(template: str) -> re.Pattern[str]:
 
 class BodySizeLimit:
     """Refuses bodies over their route's ``x-max-body-bytes`` (``default_bytes`` for a
-    path no route matches) with a 413, before or while they are read. The table of
-    limits is read from the app's OpenAPI document at the first request."""
+    path no route matches) with a 413, before or while they are read, and bodies that
+    arrive too slowly (see the module docstring) with a 408. The table of limits is
+    read from the app's OpenAPI document at the first request."""
 
-    def __init__(self, app: ASGIApp, default_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default_bytes: int,
+        timeout_s: float = 20.0,
+        min_rate_bytes: int = 500,
+    ) -> None:
         self.app = app
         self.default_bytes = default_bytes
+        self.timeout_s = timeout_s
+        self.min_rate_bytes = min_rate_bytes
         self._table: list[tuple[re.Pattern[str], dict[str, int]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,31 +139,45 @@ class BodySizeLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await _refuse(max_bytes, scope, receive, send)
+            await _refuse(413, _too_large(max_bytes), scope, receive, send)
             return
         seen = 0
-        started = False
+        started = time.monotonic()
+        refused: BodyRefused | None = None
+        response_started = False
 
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def checked_receive() -> Message:
+            nonlocal seen, refused
+            if refused is not None:
+                raise refused
+            allowed_s = self.timeout_s + seen / self.min_rate_bytes
+            left_s = started + allowed_s - time.monotonic()
+            with anyio.move_on_after(max(left_s, 0.0)) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                refused = BodyRefused(408, _too_slow(self.timeout_s, self.min_rate_bytes))
+                raise refused
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
-                    raise BodyTooLarge
+                    refused = BodyRefused(413, _too_large(max_bytes))
+                    raise refused
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if refused is not None and not response_started:
+                return  # the app's answer to the error it caught: ours goes instead
             if message["type"] == "http.response.start":
-                started = True
+                response_started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _refuse(max_bytes, scope, receive, send)
+            await self.app(scope, checked_receive, guarded_send)
+        except BodyRefused:
+            pass
+        if refused is not None and not response_started:
+            await _refuse(refused.status, refused.detail, scope, receive, send)
 
     def _limit(self, scope: Scope) -> int:
         if self._table is None:
@@ -169,10 +208,18 @@ def _limits_table(schema: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[st
     return [(pattern, limits) for _, pattern, limits in rows]
 
 
-async def _refuse(max_bytes: int, scope: Scope, receive: Receive, send: Send) -> None:
-    response = error_response(
-        413,
-        f"The request body is over this route's {max_bytes}-byte limit.",
-        headers={"Connection": "close"},
+def _too_large(max_bytes: int) -> str:
+    return f"The request body is over this route's {max_bytes}-byte limit."
+
+
+def _too_slow(timeout_s: float, min_rate_bytes: int) -> str:
+    return (
+        f"The request body arrived too slowly: it must come within {timeout_s:g} s plus "
+        f"1 s per {min_rate_bytes} bytes (FINDALIKE_BODY_TIMEOUT_S, "
+        "FINDALIKE_BODY_MIN_RATE_BYTES)."
     )
+
+
+async def _refuse(status: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(status, detail, headers={"Connection": "close"})
     await response(scope, receive, send)

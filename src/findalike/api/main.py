@@ -26,6 +26,7 @@ from findalike.api.metrics import RequestMetrics, install_metrics
 from findalike.api.routes import jobs as jobs_routes
 from findalike.api.routes import system
 from findalike.api.routes.app_routes import make_app_router
+from findalike.api.routes.jobs import EventWatchers
 from findalike.api.security import AccessGuard, ApiKeys
 from findalike.app import AppRuntime
 from findalike.apps import discover
@@ -132,6 +133,7 @@ def create_app(
     app.state.store = store
     app.state.runtimes = runtimes
     app.state.disabled = disabled
+    app.state.event_watchers = EventWatchers(settings.max_event_watchers)
     install_error_handlers(app)
     latency = install_metrics(app, runtimes, store)
     app.include_router(system.router)
@@ -143,7 +145,12 @@ def create_app(
 
     annotate_body_limits(app, settings)
     # the last added runs first: the guard refuses before any body is read
-    app.add_middleware(BodySizeLimit, default_bytes=settings.max_json_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        default_bytes=settings.max_json_bytes,
+        timeout_s=settings.body_timeout_s,
+        min_rate_bytes=settings.body_min_rate_bytes,
+    )
     app.add_middleware(
         AccessGuard,
         keys=ApiKeys.parse(settings.api_keys.get_secret_value()),
