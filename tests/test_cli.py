@@ -225,3 +225,25 @@ def test_serve_caps_open_connections_with_a_503(tmp_path: Path) -> None:
         for sock in idle:
             sock.close()
         server.stop()
+
+
+def test_keys_never_reach_the_servers_log_access_lines_included(tmp_path: Path) -> None:
+    """The real ``serve`` log (uvicorn's access log through findalike's log
+    configuration): a key sent in a header, in the cookie or (refused) in the URL is
+    not written, while the request itself is."""
+    read_key, write_key = "read-key-0123456789abcdef", "write-key-0123456789abcdef"
+    server = Server(
+        tmp_path,
+        {"FINDALIKE_APPS": '["dna"]', "FINDALIKE_API_KEYS": f"read:{read_key},write:{write_key}"},
+    )
+    server.start()
+    try:
+        assert httpx.get(f"{server.url}/api/apps", headers={"X-API-Key": read_key}).is_success
+        url_key = httpx.get(f"{server.url}/api/apps?api_key={write_key}&top_k=3")
+        assert url_key.status_code == 401  # a key in a URL is not a key
+        httpx.get(f"{server.url}/api/dna/count", cookies={"findalike_key": read_key})
+    finally:
+        server.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert 'GET /api/apps?api_key=***&top_k=3 HTTP/1.1" 401' in log, log[-2000:]
+    assert read_key not in log and write_key not in log

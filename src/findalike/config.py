@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from findalike.imaging import DEFAULT_MAX_PIXELS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
@@ -48,7 +50,8 @@ class Settings(BaseSettings):
         SecretStr(""),
         description="API keys as `read:<key>,write:<key>` (16+ characters each; several of "
         "each allowed). `read` keys search and read, `write` keys also load, delete, drop, "
-        "train and cancel. Empty: no key needed, allowed only when serving on loopback.",
+        "train, evaluate (it may train a model or re-encode a collection) and cancel. "
+        "Empty: no key needed, allowed only when serving on loopback.",
     )
     trusted_hosts: list[str] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
@@ -104,6 +107,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Bytes of a request body that earn one more second of "
         "FINDALIKE_BODY_TIMEOUT_S (the slowest upload rate accepted, on average).",
+    )
+    image_max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        description="Largest image decoded (width x height), by every app that reads "
+        "images (image, video, objects, people): above it a load records the item as "
+        "failed and a query upload gets 413.",
     )
     max_query_bytes: int = Field(
         20 * 1024**2, description="Largest query upload (an image, a clip) for a search."

@@ -77,7 +77,7 @@ def read_photo(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | Read
     """A registered photo as a record named after its file (``name_from_label``), its
     payload ``(decoded image shrunk to MAX_PHOTO_SIDE_PX, original bytes)``."""
     try:
-        image = decode_image(data)
+        image = decode_image(data, max_pixels=rt.settings.image_max_pixels)
     except FindalikeError as exc:
         return [ReadFailure(name, exc.detail)]
     image.thumbnail((MAX_PHOTO_SIDE_PX, MAX_PHOTO_SIDE_PX))
@@ -86,16 +86,17 @@ def read_photo(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | Read
 
 
 def query_frames(
-    name: str, data: bytes, settings: FrameScanSettings
+    name: str, data: bytes, settings: FrameScanSettings, *, max_pixels: int
 ) -> tuple[list[SampledFrame], float, float]:
     """The frames of a query to check, its duration in seconds, and the factor from the
     sampled frames' pixels to the original's (boxes are reported in the original's
     pixels). ``name``'s suffix says whether ``data`` is a still image or a video.
 
-    Raises ``InvalidInput`` for an image that does not decode, ``Unprocessable`` for a
-    video that does not, ``TooLarge`` for one over ``max_duration_s``."""
+    Raises ``InvalidInput`` for an image that does not decode, ``TooLarge`` for one over
+    ``max_pixels`` or a video over ``max_duration_s``, ``Unprocessable`` for a video
+    that does not decode."""
     if PurePosixPath(name).suffix.lower() in PHOTO_EXTENSIONS - {".gif"}:
-        image = decode_image(data)
+        image = decode_image(data, max_pixels=max_pixels)
         return [SampledFrame(0, 0, 0.0, image, False)], 0.0, 1.0
     info = probe(data, max_duration_s=settings.max_duration_s)  # refused before decoding
     frames = sample_frames(data, settings.sampling())

@@ -74,6 +74,27 @@ def test_loopback_host_names_are_answered(tmp_path: Path) -> None:
 # -- Origin (cross-site requests) --------------------------------------------------------
 
 
+def test_the_same_host_under_another_scheme_is_another_origin(open_client: TestClient) -> None:
+    """``https://testserver`` is not the origin of an ``http`` server on that host."""
+    r = _load(open_client, headers={"Origin": "https://testserver"})
+    assert r.status_code == 403 and "Origin" in r.json()["detail"]
+    r = _load(open_client, headers={"Origin": "http://testserver"})
+    assert r.status_code == 202, r.text
+
+
+def test_health_names_the_milvus_uri_only_to_a_write_key(
+    keyed_client: TestClient, open_client: TestClient
+) -> None:
+    """On Milvus Lite the URI is a path on the server: not for anyone who asks."""
+    assert keyed_client.get("/api/health").json()["milvus"]["uri"] is None
+    read = keyed_client.get("/api/health", headers={"X-API-Key": READ_KEY}).json()
+    assert read["milvus"]["uri"] is None and read["milvus"]["ok"]
+    written = keyed_client.get("/api/health", headers={"X-API-Key": WRITE_KEY}).json()
+    assert written["milvus"]["uri"].endswith("milvus.db")
+    # no keys configured (loopback only): every caller may write, and sees it
+    assert open_client.get("/api/health").json()["milvus"]["uri"].endswith("milvus.db")
+
+
 def test_a_cross_site_load_is_refused_and_queues_nothing(open_client: TestClient) -> None:
     r = _load(open_client, headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
@@ -137,6 +158,16 @@ def test_a_read_key_searches_but_cannot_change_anything(keyed_client: TestClient
     assert "write" in r.json()["detail"]
     assert keyed_client.get("/api/dna/count", headers=read).json()["items"] == 2
     assert keyed_client.delete("/api/dna", headers=write).json()["dropped"] is True
+
+
+def test_an_evaluation_needs_a_write_key(keyed_client: TestClient) -> None:
+    """An evaluation trains or re-encodes per request: not for a read key."""
+    r = keyed_client.post("/api/dna/evaluate", json={}, headers={"X-API-Key": READ_KEY})
+    assert r.status_code == 403 and "write key" in r.json()["detail"]
+    r = keyed_client.post("/api/dna/evaluate", json={}, headers={"X-API-Key": WRITE_KEY})
+    assert r.status_code not in (401, 403), r.text
+    r = keyed_client.post("/api/dna/classify", json=CLASSIFY, headers={"X-API-Key": READ_KEY})
+    assert r.status_code not in (401, 403), r.text
 
 
 def test_the_ui_cookie_carries_the_key(keyed_client: TestClient) -> None:

@@ -197,6 +197,7 @@ def test_search_by_stored_clip_and_inline_clip(client: TestClient, ids: dict[str
 def test_bad_queries_are_4xx(client: TestClient, load_job: dict) -> None:
     r = client.post("/api/audio/search/upload", files={"file": ("x.wav", b"not audio")})
     assert r.status_code == 400 and "not a readable audio file" in r.json()["detail"]
+    assert "0x" not in r.json()["detail"] and "BytesIO" not in r.json()["detail"]
     r = client.post("/api/audio/search/upload", files={"file": ("x.wav", b"")})
     assert r.status_code == 400
     r = client.post("/api/audio/search", json={"item_id": "0" * 32})

@@ -122,6 +122,18 @@ def test_sampling_takes_one_frame_a_second_and_every_cut(tmp_path: Path) -> None
     assert 0 < len(capped) <= 4
 
 
+def test_a_query_photo_is_held_to_the_configured_pixel_cap(loaded: dict) -> None:
+    """FINDALIKE_IMAGE_MAX_PIXELS applies to a video search by image too (it used the
+    40 MP default whatever the setting)."""
+    env = loaded
+    small_cap = Settings(data_dir=env["tmp"], image_max_pixels=10_000)  # the query: 200 x 300
+    rt = AppRuntime(APP, small_cap, env["rt"].store, media=MediaStore(env["tmp"] / "media"))
+    query = _jpeg(_photo("coffee"), 300, 80)
+    with pytest.raises(TooLarge, match="FINDALIKE_IMAGE_MAX_PIXELS"):
+        search_upload(rt, "q.jpg", query, VideoSearchOptions(top_k=5))
+    assert search_upload(env["rt"], "q.jpg", query, VideoSearchOptions(top_k=5)).hits
+
+
 def test_a_query_photo_finds_its_clip_and_when(loaded: dict) -> None:
     env = loaded
     job = _load(env, [("b.mp4", env["tmp"] / "b.mp4")])

@@ -27,7 +27,9 @@ answered in the response header and written in every log line of that request
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -264,6 +266,24 @@ def install_metrics(app: FastAPI, runtimes: dict[str, AppRuntime], store: Vector
     return latency
 
 
+_SECRET_QUERY = re.compile(
+    r"([?&](?:api[_-]?key|key|token|access_token|password|secret)=)[^&#\s]*", re.IGNORECASE
+)
+
+
+class SecretQueryFilter(logging.Filter):
+    """Masks the values of key-like query parameters (``?api_key=...``) in a log
+    record's arguments: keys are refused in a URL, but uvicorn's access log would still
+    write the URL a client sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging configuration with the request id in every line (its access
     and error logs, and findalike's own loggers through the root logger)."""
@@ -271,13 +291,16 @@ def log_config(level: str) -> dict[str, Any]:
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "plain",
-        "filters": ["request_id"],
+        "filters": ["request_id", "secrets"],
         "stream": "ext://sys.stderr",
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": request_id},
+        "filters": {
+            "request_id": request_id,
+            "secrets": {"()": "findalike.api.metrics.SecretQueryFilter"},
+        },
         "formatters": {"plain": {"format": LOG_FORMAT}},
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level.upper()},

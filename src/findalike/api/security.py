@@ -13,14 +13,15 @@ no body read and reaches no endpoint:
   a form POST to 127.0.0.1; this is what stops it from acting.
 - **API keys** (``FINDALIKE_API_KEYS``, optional on loopback, required by
   ``findalike serve`` on any other address): ``read`` keys may search and read,
-  ``write`` keys may also load, delete, drop, train and cancel. A key comes in
+  ``write`` keys may also load, delete, drop, train, evaluate and cancel. A key comes in
   ``Authorization: Bearer <key>``, ``X-API-Key: <key>`` or, for the web UI (images,
   event streams), the ``findalike_key`` cookie that the UI sets with
   ``SameSite=Strict``. Keys are compared as SHA-256 digests in constant time and
   never logged. Missing or wrong key: 401; a read key on a write route: 403.
 
 The static web UI, the API docs and ``/api/health`` need no key: they hold no data,
-and the UI is where a user types the key. ``/metrics`` needs a read key.
+and the UI is where a user types the key (health names the Milvus URI, a server path on
+Milvus Lite, only to a write key). ``/metrics`` needs a read key.
 """
 
 from __future__ import annotations
@@ -44,11 +45,17 @@ SCOPES: tuple[KeyScope, ...] = ("read", "write")
 KEY_COOKIE = "findalike_key"
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# POST routes that only read: they compute an answer and change nothing stored
+# POST routes that only read: they compute an answer and change nothing stored. Not
+# `evaluate`: an evaluation may train a model or re-encode a whole collection per request
 _READ_ONLY_POST = re.compile(
-    r"/(search|search/upload|detect|detect/upload|answer|classify|evaluate|fold-in|for-users)$"
+    r"/(search|search/upload|detect|detect/upload|answer|classify|fold-in|for-users)$"
 )
 _PUBLIC_API = frozenset({"/api/health"})
+_WEB_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+KEY_SCOPE_STATE = "key_scope"
+"""``request.state.key_scope``: the scope of the key the request carried (``write`` for
+everyone when no keys are configured; None without a valid key). Public routes read it
+to show server paths only to a write key."""
 
 
 class KeyFormatError(ValueError):
@@ -167,7 +174,8 @@ class AccessGuard:
                 None,
             )
         method = str(scope.get("method", "GET")).upper()
-        if method in _UNSAFE_METHODS and not self._origin_ok(headers, host):
+        scheme = _WEB_SCHEMES.get(str(scope.get("scheme", "http")), "http")
+        if method in _UNSAFE_METHODS and not self._origin_ok(headers, host, scheme):
             return (
                 403,
                 "Cross-site request refused: its Origin is not this server's "
@@ -175,16 +183,21 @@ class AccessGuard:
                 None,
             )
         needed = required_scope(method, str(scope.get("path", "")))
-        if needed is None or not self.keys.enabled:
+        state = scope.setdefault("state", {})
+        if not self.keys.enabled:
+            state[KEY_SCOPE_STATE] = "write"
             return None
         key = _presented_key(headers)
+        scope_found = self.keys.scope_of(key) if key else None
+        state[KEY_SCOPE_STATE] = scope_found
+        if needed is None:
+            return None
         if not key:
             return (
                 401,
                 "An API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
                 {"WWW-Authenticate": "Bearer"},
             )
-        scope_found = self.keys.scope_of(key)
         if scope_found is None:
             return 401, "The API key is not valid.", {"WWW-Authenticate": "Bearer"}
         if needed == "write" and scope_found != "write":
@@ -201,7 +214,7 @@ class AccessGuard:
         name = _host_name(host)
         return bool(name) and name in self.hosts
 
-    def _origin_ok(self, headers: dict[str, str], host: str) -> bool:
+    def _origin_ok(self, headers: dict[str, str], host: str, scheme: str) -> bool:
         origin = headers.get("origin")
         if origin is None:
             # a browser that sends no Origin still says where the request came from
@@ -210,7 +223,10 @@ class AccessGuard:
         if origin in self.origins:
             return True
         parts = urlsplit(origin)
-        return bool(parts.netloc) and parts.netloc == host.strip().lower()
+        # the same host and port under another scheme is another origin
+        return (
+            bool(parts.netloc) and parts.netloc == host.strip().lower() and parts.scheme == scheme
+        )
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from findalike.api.deps import StoreDep
+from findalike.api.security import KEY_SCOPE_STATE
 from findalike.app import AppRuntime
 from findalike.errors import FindalikeError, Unavailable
 
@@ -17,7 +18,10 @@ router = APIRouter(prefix="/api", tags=["system"])
 
 
 class MilvusHealth(BaseModel):
-    uri: str
+    uri: str | None = Field(
+        description="The Milvus URI (on Milvus Lite, a path on the server); null unless "
+        "the request carries a write key or no keys are configured."
+    )
     ok: bool
     version: str | None = None
     error: str | None = None
@@ -54,15 +58,15 @@ class AppInfo(BaseModel):
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(store: StoreDep) -> JSONResponse:
+async def health(store: StoreDep, request: Request) -> JSONResponse:
+    shown = store.uri if getattr(request.state, KEY_SCOPE_STATE, None) == "write" else None
     try:
         version = await anyio.to_thread.run_sync(store.ping)
     except Unavailable as exc:
-        body = Health(
-            status="unavailable", milvus=MilvusHealth(uri=store.uri, ok=False, error=exc.detail)
-        )
+        error = exc.detail if shown else exc.detail.replace(store.uri, "<uri>")
+        body = Health(status="unavailable", milvus=MilvusHealth(uri=shown, ok=False, error=error))
         return JSONResponse(body.model_dump(), status_code=503)
-    body = Health(status="ok", milvus=MilvusHealth(uri=store.uri, ok=True, version=version))
+    body = Health(status="ok", milvus=MilvusHealth(uri=shown, ok=True, version=version))
     return JSONResponse(body.model_dump())
 
 

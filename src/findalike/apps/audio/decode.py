@@ -9,6 +9,7 @@ encoder's rate.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ BLOCK_FRAMES = 1 << 16
 """Frames decoded at a time (about 1.4 s at 48 kHz)."""
 UNKNOWN_FRAMES = 1 << 62
 """A frame count at least this large means the header does not know the length."""
+
+_OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def decode(
                 )
             mono, more = _read_mono(f, cap)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"{name}: not a readable audio file ({exc})") from exc
+        raise InvalidInput(f"{name}: not a readable audio file ({_reason(exc)})") from exc
     if more and max_seconds is None:
         raise InvalidInput(
             f"{name}: more than {MAX_DURATION_S:.0f} s of audio, over the "
@@ -94,6 +97,12 @@ def decode(
     return DecodedAudio(
         resample(mono, rate, sample_rate_hz), sample_rate_hz, rate, channels, truncated=more
     )
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's words for why a file did not open, without the in-memory file's
+    ``repr`` (a process memory address) that soundfile puts in its message."""
+    return _OBJECT_REPR.sub("the file", getattr(exc, "error_string", None) or str(exc))
 
 
 def _read_mono(f: Any, cap_frames: int) -> tuple[np.ndarray, bool]:

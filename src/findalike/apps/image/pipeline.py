@@ -29,9 +29,7 @@ def app_settings(rt: AppRuntime) -> ImageSettings:
 def decode_query(rt: AppRuntime, data: bytes) -> Image.Image:
     """A query image decoded with the same limits as a loaded one (``TooLarge``,
     ``Unprocessable``)."""
-    return decode_image(
-        data, max_pixels=app_settings(rt).image_max_pixels, max_side_px=ENCODE_SIDE_PX
-    )
+    return decode_image(data, max_pixels=rt.settings.image_max_pixels, max_side_px=ENCODE_SIDE_PX)
 
 
 def read_image(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFailure]:

@@ -5,18 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from findalike.imaging import DEFAULT_MAX_PIXELS
-
 
 class ImageSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINDALIKE_", env_file=".env", extra="ignore")
 
-    image_max_pixels: int = Field(
-        DEFAULT_MAX_PIXELS,
-        ge=1,
-        description="Largest image decoded (width x height); above it a load records the "
-        "item as failed and a query upload gets 413.",
-    )
     image_near_duplicate_score: float = Field(
         0.85,
         ge=-1.0,

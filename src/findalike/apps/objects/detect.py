@@ -36,7 +36,9 @@ def detect_known_objects(
     ``top_k`` seen most surely, best first. Also the upload search
     (``POST /api/objects/search/upload``)."""
     settings = settings_of(rt)
-    frames, duration_s, scale = query_frames(name, data, settings)
+    frames, duration_s, scale = query_frames(
+        name, data, settings, max_pixels=rt.settings.image_max_pixels
+    )
     threshold = settings.min_match_score if options.min_score is None else options.min_score
     found = _detect_per_frame(rt, frames, settings.min_detector_score)
     boxes = [(f, d) for f, dets in zip(frames, found, strict=True) for d in dets]

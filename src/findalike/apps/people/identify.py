@@ -45,7 +45,9 @@ def identify_people(
     the ``top_k`` seen most surely, best first, and the unknown faces. Also the upload
     search (``POST /api/people/search/upload``)."""
     settings = settings_of(rt)
-    frames, duration_s, scale = query_frames(name, data, settings)
+    frames, duration_s, scale = query_frames(
+        name, data, settings, max_pixels=rt.settings.image_max_pixels
+    )
     threshold = settings.min_match_score if options.min_score is None else options.min_score
     faces = _faces(rt, frames, scale)
     known: dict[str, PersonHit] = {}

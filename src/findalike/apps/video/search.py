@@ -49,7 +49,7 @@ def search_upload(
 def search_image_bytes(
     rt: AppRuntime, data: bytes, options: VideoSearchOptions
 ) -> VideoSearchResponse:
-    image = decode_image(data)
+    image = decode_image(data, max_pixels=rt.settings.image_max_pixels)
     vectors = rt.encoder.encode([image])
     return _rank(rt, vectors, [0.0], options, kind="image")
 

@@ -30,7 +30,10 @@ export function render(root, apps) {
       h("a", { href: "/redoc" }, "reference (/redoc)"), "."),
   );
   api("/api/health")
-    .then((r) => { health.textContent = `Milvus ${r.milvus.version || ""} at ${r.milvus.uri}: ok`; })
+    .then((r) => {
+      const where = r.milvus.uri ? ` at ${r.milvus.uri}` : "";  // shown to a write key only
+      health.textContent = `Milvus ${r.milvus.version || ""}${where}: ok`;
+    })
     .catch((err) => {
       health.textContent = `Milvus unavailable: ${err.detail || err.message}`;
       health.classList.add("error");
