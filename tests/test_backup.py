@@ -8,6 +8,7 @@ same scores; then exported from the server and imported into Milvus Lite again."
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import subprocess
@@ -375,6 +376,42 @@ def _add_member(name: str, kind: bytes = tarfile.REGTYPE) -> Callable[[tarfile.T
     return add
 
 
+def _resealed(source: Path, dest: Path, change: Callable[[str, bytes], bytes]) -> Path:
+    """A copy with members changed and the manifest's sizes and checksums recomputed to
+    match them: tampered, yet it passes the checksum check."""
+    with tarfile.open(source) as src:
+        members = [(m.name, src.extractfile(m).read()) for m in src]  # type: ignore[union-attr]
+    members = [(name, change(name, data)) for name, data in members]
+    manifest = json.loads(dict(members)["manifest.json"])
+    for name, data in members:
+        if name != "manifest.json":
+            manifest["files"][name] = {
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+    with tarfile.open(dest, "w") as out:
+        for name, data in members:
+            data = json.dumps(manifest).encode() if name == "manifest.json" else data
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    return dest
+
+
+def _first_text_row(edit: Callable[[dict[str, Any]], None]) -> Callable[[str, bytes], bytes]:
+    """A member change that edits the first row of the text collection's first chunk."""
+
+    def change(name: str, data: bytes) -> bytes:
+        if name != "rows/findalike_text/00000.jsonl":
+            return data
+        first, _, rest = data.partition(b"\n")
+        row = json.loads(first)
+        edit(row)
+        return json.dumps(row).encode() + b"\n" + rest
+
+    return change
+
+
 def _bad_archives(good: Path, folder: Path) -> dict[str, Path]:
     data = good.read_bytes()
     (folder / "truncated.tar").write_bytes(data[: len(data) // 2])
@@ -399,6 +436,14 @@ def _bad_archives(good: Path, folder: Path) -> dict[str, Path]:
         "an unlisted member": _rewrite(
             good, folder / "unlisted.tar", keep, _add_member("media/image/ab/abcdef0123.jpg")
         ),
+        "a 5,000-character title (resealed)": _resealed(
+            good,
+            folder / "long-title.tar",
+            _first_text_row(lambda row: row.update(title="é" * 5000)),
+        ),
+        "a word where a number goes (resealed)": _resealed(
+            good, folder / "wrong-type.tar", _first_text_row(lambda row: row.update(part="zero"))
+        ),
         "a newer format": _rewrite(
             good,
             folder / "newer.tar",
@@ -411,6 +456,22 @@ def _bad_archives(good: Path, folder: Path) -> dict[str, Path]:
     }
 
 
+REFUSED_BECAUSE = {
+    "a flipped bit in a vector chunk": "does not match its checksum",
+    "cut in half": "is damaged, cut short or not a tar archive",
+    "not an archive": "is damaged, cut short or not a tar archive",
+    "a missing chunk": "is missing 4 member(s) its manifest lists",
+    "a path traversal": "unexpected member 'media/image/ab/../",
+    "a symlink": "is not a regular file (links, folders and devices are refused)",
+    "an unlisted member": "holds member(s) its manifest does not list",
+    "a 5,000-character title (resealed)": "field 'title' holds a value of 10000 bytes, over its",
+    "a word where a number goes (resealed)": "field 'part' holds str values, not int",
+    "a newer format": "has archive format 2",
+}
+"""Why each archive of ``_bad_archives`` is refused: each check's own words, so that
+deleting one check (the traversal or link check, say) fails the test."""
+
+
 def test_a_damaged_or_tampered_archive_is_refused_with_nothing_written(
     lite_archive: Path, tmp_path: Path
 ) -> None:
@@ -420,11 +481,48 @@ def test_a_damaged_or_tampered_archive_is_refused_with_nothing_written(
             with pytest.raises(InvalidInput) as refused:
                 target.restore(archive)
             print(f"{why}: {refused.value.detail}")
+            assert REFUSED_BECAUSE[why] in refused.value.detail, why
             assert target.store.list_collections() == [], why
             assert not (tmp_path / "target" / "media").exists(), why
             assert not (tmp_path / "target" / "recommend").exists(), why
     finally:
         target.store.close()
+
+
+def test_a_large_original_is_streamed_not_held_in_memory(
+    lite_archive: Path, tmp_path: Path
+) -> None:
+    """An archive of one 64 MB original (a valid manifest, no collections): verified
+    and restored block by block, so Python's peak allocation during the import stays
+    far below the file's size (it was read whole, twice: a 900 MB member took an
+    import to 2 GB)."""
+    import tracemalloc
+
+    big_name = "media/image/ab/abcdef0123456789.jpg"
+    big = np.random.default_rng(7).bytes(64 * 1024**2)
+    with tarfile.open(lite_archive) as src:
+        manifest = json.loads(src.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    manifest["collections"] = []
+    manifest["files"] = {big_name: {"bytes": len(big), "sha256": hashlib.sha256(big).hexdigest()}}
+    archive = tmp_path / "one-original.tar"
+    with tarfile.open(archive, "w") as out:
+        for name, data in (("manifest.json", json.dumps(manifest).encode()), (big_name, big)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    del big
+    target = _install(tmp_path / "t", str(tmp_path / "t" / "milvus.db"), "findalike_", {})
+    try:
+        tracemalloc.start()
+        target.restore(archive)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        target.store.close()
+    stored = tmp_path / "t" / "media" / "image" / "ab" / "abcdef0123456789.jpg"
+    assert stored.stat().st_size == 64 * 1024**2
+    print(f"import of a 64 MB original: peak Python allocation {peak / 1e6:.1f} MB")
+    assert peak < 16 * 1024**2
 
 
 def test_a_collection_of_another_encoder_needs_replace(lite_archive: Path, tmp_path: Path) -> None:

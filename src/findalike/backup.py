@@ -51,6 +51,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -72,7 +73,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, InvalidInput
 from findalike.media import MediaStore
-from findalike.store import CollectionSpec, FieldKind, FieldSpec, StoreError, VectorStore
+from findalike.store import (
+    ID_MAX_LENGTH,
+    CollectionSpec,
+    FieldKind,
+    FieldSpec,
+    StoreError,
+    VectorStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -458,11 +466,53 @@ def _open_write(partial: Path, final: Path) -> Iterator[tarfile.TarFile]:
 
 
 @dataclass
+class _ValueFacts:
+    """What the first pass saw of one key's values in a chunk's rows: their JSON types
+    and extremes, enough to check them against the field's type before any write."""
+
+    types: set[str] = field(default_factory=set)
+    longest_bytes: int = 0
+    """Longest string (UTF-8 bytes) or, for objects and lists, longest JSON text."""
+    largest_int: int = 0
+    """Largest magnitude of an integer."""
+
+    def see(self, value: Any) -> None:
+        if isinstance(value, bool):
+            self.types.add("bool")
+        elif isinstance(value, int):
+            self.types.add("int")
+            self.largest_int = max(self.largest_int, abs(value))
+        elif isinstance(value, float):
+            self.types.add("float" if math.isfinite(value) else "non-finite")
+        elif isinstance(value, str):
+            self.types.add("str")
+            self.longest_bytes = max(self.longest_bytes, len(value.encode("utf-8", "replace")))
+        elif value is None:
+            self.types.add("null")
+        else:
+            self.types.add("json")
+            self.longest_bytes = max(self.longest_bytes, len(json.dumps(value).encode()))
+
+
+_ACCEPTED_TYPES: dict[FieldKind, frozenset[str]] = {
+    "str": frozenset({"str"}),
+    "int": frozenset({"int"}),
+    "float": frozenset({"int", "float"}),
+    "bool": frozenset({"bool"}),
+    "json": frozenset({"str", "int", "float", "bool", "null", "json"}),
+}
+MAX_JSON_VALUE_BYTES = 65_536
+"""Milvus's limit on one JSON field value."""
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass
 class _ChunkFacts:
     """What the first pass learnt about one chunk member."""
 
     lines: int = 0
     keys: set[frozenset[str]] = field(default_factory=set)
+    values: dict[str, _ValueFacts] = field(default_factory=dict)
     shape: tuple[int, ...] = ()
     dtype: str = ""
 
@@ -560,10 +610,12 @@ def _verify(archive: Path) -> tuple[Manifest, dict[str, _ChunkFacts]]:
         if member.name == MANIFEST:
             manifest_bytes = read()
             continue
+        if not _CHUNK_MEMBER.match(member.name):  # media and state: hashed as they stream
+            digests[member.name] = read.digest()
+            continue
         data = read()
         digests[member.name] = FileEntry(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-        if _CHUNK_MEMBER.match(member.name):
-            facts[member.name] = _chunk_facts(archive, member.name, data)
+        facts[member.name] = _chunk_facts(archive, member.name, data)
     if manifest_bytes is None:
         raise InvalidInput(
             f"{archive.name} has no {MANIFEST}: it is not a findalike archive, or it was cut short."
@@ -575,7 +627,7 @@ def _verify(archive: Path) -> tuple[Manifest, dict[str, _ChunkFacts]]:
     return manifest, facts
 
 
-def _members(archive: Path) -> Iterator[tuple[tarfile.TarInfo, Callable[[], bytes]]]:
+def _members(archive: Path) -> Iterator[tuple[tarfile.TarInfo, _MemberReader]]:
     """Each member with a reader of its bytes, after checking its name, type and
     size. A damaged or truncated file becomes ``InvalidInput``."""
     try:
@@ -626,21 +678,96 @@ def _member_limit(archive: Path, member: tarfile.TarInfo) -> int:
 
 def _reader(
     archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int
-) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            fh: IO[bytes] | None = tar.extractfile(member)
-            if fh is None:
-                raise InvalidInput(f"{archive.name}: member {member.name!r} cannot be read.")
-            with fh:
-                data = fh.read(limit + 1)
-        except _DAMAGED as exc:
-            raise _damaged(archive, exc) from exc
-        if len(data) != member.size:
-            raise _damaged(archive, EOFError(f"member {member.name!r} is cut short"))
+) -> _MemberReader:
+    return _MemberReader(archive, tar, member, limit)
+
+
+class _MemberReader:
+    """Reads one member whole (``reader()``, for the manifest and data chunks, each
+    capped), or only hashes it as it streams (``digest()``, for media and state files:
+    memory stays one block however large the member)."""
+
+    BLOCK_BYTES = 1024**2
+
+    def __init__(
+        self, archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int
+    ) -> None:
+        self.archive, self.tar, self.member, self.limit = archive, tar, member, limit
+
+    def __call__(self) -> bytes:
+        with self._open() as fh:
+            # the declared size (checked against the limit), not the limit: a read
+            # allocates what it asks for, and manifests may be 256 MB
+            data: bytes = self._guarded(lambda: fh.read(min(self.member.size, self.limit) + 1))
+        self._check_size(len(data))
         return data
 
-    return read
+    def digest(self) -> FileEntry:
+        sha, size = hashlib.sha256(), 0
+        with self._open() as fh:
+            while block := self._guarded(lambda: fh.read(self.BLOCK_BYTES)):
+                size += len(block)
+                if size > self.limit:
+                    break
+                sha.update(block)
+        self._check_size(size)
+        return FileEntry(bytes=size, sha256=sha.hexdigest())
+
+    @contextmanager
+    def stream(self) -> Iterator[_HashingStream]:
+        """The member as a stream that hashes what is read from it; ``finish()`` reads
+        the rest and gives the digest."""
+        with self._open() as fh:
+            yield _HashingStream(self, fh)
+
+    def _open(self) -> IO[bytes]:
+        fh: IO[bytes] | None = self._guarded(lambda: self.tar.extractfile(self.member))
+        if fh is None:
+            raise InvalidInput(f"{self.archive.name}: member {self.member.name!r} cannot be read.")
+        return fh
+
+    def _guarded(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except _DAMAGED as exc:
+            raise _damaged(self.archive, exc) from exc
+
+    def _check_size(self, size: int) -> None:
+        if size != self.member.size:
+            raise _damaged(self.archive, EOFError(f"member {self.member.name!r} is cut short"))
+
+
+class _HashingStream(io.RawIOBase):
+    """A member's bytes as they are read, hashed and counted on the way (capped at the
+    member's limit)."""
+
+    def __init__(self, reader: _MemberReader, fh: IO[bytes]) -> None:
+        super().__init__()
+        self._reader, self._fh = reader, fh
+        self._sha, self.size = hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = _MemberReader.BLOCK_BYTES if size is None or size < 0 else size
+        block: bytes = self._reader._guarded(lambda: self._fh.read(want))
+        self.size += len(block)
+        if self.size > self._reader.limit:
+            raise _damaged(self._reader.archive, EOFError("member is over its limit"))
+        self._sha.update(block)
+        return block
+
+    def readinto(self, buffer: Any) -> int:
+        block = self.read(len(buffer))
+        buffer[: len(block)] = block
+        return len(block)
+
+    def finish(self) -> FileEntry:
+        while self.read(_MemberReader.BLOCK_BYTES):
+            pass
+        self._reader._check_size(self.size)
+        return FileEntry(bytes=self.size, sha256=self._sha.hexdigest())
 
 
 def _chunk_facts(archive: Path, name: str, data: bytes) -> _ChunkFacts:
@@ -656,6 +783,8 @@ def _chunk_facts(archive: Path, name: str, data: bytes) -> _ChunkFacts:
                 raise ValueError("a row is not an object with a string id")
             facts.lines += 1
             facts.keys.add(frozenset(row))
+            for key, value in row.items():
+                facts.values.setdefault(key, _ValueFacts()).see(value)
     except ValueError as exc:
         raise InvalidInput(f"{archive.name}: member {name!r} cannot be read: {exc}") from exc
     return facts
@@ -726,11 +855,41 @@ def _check_collection(archive: Path, entry: CollectionEntry, facts: dict[str, _C
         rows, vectors = facts[chunk.rows], facts[chunk.vectors]
         if rows.lines != chunk.count or any(k != expected_keys for k in rows.keys):
             raise bad(f"{chunk.rows} does not hold {chunk.count} rows of its fields")
+        problem = _values_problem(entry, rows)
+        if problem:
+            raise bad(f"{chunk.rows}: {problem}")
         if vectors.shape != (chunk.count, width) or vectors.dtype != dtype:
             raise bad(
                 f"{chunk.vectors} holds {vectors.dtype} {vectors.shape}, not {dtype} "
                 f"({chunk.count}, {width})"
             )
+
+
+def _values_problem(entry: CollectionEntry, rows: _ChunkFacts) -> str | None:
+    """What in a chunk's rows the collection would refuse (a type, a length, a range),
+    or None: checked for every row before the first write, so an import never stops
+    part-way on a row."""
+    kinds: dict[str, tuple[FieldKind, int]] = {
+        "id": ("str", ID_MAX_LENGTH),
+        "item_id": ("str", ID_MAX_LENGTH),
+        "part": ("int", 0),
+        **{f.name: (f.kind, f.max_length) for f in entry.fields},
+    }
+    for key, seen in rows.values.items():
+        kind, max_length = kinds[key]
+        wrong = seen.types - _ACCEPTED_TYPES[kind]
+        if wrong:
+            return f"field {key!r} holds {'/'.join(sorted(wrong))} values, not {kind}"
+        if kind == "str" and seen.longest_bytes > max_length:
+            return (
+                f"field {key!r} holds a value of {seen.longest_bytes} bytes, over its "
+                f"{max_length}-byte limit"
+            )
+        if kind == "json" and seen.longest_bytes > MAX_JSON_VALUE_BYTES:
+            return f"field {key!r} holds a JSON value over {MAX_JSON_VALUE_BYTES} bytes"
+        if seen.largest_int > _INT64_MAX:
+            return f"field {key!r} holds an integer outside 64 bits"
+    return None
 
 
 # planning: decide, check the target, write nothing -----------------------------------
@@ -867,26 +1026,47 @@ def _write(
     for member, read in _members(archive):
         if member.name == MANIFEST:
             continue
+        if member.name not in by_chunk:  # media and state files: streamed, never held whole
+            with read.stream() as source:
+                _write_file(plans, member.name, source, media, data_dir, report)  # type: ignore[arg-type]
+                written = source.finish()
+            if written != manifest.files[member.name]:
+                raise _changed(archive, member.name)
+            continue
         data = read()
         if hashlib.sha256(data).hexdigest() != manifest.files[member.name].sha256:
-            raise InvalidInput(
-                f"{archive.name} changed while it was imported ({member.name!r}); import it again."
-            )
-        if member.name in by_chunk:
-            plan, chunk = by_chunk[member.name]
-            pending[member.name] = data
-            if chunk.rows in pending and chunk.vectors in pending:
-                rows = _chunk_rows(plan, chunk, pending.pop(chunk.rows), pending.pop(chunk.vectors))
-                store.upsert(plan.spec.name, rows, batch_rows=batch_rows)
-                done[plan.spec.name] = done.get(plan.spec.name, 0) + len(rows)
-                if on_progress is not None:
-                    on_progress(plan.spec.name, done[plan.spec.name], plan.entry.rows)
-        elif (found := _MEDIA_MEMBER.match(member.name)) is not None:
-            if media is not None:
-                media.put_stored(found["app"], found["name"], data)
-                report.media_files += 1
-        elif data_dir is not None:
-            report.state_files += _write_state(plans, member.name, data, data_dir)
+            raise _changed(archive, member.name)
+        plan, chunk = by_chunk[member.name]
+        pending[member.name] = data
+        if chunk.rows in pending and chunk.vectors in pending:
+            rows = _chunk_rows(plan, chunk, pending.pop(chunk.rows), pending.pop(chunk.vectors))
+            store.upsert(plan.spec.name, rows, batch_rows=batch_rows)
+            done[plan.spec.name] = done.get(plan.spec.name, 0) + len(rows)
+            if on_progress is not None:
+                on_progress(plan.spec.name, done[plan.spec.name], plan.entry.rows)
+
+
+def _changed(archive: Path, name: str) -> InvalidInput:
+    return InvalidInput(
+        f"{archive.name} changed while it was imported ({name!r}); import it again."
+    )
+
+
+def _write_file(
+    plans: list[_Plan],
+    name: str,
+    source: IO[bytes],
+    media: MediaStore | None,
+    data_dir: Path | None,
+    report: ArchiveReport,
+) -> None:
+    """A media or state member, copied from the archive block by block."""
+    if (found := _MEDIA_MEMBER.match(name)) is not None:
+        if media is not None:
+            media.put_stored(found["app"], found["name"], source)
+            report.media_files += 1
+    elif data_dir is not None:
+        report.state_files += _write_state(plans, name, source, data_dir)
 
 
 def _chunk_rows(
@@ -928,7 +1108,7 @@ def _record_import(data_dir: Path, plan: _Plan) -> None:
         (folder / _IMPORT_RECORD).write_text(json.dumps({"state_sha256": plan.state_digest}))
 
 
-def _write_state(plans: list[_Plan], name: str, data: bytes, data_dir: Path) -> int:
+def _write_state(plans: list[_Plan], name: str, source: IO[bytes], data_dir: Path) -> int:
     for plan in plans:
         if name in plan.state and not plan.keep_state:
             folder = app_state_dir(data_dir, plan.entry.app, plan.spec.name)
@@ -938,7 +1118,7 @@ def _write_state(plans: list[_Plan], name: str, data: bytes, data_dir: Path) -> 
                 Path(f"{path}{side}").unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(fd, "wb") as out:
-                out.write(data)
+                shutil.copyfileobj(source, out, _MemberReader.BLOCK_BYTES)
             os.replace(tmp, path)
             return 1
     return 0

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from findalike.errors import InvalidInput, NotFound
 
@@ -22,6 +24,9 @@ _STORED_NAME = re.compile(
     r"(?P<suffix>\.[a-z0-9]{1,8})$"
 )
 
+COPY_BLOCK_BYTES = 1024**2
+"""A stream is copied into the store in blocks of this size."""
+
 
 class MediaStore:
     def __init__(self, root: Path) -> None:
@@ -32,9 +37,12 @@ class MediaStore:
             raise NotFound(f"No stored file with id {media_id!r}.")
         return self.root / app / media_id[:2]
 
-    def put(self, app: str, media_id: str, data: bytes, suffix: str, *, variant: str = "") -> Path:
-        """Store ``data`` as ``media_id`` (or its ``variant``, e.g. ``"thumb"`` or
-        ``"f12"``); idempotent: the same id is written once. ``suffix`` like ``".jpg"``."""
+    def put(
+        self, app: str, media_id: str, data: bytes | IO[bytes], suffix: str, *, variant: str = ""
+    ) -> Path:
+        """Store ``data`` (bytes, or a binary stream copied block by block) as
+        ``media_id`` (or its ``variant``, e.g. ``"thumb"`` or ``"f12"``); idempotent: the
+        same id is written once. ``suffix`` like ``".jpg"``."""
         suffix = suffix.lower()
         if not _SUFFIX.match(suffix):
             suffix = ".bin"
@@ -47,8 +55,15 @@ class MediaStore:
             return path
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, COPY_BLOCK_BYTES)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         os.replace(tmp, path)
         return path
 
@@ -80,7 +95,7 @@ class MediaStore:
             if path.is_file() and not path.is_symlink() and _STORED_NAME.match(name):
                 yield name, path
 
-    def put_stored(self, app: str, name: str, data: bytes) -> Path:
+    def put_stored(self, app: str, name: str, data: bytes | IO[bytes]) -> Path:
         """Store ``data`` under a name ``stored_files`` gave (restoring a backup);
         idempotent like ``put``. ``InvalidInput`` for any other name."""
         found = _STORED_NAME.match(name)

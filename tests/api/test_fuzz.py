@@ -58,6 +58,8 @@ CONFIG = schemathesis.Config.from_dict(
         "checks": {
             "enabled": False,
             "not_a_server_error": {"enabled": True},
+            # an invalid request (by the schema) must be refused with a 4xx
+            "negative_data_rejection": {"enabled": True},
             "status_code_conformance": {"enabled": True},
             "content_type_conformance": {"enabled": True},
             "response_schema_conformance": {"enabled": True},
@@ -161,3 +163,18 @@ def test_every_operation(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
 @schema.include(method="DELETE", path_regex=DROPS).parametrize()
 def test_drops_last(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
     _call_and_validate(case, fuzz_app)
+
+
+def test_every_operation_was_fuzzed() -> None:
+    """Runs after the cases above (file order): each operation of the document got
+    requests, and how many is stated."""
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in OPENAPI["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    requests = int(sum(t[0] for t in TALLY.values()))
+    print(f"\nfuzz: {requests} requests to {len(TALLY)} of {len(operations)} operations")
+    assert set(TALLY) == operations
+    assert requests >= 10 * len(operations)

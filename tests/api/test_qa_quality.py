@@ -243,7 +243,30 @@ def test_held_out_paraphrases(client: TestClient) -> None:
     assert semantic["top1"] >= HELD_OUT_TOP1_BAR
     assert semantic["recall_at_k"] >= HELD_OUT_RECALL_BAR
     assert modes[0.02]["semantic"] == semantic  # the weight is hybrid's only
-    assert modes[0.05]["lexical"]["top1"] < semantic["top1"]
     for weight in (0.02, 0.05):
         assert modes[weight]["hybrid"]["recall_at_k"] >= HELD_OUT_RECALL_BAR
-    assert modes[0.02]["hybrid"]["mrr"] >= modes[0.05]["hybrid"]["mrr"]
+    # the evaluator's figures, counted again here from plain searches
+    for mode, weight in (("semantic", 0.05), ("hybrid", 0.05), ("lexical", 0.05)):
+        recount = _recount(client, PERLFAQ_HELD_OUT, mode, weight)
+        for metric, value in recount.items():
+            assert modes[weight][mode][metric] == pytest.approx(value, abs=1e-3), (mode, metric)
+
+
+def _recount(
+    client: TestClient, pairs: list[tuple[str, str]], mode: str, weight: float
+) -> dict[str, float]:
+    """Top-1, MRR and recall@10 of ``mode``, from the rank of each expected question
+    in a plain ``/api/qa/search`` (top 10)."""
+    ranks = []
+    for asked, expected in pairs:
+        body = {"question": asked, "mode": mode, "top_k": 10, "lexical_weight": weight}
+        r = client.post("/api/qa/search", json=body)
+        assert r.status_code == 200, r.text
+        found = [h["question"] for h in r.json()["hits"]]
+        ranks.append(found.index(expected) + 1 if expected in found else None)
+    n = len(ranks)
+    return {
+        "top1": sum(r == 1 for r in ranks) / n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+        "recall_at_k": sum(r is not None for r in ranks) / n,
+    }

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.config import Settings
 from findalike.store import CollectionSpec, VectorStore
-from tests.conftest import REPO, serving, wait_job
+from tests.conftest import REPO, count_connection_attempts, serving, wait_job
 
 SOTU = REPO / "datasets" / "sotu" / "sotu.jsonl.gz"
 
@@ -71,6 +71,7 @@ def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestCl
     job_id = r.json()["id"]
     progress_seen: set[int] = set()
     searches_answered = 0
+    cancelled: dict | None = None
     while True:
         job = client.get(f"/api/jobs/{job_id}").json()
         if job["state"] != "running" and job["state"] != "queued":
@@ -80,8 +81,10 @@ def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestCl
         hits = client.post("/api/text/search", json={"query": "tax cuts", "top_k": 3})
         assert hits.status_code == 200
         searches_answered += job["state"] == "running"
-        if len(progress_seen) >= 4 and searches_answered >= 5:
-            client.post(f"/api/jobs/{job_id}/cancel")  # enough seen: save the suite's time
+        if cancelled is None and len(progress_seen) >= 4 and searches_answered >= 5:
+            r = client.post(f"/api/jobs/{job_id}/cancel")  # enough seen: save the suite's time
+            assert r.status_code == 200, r.text
+            cancelled = r.json()
     final = wait_job(client, job_id)
     print(
         f"during the load: {searches_answered} searches answered, "
@@ -90,7 +93,11 @@ def test_search_and_job_polling_answer_during_a_10k_document_load(client: TestCl
     assert final["total"] == 10_000
     assert len(progress_seen) >= 4, "job progress was not visible while it ran"
     assert searches_answered >= 5, "searches did not answer while the load ran"
-    assert final["state"] in ("cancelled", "done")
+    # cancelling over HTTP stops the load: what it stored is what it counts, the rest never
+    assert cancelled is not None and cancelled["id"] == job_id
+    assert final["state"] == "cancelled", final
+    assert final["done"] < final["total"]
+    assert client.get("/api/text/count").json()["items"] == 2 + final["done"]
 
 
 def test_a_collection_built_by_another_encoder_is_a_409(client: TestClient) -> None:
@@ -143,7 +150,7 @@ def test_a_hung_milvus_answers_every_request_503_within_its_timeout(
     )
     with TestClient(create_app(settings)) as c:
         statuses: list[int] = []
-        started = time.monotonic()
+        attempts = count_connection_attempts(c.app.state.store)  # type: ignore[attr-defined]
 
         def count() -> None:
             statuses.append(c.get("/api/dna/count").status_code)
@@ -153,9 +160,8 @@ def test_a_hung_milvus_answers_every_request_503_within_its_timeout(
             t.start()
         for t in threads:
             t.join(timeout=10 * timeout_s)
-        elapsed_s = time.monotonic() - started
         assert statuses == [503] * 8
-        assert elapsed_s < 5 * timeout_s, f"requests queued behind each other: {elapsed_s:.1f} s"
+        assert len(attempts) <= 1, f"{len(attempts)} connection attempts, one after another"
         r = c.get("/api/dna/count")
         assert r.status_code == 503 and "Traceback" not in r.text
 

@@ -97,6 +97,7 @@ def test_similarity_topk_equals_rdkit_bulk_tanimoto(client: TestClient, referenc
         assert got["exact"] is True
         hits = [(h["score"], h["smiles"]) for h in got["hits"]]
         n = len(hits)
+        assert n == k, query  # thousands stored: top_k of them, never fewer
         assert all(abs(t - e) < 1e-9 for (t, _), (e, _) in zip(hits, expected, strict=False))
         cutoff = expected[n - 1][0]
         strictly_above = {s for t, s in expected if t > cutoff + 1e-9}
@@ -292,6 +293,33 @@ def test_in_memory_fingerprints_answer_as_milvus_does(
     ]
     assert in_memory["hits"] == on_milvus["hits"]
     assert in_memory["exact"] is on_milvus["exact"] is True
+
+
+def test_the_milvus_path_is_exact_when_its_first_fetch_is_too_short(
+    client: TestClient, reference: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store path ranks candidates by cosine, which orders molecules otherwise than
+    Tanimoto; its bound must fetch more until the top-k is proven. With a first fetch
+    of exactly top_k (instead of 4 x top_k, at least 64) nearly every query needs it:
+    the answer must still be RDKit's."""
+    from findalike.apps.molecule import search
+
+    monkeypatch.setattr(search, "fingerprint_index", lambda rt: None)  # Milvus answers
+    monkeypatch.setattr(search, "FETCH_PER_HIT", 1)
+    monkeypatch.setattr(search, "MIN_FETCH", 1)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    smiles = list(reference)
+    fps = [reference[s][0] for s in smiles]
+    k = 10
+    for query in QUERIES:
+        sims = DataStructs.BulkTanimotoSimilarity(
+            gen.GetFingerprint(Chem.MolFromSmiles(query)), fps
+        )
+        expected = sorted(sims, reverse=True)[:k]
+        got = _search(client, query=query, top_k=k)
+        assert got["exact"] is True
+        assert len(got["hits"]) == k, query
+        assert [round(h["score"], 9) for h in got["hits"]] == [round(t, 9) for t in expected], query
 
 
 def test_in_memory_fingerprints_follow_deletes_and_loads(client: TestClient) -> None:

@@ -35,23 +35,6 @@ UI_TIMEOUT_MS = 120_000
 DEMO = Path(__file__).resolve().parents[2] / "src" / "findalike" / "demo"
 
 
-def _importable_apps() -> list[str]:
-    """Apps whose package imports and declares ``APP`` (apps being written in the
-    same tree may be half-done; they must not stop the UI tests of the others)."""
-    import importlib
-
-    from findalike.apps import ALL_APPS
-
-    names = []
-    for name in ALL_APPS:
-        try:
-            if hasattr(importlib.import_module(f"findalike.apps.{name}"), "APP"):
-                names.append(name)
-        except Exception:  # noqa: BLE001 - any failure means: leave this app out
-            continue
-    return names
-
-
 @pytest.fixture(scope="session")
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
@@ -61,7 +44,7 @@ def live_server(
     from findalike.config import Settings
 
     data_dir = tmp_path_factory.mktemp("ui-data")
-    app = create_app(Settings(data_dir=data_dir, apps=_importable_apps()), encoders=shared_encoders)
+    app = create_app(Settings(data_dir=data_dir), encoders=shared_encoders)  # every app
     with serving(app) as url:
         yield url
 

@@ -62,6 +62,10 @@ _SCAN_CACHE = "molecule.pattern_scan"
 _STALE_RETRIES = 3
 _EPSILON = 1e-6
 """Slack for the float32 cosine Milvus returns when it bounds an exact fraction."""
+FETCH_PER_HIT = 4
+MIN_FETCH = 64
+"""The first cosine fetch (float fingerprints on Milvus Lite) is ``max(FETCH_PER_HIT *
+top_k, MIN_FETCH)`` candidates; it grows fourfold until the bound proves the top-k exact."""
 
 
 class _StaleIndex(Exception):
@@ -226,7 +230,7 @@ def _cosine_candidates(
 ) -> tuple[dict[str, float], bool, int]:
     vector = encoder.encode([mol])
     a = int(vector[0].sum())
-    fetch = max(4 * limit, 64)
+    fetch = max(FETCH_PER_HIT * limit, MIN_FETCH)
     while True:
         fetch = min(fetch, MAX_CANDIDATES)
         hits = rt.search_vectors(vector, limit=fetch, output_fields=["bits_on"])[0]
