@@ -21,7 +21,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import Annotated, Any
+from functools import cache
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -44,9 +46,58 @@ _ALIAS_OF = "x-deprecated-alias-of"
 
 
 class StrictModel(BaseModel):
-    """A request body that refuses fields it does not know."""
+    """A request body that refuses fields it does not know, and a JSON ``true`` or
+    ``false`` where a number goes (or a number where ``true``/``false`` goes), which
+    pydantic's lax mode would take as 1, 0 or a bool. Form fields (strings) are
+    converted as usual."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kinds = _scalar_kinds(cls)
+            for name, value in data.items():
+                kind = kinds.get(name)
+                if kind == "number" and isinstance(value, bool):
+                    raise ValueError(f"{name} must be a number, not {str(value).lower()}")
+                if (
+                    kind == "bool"
+                    and isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                ):
+                    raise ValueError(f"{name} must be true or false, not {value}")
+        return data
+
+
+@cache
+def _scalar_kinds(model: type[BaseModel]) -> dict[str, str]:
+    """Each field (by name and alias) that takes only numbers (``number``) or only
+    booleans (``bool``), ignoring None."""
+    found: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        types = {t for t in _leaf_types(info.annotation) if t is not type(None)}
+        kind = None
+        if types and types <= {int, float}:
+            kind = "number"
+        elif types == {bool}:
+            kind = "bool"
+        if kind:
+            found[name] = kind
+            if info.alias:
+                found[info.alias] = kind
+    return found
+
+
+def _leaf_types(annotation: Any) -> list[Any]:
+    """The plain types of an annotation (``Annotated`` and unions unwrapped)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _leaf_types(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [t for arg in get_args(annotation) for t in _leaf_types(arg)]
+    return [annotation]
 
 
 def deprecated_alias(target: str, description: str = "") -> Any:

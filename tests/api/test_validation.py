@@ -112,6 +112,28 @@ def test_a_negative_seed_is_refused_and_the_schema_says_so(
     assert openapi["components"]["schemas"]["EvaluateRequest"]["properties"]["seed"]["minimum"] == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("/api/recommend/evaluate", {"seed": False}, "seed must be a number, not false"),
+        ("/api/recommend/evaluate", {"relevant_min_rating": True}, "relevant_min_rating"),
+        ("/api/dna/evaluate", {"seed": True}, "seed must be a number, not true"),
+        ("/api/text/search", {"query": "x", "top_k": True}, "top_k must be a number"),
+        (
+            "/api/dna/collections",
+            {"name": "reads", "encoder": "kmer-profile", "canonical": 0},
+            "canonical must be true or false, not 0",
+        ),
+    ],
+)
+def test_a_boolean_is_not_a_number_nor_a_number_a_boolean(
+    client: TestClient, path: str, body: dict[str, Any], named: str
+) -> None:
+    """pydantic's lax mode took ``"seed": false`` as seed 0 (found by the fuzz test's
+    negative-data check)."""
+    assert named in _error(client.post(path, json=body), 422)["detail"]
+
+
 # -- text filters --------------------------------------------------------------------
 
 

@@ -154,7 +154,8 @@ class DnaCollectionRequest(StrictModel):
         "them (`position_weights` of its weighted-onehot row).",
     )
     canonical: bool | None = Field(
-        None, description="`kmer-profile`: a k-mer and its reverse complement count as one."
+        None,
+        description="`kmer-profile`: a k-mer and its reverse complement count as one.",
     )
     k: int | None = Field(None, ge=2, le=7, description="`kmer-profile`: the k-mer length.")
 
