@@ -9,6 +9,8 @@ its runs reported, since this 2-core machine is noisy.
 - ``findalike``: the real app (Host, Origin and key checks, body limits, metrics,
   request ids, error handlers) with the DNA app (no model), over Milvus Lite.
 - ``bare``: ``FastAPI()`` with one route: the floor of the server and framework.
+- ``findalike serve``: the command a user runs (uvicorn picks the compiled loop and
+  parser when installed; the access log on, written to a file here).
 
 Paths: an unknown path (the 404 the issue measured, through every middleware and the
 fallback route) and ``GET /api/dna/count`` (a Milvus call in a worker thread, cached).
@@ -58,31 +60,27 @@ def bare_app() -> Any:
     return app
 
 
-def _serve(target: str, port: int, loop: str, http: str, env: dict[str, str]) -> Any:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            target,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            loop,
-            "--http",
-            http,
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--app-dir",
-            str(REPO / "benchmarks"),
-        ],
-        env={**os.environ, **env},
-        cwd=REPO,
-    )
+def _uvicorn(target: str, loop: str, http: str) -> list[str]:
+    """uvicorn on one app, the given loop and HTTP parser, no access log."""
+    return [
+        *(sys.executable, "-m", "uvicorn", target, "--factory", "--loop", loop, "--http", http),
+        *("--log-level", "warning", "--no-access-log", "--app-dir", str(REPO / "benchmarks")),
+    ]
+
+
+SERVE = [sys.executable, "-m", "findalike.cli", "serve"]
+"""What a user runs: uvicorn's choice of loop and parser, the access log on (to a file)."""
+
+
+def _serve(command: list[str], port: int, env: dict[str, str], log: Path) -> Any:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, **env},
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -91,7 +89,7 @@ def _serve(target: str, port: int, loop: str, http: str, env: dict[str, str]) ->
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"{target} did not start")
+    raise RuntimeError(f"{command} did not start")
 
 
 def _wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
@@ -120,33 +118,31 @@ def main() -> int:
         return 2
     data_dir = Path(tempfile.mkdtemp(prefix="bench-http-"))
     env = {"FINDALIKE_DATA_DIR": str(data_dir), "FINDALIKE_APPS": '["dna"]'}
+    findalike_paths = ["/no-such-path", "/api/dna/count"]
+    variants: list[tuple[str, list[str], list[str]]] = [("findalike serve", SERVE, findalike_paths)]
+    for server, (loop, http) in SERVERS.items():
+        app = "findalike.api.main:create_app_from_env"
+        variants.append((f"findalike {server}", _uvicorn(app, loop, http), findalike_paths))
+        variants.append((f"bare {server}", _uvicorn("bench_http:bare_app", loop, http), ["/ping"]))
     runs: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.rounds):
-        for server, (loop, http) in SERVERS.items():
-            for app, target, paths in (
-                (
-                    "findalike",
-                    "findalike.api.main:create_app_from_env",
-                    ["/no-such-path", "/api/dna/count"],
-                ),
-                ("bare", "bench_http:bare_app", ["/ping"]),
-            ):
-                port = free_port()
-                proc = _serve(target, port, loop, http, env)
-                try:
-                    for path in paths:
-                        url = f"http://127.0.0.1:{port}{path}"
-                        _wrk(url, 1, args.connections)  # warm-up
-                        result = _wrk(url, args.seconds, args.connections)
-                        runs.setdefault(f"{server} {app} {path}", []).append(result)
-                        print(
-                            f"{server:17} {app:9} {path:15} {result['rps']:8.0f} req/s "
-                            f"p50 {result['p50_ms']:.2f} ms",
-                            flush=True,
-                        )
-                finally:
-                    proc.terminate()
-                    proc.wait(30)
+        for label, command, paths in variants:
+            port = free_port()
+            proc = _serve(command, port, env, data_dir / "server.log")
+            try:
+                for path in paths:
+                    url = f"http://127.0.0.1:{port}{path}"
+                    _wrk(url, 1, args.connections)  # warm-up
+                    result = _wrk(url, args.seconds, args.connections)
+                    runs.setdefault(f"{label} {path}", []).append(result)
+                    print(
+                        f"{label:28} {path:15} {result['rps']:8.0f} req/s "
+                        f"p50 {result['p50_ms']:.2f} ms",
+                        flush=True,
+                    )
+            finally:
+                proc.terminate()
+                proc.wait(30)
     shutil.rmtree(data_dir, ignore_errors=True)
     summary = {
         name: {

@@ -14,9 +14,11 @@ import anyio
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic_settings import BaseSettings
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from findalike import __version__
 from findalike.api.errors import install_error_handlers
@@ -162,8 +164,26 @@ def create_app(
 
     ui_dir = Path(str(files("findalike") / "ui"))
     if (ui_dir / "index.html").exists():
-        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+        app.mount("/", UiFiles(ui_dir), name="ui")
     return app
+
+
+class UiFiles(StaticFiles):
+    """The web UI's files (``index.html`` for a folder). Which files exist is read once,
+    at start: any other path is a 404 at once. ``StaticFiles`` looks every path up in a
+    worker thread (twice for a miss, with ``html``: the path, then ``404.html``), which
+    was ~40% of the time of a 404 for an unknown path."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory=directory, html=True)
+        self._known = frozenset(
+            {".", *(os.path.normpath(p.relative_to(directory)) for p in directory.rglob("*"))}
+        )
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] in ("GET", "HEAD") and path not in self._known:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def create_app_from_env() -> FastAPI:
