@@ -619,6 +619,23 @@ def test_describe_refuses_a_collection_findalike_did_not_make(tmp_path: Path) ->
 # -- the command line -----------------------------------------------------------------------
 
 
+def test_full_text_search_survives_an_export_and_import(
+    lite: Install, lite_archive: Path, tmp_path: Path
+) -> None:
+    """The archive records which field has a BM25 index and its language: a text
+    collection imported into Milvus Lite keeps lexical and hybrid search (it came back
+    without them)."""
+    target = _install(tmp_path / "t", str(tmp_path / "t" / "milvus.db"), "findalike_", {})
+    try:
+        target.restore(lite_archive)
+        source, imported = lite.runtimes["text"].collection, target.runtimes["text"].collection
+        assert lite.store.lexical_field(source) is not None
+        assert target.store.lexical_field(imported) == lite.store.lexical_field(source)
+        assert target.store.describe(imported).language == lite.store.describe(source).language
+    finally:
+        target.store.close()
+
+
 def test_cli_export_and_import_between_lite_files(lite: Install, tmp_path: Path) -> None:
     runner = CliRunner()
     archive = tmp_path / "cli.tar"

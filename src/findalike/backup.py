@@ -78,6 +78,7 @@ from findalike.store import (
     CollectionSpec,
     FieldKind,
     FieldSpec,
+    Language,
     StoreError,
     VectorStore,
 )
@@ -132,6 +133,8 @@ class FieldEntry(_Model):
     name: str = Field(pattern=rf"^{_COLLECTION}$")
     kind: FieldKind
     max_length: int = Field(1024, ge=1, le=65535)
+    lexical: bool = False
+    """The field has a full-text (BM25) index (archives before it: none recorded)."""
 
 
 class ChunkEntry(_Model):
@@ -153,6 +156,8 @@ class CollectionEntry(_Model):
     vector_kind: VectorKind
     index_type: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")
     fields: tuple[FieldEntry, ...]
+    language: Language = "en"
+    """The language of the lexical field's text (its analyzer)."""
     rows: int = Field(ge=0)
     bit_vectors: bool
     """Every vector is bits (binary, or float with only 0 and 1): convertible."""
@@ -165,8 +170,11 @@ class CollectionEntry(_Model):
             vector_kind=self.vector_kind,
             metric=self.metric,
             encoder=self.encoder,
-            fields=tuple(FieldSpec(f.name, f.kind, f.max_length) for f in self.fields),
+            fields=tuple(
+                FieldSpec(f.name, f.kind, f.max_length, lexical=f.lexical) for f in self.fields
+            ),
             index_type=self.index_type,
+            language=self.language,
         )
 
     def stored_as_bits(self, chunk: ChunkEntry) -> bool:
@@ -330,8 +338,10 @@ def _export_collection(
         vector_kind=spec.vector_kind,
         index_type=spec.index_type,
         fields=tuple(
-            FieldEntry(name=f.name, kind=f.kind, max_length=f.max_length) for f in spec.fields
+            FieldEntry(name=f.name, kind=f.kind, max_length=f.max_length, lexical=f.lexical)
+            for f in spec.fields
         ),
+        language=spec.language,
         rows=written,
         bit_vectors=all_bits and written > 0,
         chunks=tuple(chunks),
