@@ -72,7 +72,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, InvalidInput
-from findalike.media import MediaStore
+from findalike.media import ByteStream, MediaStore
 from findalike.store import (
     ID_MAX_LENGTH,
     CollectionSpec,
@@ -646,7 +646,7 @@ def _members(archive: Path) -> Iterator[tuple[tarfile.TarInfo, _MemberReader]]:
                 if n >= MAX_MEMBERS:
                     raise InvalidInput(f"{archive.name} has more than {MAX_MEMBERS} members.")
                 limit = _member_limit(archive, member)
-                yield member, _reader(archive, tar, member, limit)
+                yield member, _MemberReader(archive, tar, member, limit)
     except FileNotFoundError as exc:
         raise InvalidInput(f"No such archive: {archive}") from exc
     except _DAMAGED as exc:
@@ -686,16 +686,10 @@ def _member_limit(archive: Path, member: tarfile.TarInfo) -> int:
     return limit
 
 
-def _reader(
-    archive: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int
-) -> _MemberReader:
-    return _MemberReader(archive, tar, member, limit)
-
-
 class _MemberReader:
-    """Reads one member whole (``reader()``, for the manifest and data chunks, each
-    capped), or only hashes it as it streams (``digest()``, for media and state files:
-    memory stays one block however large the member)."""
+    """Reads one member whole (called: the manifest and data chunks, each capped), or
+    as a stream hashed on the way (``stream()``, ``digest()``: media and state files,
+    memory one block however large the member)."""
 
     BLOCK_BYTES = 1024**2
 
@@ -713,15 +707,8 @@ class _MemberReader:
         return data
 
     def digest(self) -> FileEntry:
-        sha, size = hashlib.sha256(), 0
-        with self._open() as fh:
-            while block := self._guarded(lambda: fh.read(self.BLOCK_BYTES)):
-                size += len(block)
-                if size > self.limit:
-                    break
-                sha.update(block)
-        self._check_size(size)
-        return FileEntry(bytes=size, sha256=sha.hexdigest())
+        with self.stream() as source:
+            return source.finish()
 
     @contextmanager
     def stream(self) -> Iterator[_HashingStream]:
@@ -747,19 +734,15 @@ class _MemberReader:
             raise _damaged(self.archive, EOFError(f"member {self.member.name!r} is cut short"))
 
 
-class _HashingStream(io.RawIOBase):
+class _HashingStream:
     """A member's bytes as they are read, hashed and counted on the way (capped at the
     member's limit)."""
 
     def __init__(self, reader: _MemberReader, fh: IO[bytes]) -> None:
-        super().__init__()
         self._reader, self._fh = reader, fh
         self._sha, self.size = hashlib.sha256(), 0
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         want = _MemberReader.BLOCK_BYTES if size is None or size < 0 else size
         block: bytes = self._reader._guarded(lambda: self._fh.read(want))
         self.size += len(block)
@@ -767,11 +750,6 @@ class _HashingStream(io.RawIOBase):
             raise _damaged(self._reader.archive, EOFError("member is over its limit"))
         self._sha.update(block)
         return block
-
-    def readinto(self, buffer: Any) -> int:
-        block = self.read(len(buffer))
-        buffer[: len(block)] = block
-        return len(block)
 
     def finish(self) -> FileEntry:
         while self.read(_MemberReader.BLOCK_BYTES):
@@ -1038,7 +1016,7 @@ def _write(
             continue
         if member.name not in by_chunk:  # media and state files: streamed, never held whole
             with read.stream() as source:
-                _write_file(plans, member.name, source, media, data_dir, report)  # type: ignore[arg-type]
+                _write_file(plans, member.name, source, media, data_dir, report)
                 written = source.finish()
             if written != manifest.files[member.name]:
                 raise _changed(archive, member.name)
@@ -1065,7 +1043,7 @@ def _changed(archive: Path, name: str) -> InvalidInput:
 def _write_file(
     plans: list[_Plan],
     name: str,
-    source: IO[bytes],
+    source: ByteStream,
     media: MediaStore | None,
     data_dir: Path | None,
     report: ArchiveReport,
@@ -1118,7 +1096,7 @@ def _record_import(data_dir: Path, plan: _Plan) -> None:
         (folder / _IMPORT_RECORD).write_text(json.dumps({"state_sha256": plan.state_digest}))
 
 
-def _write_state(plans: list[_Plan], name: str, source: IO[bytes], data_dir: Path) -> int:
+def _write_state(plans: list[_Plan], name: str, source: ByteStream, data_dir: Path) -> int:
     for plan in plans:
         if name in plan.state and not plan.keep_state:
             folder = app_state_dir(data_dir, plan.entry.app, plan.spec.name)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from findalike.errors import InvalidInput, NotFound
 
@@ -28,6 +28,12 @@ COPY_BLOCK_BYTES = 1024**2
 """A stream is copied into the store in blocks of this size."""
 
 
+class ByteStream(Protocol):
+    """What ``put`` copies from: anything with a binary ``read``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -38,7 +44,7 @@ class MediaStore:
         return self.root / app / media_id[:2]
 
     def put(
-        self, app: str, media_id: str, data: bytes | IO[bytes], suffix: str, *, variant: str = ""
+        self, app: str, media_id: str, data: bytes | ByteStream, suffix: str, *, variant: str = ""
     ) -> Path:
         """Store ``data`` (bytes, or a binary stream copied block by block) as
         ``media_id`` (or its ``variant``, e.g. ``"thumb"`` or ``"f12"``); idempotent: the
@@ -95,7 +101,7 @@ class MediaStore:
             if path.is_file() and not path.is_symlink() and _STORED_NAME.match(name):
                 yield name, path
 
-    def put_stored(self, app: str, name: str, data: bytes | IO[bytes]) -> Path:
+    def put_stored(self, app: str, name: str, data: bytes | ByteStream) -> Path:
         """Store ``data`` under a name ``stored_files`` gave (restoring a backup);
         idempotent like ``put``. ``InvalidInput`` for any other name."""
         found = _STORED_NAME.match(name)

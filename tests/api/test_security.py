@@ -235,38 +235,13 @@ def test_an_oversized_json_body_is_413_and_never_read(open_client: TestClient) -
     assert r.status_code == 413
     assert r.json()["status"] == 413
 
-    import anyio
-
-    app = open_client.app
     received: list[Any] = []
-    sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         received.append(1)
         return {"type": "http.request", "body": b"", "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/dna/classify",
-        "raw_path": b"",
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 1),
-        "http_version": "1.1",
-        "asgi": {"version": "3.0"},
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(150 * 1024**2).encode()),
-        ],
-    }
-    anyio.run(app, scope, receive, send)  # type: ignore[arg-type]
+    sent = _asgi_post(open_client.app, receive, 150 * 1024**2)
     assert sent[0]["status"] == 413
     assert not received  # refused on the declared length: not one byte read
 
