@@ -225,3 +225,32 @@ def test_a_store_refusal_mid_load_keeps_the_batches_written_before_it(
         # the two batches written before the refusal are stored, whole
         assert ended.done == 8
         assert rt.store.count(rt.collection) == 8
+
+
+@pytest.mark.timeout(300)
+def test_loads_of_the_same_items_at_once_write_and_count_each_item_once(
+    tmp_path: Path, shared_encoders: dict[str, Any]
+) -> None:
+    """Four job workers loading the same 200 documents at once (issue 24): each
+    document is written by one load and counted ``done`` once in all; the other loads
+    count it ``skipped``, as they would one after another. Without claims every load
+    looked the first batches up before any was written, and 200 items made 800 done."""
+    n = 200
+    settings = Settings(data_dir=tmp_path, apps=["text"], encode_batch_size=16)
+    store = VectorStore(str(tmp_path / "milvus.db"))
+    rt = AppRuntime(TEXT_APP, settings, store, encoder_cache={"minilm": shared_encoders["minilm"]})
+    source = tmp_path / "docs.jsonl"
+    source.write_text("\n".join(_documents(n)))
+    jobs = JobManager(tmp_path / "jobs.sqlite", workers=4)
+    try:
+        ids = [jobs.submit("text", load_files(rt, [(source.name, source)])).id for _ in range(4)]
+        finished = [jobs.wait(i, 240) for i in ids]
+        assert all(j.state == "done" for j in finished), finished
+        assert sum(j.done for j in finished) == n, [(j.done, j.skipped) for j in finished]
+        assert sum(j.skipped for j in finished) == 3 * n
+        assert all(j.done + j.skipped == n for j in finished)
+        assert rt.count() == (n, n)
+    finally:
+        jobs.shutdown()
+        rt.encoder.close()  # type: ignore[attr-defined]
+        store.close()

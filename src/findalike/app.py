@@ -188,6 +188,40 @@ class AppSpec:
     for any other): content hashes by default, names for the recommender's items."""
 
 
+class ItemClaims:
+    """The items that loads in this process are encoding or writing, by the load that
+    holds each: a load claims an item before it looks it up, so two loads of the same
+    items (``FINDALIKE_JOB_WORKERS`` > 1) write each one once, and the other counts it
+    skipped, as it would had the first load ended before it began."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[object, threading.Event]] = {}
+
+    def claim(self, owner: object, item_ids: Iterable[str]) -> dict[str, threading.Event]:
+        """Claim ``item_ids`` for ``owner``; returns those another load holds, each
+        with the event set when that load has written it (or given it up)."""
+        busy: dict[str, threading.Event] = {}
+        with self._lock:
+            for item_id in item_ids:
+                held = self._held.get(item_id)
+                if held is None:
+                    self._held[item_id] = (owner, threading.Event())
+                elif held[0] is not owner:
+                    busy[item_id] = held[1]
+        return busy
+
+    def release(self, owner: object, item_ids: Iterable[str] | None = None) -> None:
+        """Give up ``owner``'s claims on ``item_ids`` (all of them when None)."""
+        with self._lock:
+            ids = list(self._held) if item_ids is None else list(item_ids)
+            for item_id in ids:
+                held = self._held.get(item_id)
+                if held is not None and held[0] is owner:
+                    del self._held[item_id]
+                    held[1].set()
+
+
 class AppRuntime:
     """An app bound to this server's settings, store and encoder. Created in the
     lifespan (or the CLI), never at import. All methods block: call them from a
@@ -225,6 +259,8 @@ class AppRuntime:
         self._collection_ready = False
         self._ready_generation = -1
         self._searches: Coalescer[list[Hit]] = Coalescer(self._search_batch)
+        self.claims = ItemClaims()
+        """Items loads in this process are writing to this collection."""
 
     @property
     def name(self) -> str:

@@ -117,8 +117,11 @@ class Loader:
 
     def run(self, files: Sequence[tuple[str, Path]]) -> str | None:
         """Load ``files``; every zip is opened once and closed when the load ends."""
-        with self.reader:
-            return self._run(files)
+        try:
+            with self.reader:
+                return self._run(files)
+        finally:  # a failed or cancelled load gives up what it did not write
+            self.rt.claims.release(self)
 
     def _run(self, files: Sequence[tuple[str, Path]]) -> str | None:
         settings = self.rt.settings
@@ -198,17 +201,27 @@ class Loader:
                 self.batch, self.batch_weight = [], 0
 
     def _process(self, batch: Sequence[Record]) -> None:
-        if not batch:
-            return
-        self.job.check_cancelled()
-        existing = self.rt.existing_items([r.item_id for r in batch])
-        if existing:
-            self.job.advance(skipped=len(existing))
-        fresh = [r for r in batch if r.item_id not in existing]
-        if not fresh:
-            return
-        assert self.encoder is not None
-        self.encoder.put(fresh)
+        """Hand the batch's items not stored yet to the encoder. An item another load
+        of this process is writing is waited for, then looked up again: it is
+        skipped once written, and loaded here if that load gave it up."""
+        pending = list(batch)
+        while pending:
+            self.job.check_cancelled()
+            busy = self.rt.claims.claim(self, (r.item_id for r in pending))
+            mine = [r for r in pending if r.item_id not in busy]
+            # looked up after the claim: a load that wrote one before it is seen here
+            existing = self.rt.existing_items([r.item_id for r in mine])
+            if existing:
+                self.rt.claims.release(self, existing)
+                self.job.advance(skipped=len(existing))
+            fresh = [r for r in mine if r.item_id not in existing]
+            if fresh:
+                assert self.encoder is not None
+                self.encoder.put(fresh)
+            pending = [r for r in pending if r.item_id in busy]
+            for event in {id(e): e for e in busy.values()}.values():
+                while not event.wait(0.5):
+                    self.job.check_cancelled()
 
     def _write(self, encoded: list[EncodedItem]) -> None:
         rows = [row for e in encoded if e.error is None for row in e.rows]
@@ -221,6 +234,7 @@ class Loader:
             if e.error is not None:
                 self.job.fail_item(e.record.label, e.error)
         self.job.advance(done=sum(1 for e in encoded if e.error is None))
+        self.rt.claims.release(self, (e.record.item_id for e in encoded))
         if self.rows_since_flush >= FLUSH_EVERY_ROWS:
             self.rt.store.flush(self.rt.collection)
             self.rows_since_flush = 0

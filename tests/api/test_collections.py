@@ -120,6 +120,19 @@ def test_names_are_checked_and_unknown_collections_are_404(client: TestClient) -
     assert client.get("/api/image/collections").json()["count"] == 2
 
 
+def test_the_schema_states_each_apps_collection_choices(client: TestClient, tmp_path: Any) -> None:
+    """A body the schema allows is one the server takes (issue 24): an app with one
+    encoder takes a name only, and the text app's ``encoder`` is one of its keys."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["ImageNewCollection"]["properties"]) == {"name"}
+    text_app = create_app(Settings(data_dir=tmp_path, apps=["text"]))
+    text = text_app.openapi()["components"]["schemas"]["TextCreateCollection"]
+    choices = [s for s in text["properties"]["encoder"]["anyOf"] if "enum" in s]
+    keys = text_app.state.runtimes["text"].encoder_keys()
+    assert "multilingual" in keys
+    assert choices == [{"type": "string", "enum": keys}]
+
+
 def test_dropping_one_collection_leaves_the_others(client: TestClient) -> None:
     client.post("/api/image/collections", json={"name": "scratch"})
     assert _load(client, FISH[:1], "scratch")["done"] == 1

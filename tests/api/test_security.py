@@ -160,6 +160,23 @@ def test_a_read_key_searches_but_cannot_change_anything(keyed_client: TestClient
     assert keyed_client.delete("/api/dna", headers=write).json()["dropped"] is True
 
 
+def test_the_allowed_roots_are_named_only_to_a_write_key(tmp_path: Path) -> None:
+    """A load from a server folder outside the allowed roots names the roots (so a
+    user can fix the path): only to a caller who may load, never to a read key."""
+    root = tmp_path / "incoming"
+    root.mkdir()
+    keys = f"read:{READ_KEY},write:{WRITE_KEY}"
+    settings = _settings(tmp_path, api_keys=keys, allowed_roots=[root])
+    outside = {"path": "/etc"}
+    with TestClient(create_app(settings)) as client:
+        for headers in ({}, {"X-API-Key": READ_KEY}):
+            r = client.post("/api/dna/load", data=outside, headers=headers)
+            assert r.status_code in (401, 403), r.text
+            assert str(root) not in r.text and "roots" not in r.text
+        r = client.post("/api/dna/load", data=outside, headers={"X-API-Key": WRITE_KEY})
+        assert r.status_code == 403 and str(root) in r.json()["detail"], r.text
+
+
 def test_an_evaluation_needs_a_write_key(keyed_client: TestClient) -> None:
     """An evaluation trains or re-encodes per request: not for a read key."""
     r = keyed_client.post("/api/dna/evaluate", json={}, headers={"X-API-Key": READ_KEY})

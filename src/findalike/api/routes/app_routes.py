@@ -9,13 +9,13 @@ import shutil
 import uuid
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from findalike.api.deps import JobsDep, SettingsDep
 from findalike.api.errors import ERROR_RESPONSES
@@ -96,13 +96,20 @@ class CollectionList(BaseModel):
     count: int
 
 
-class CreateCollection(StrictModel):
+class NewCollection(StrictModel):
+    """A named collection of an app with one encoder: a name, nothing to choose."""
+
     name: str = Field(
         pattern=COLLECTION_NAME_PATTERN,
         max_length=32,
         description="A lower-case letter, then up to 31 lower-case letters, digits or `_`.",
         examples=["logos"],
     )
+
+
+class CreateCollection(NewCollection):
+    """A named collection of an app with a choice of encoders (text, QA)."""
+
     encoder: str | None = Field(
         None,
         max_length=64,
@@ -280,7 +287,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         data = [await anyio.to_thread.run_sync(_collection_info, rt.named(n)) for n in names]
         return CollectionList(data=data, count=len(data))
 
-    create_body = spec.collection_request or CreateCollection
+    create_body = spec.collection_request or _collection_request(rt)
 
     @router.post(
         "/collections",
@@ -347,25 +354,45 @@ async def _drop(rt: AppRuntime) -> bool:
     return dropped
 
 
-def _check_choice(rt: AppRuntime, body: CreateCollection) -> None:
+def _collection_request(rt: AppRuntime) -> type[NewCollection]:
+    """The app's create-collection body, its choices stated in the schema: an app with
+    one encoder takes a name only; one with several takes one of their keys."""
+    keys = rt.encoder_keys()
+    prefix = rt.name.capitalize()
+    if not keys:
+        return create_model(f"{prefix}NewCollection", __base__=NewCollection)
+    field = CreateCollection.model_fields["encoder"]
+    choice: Any = Literal[tuple(keys)]
+    return create_model(
+        f"{prefix}CreateCollection",
+        __base__=CreateCollection,
+        encoder=(
+            choice | None,
+            Field(None, description=field.description, examples=field.examples),
+        ),
+    )
+
+
+def _check_choice(rt: AppRuntime, body: NewCollection) -> None:
     """A 422 for an encoder the app does not offer, or a choice for an app without any."""
     keys = rt.encoder_keys()
-    if not keys and (body.encoder is not None or body.language is not None):
-        field = "encoder" if body.encoder is not None else "language"
+    encoder = getattr(body, "encoder", None)
+    if not keys and (encoder is not None or getattr(body, "language", None) is not None):
+        field = "encoder" if encoder is not None else "language"
         raise Unprocessable(
             f"The {rt.name} app has one encoder: its collections take no `{field}`.",
             field=field,
         )
-    if body.encoder is not None and body.encoder not in keys:
+    if encoder is not None and encoder not in keys:
         raise Unprocessable(
-            f"Unknown encoder {body.encoder!r} for the {rt.name} app: one of {', '.join(keys)}.",
+            f"Unknown encoder {encoder!r} for the {rt.name} app: one of {', '.join(keys)}.",
             field="encoder",
         )
-    chosen = next((e for e in rt.spec.encoder_choices if e.key == body.encoder), None)
+    chosen = next((e for e in rt.spec.encoder_choices if e.key == encoder), None)
     missing = [m for m in chosen.requires if find_spec(m) is None] if chosen else []
     if missing:
         raise Unprocessable(
-            f"The encoder {body.encoder!r} needs {', '.join(missing)}, which this server "
+            f"The encoder {encoder!r} needs {', '.join(missing)}, which this server "
             "does not have installed.",
             field="encoder",
         )

@@ -110,7 +110,7 @@ class DnaEvaluateRequest(StrictModel):
     seed: int = Field(
         0,
         ge=0,
-        le=2**63 - 1,
+        le=2**53 - 1,  # the largest integer a JSON number holds exactly
         description="Chooses which items are held out (reproducible): stored items are "
         "ordered by sha256 of `{seed}:{item_id}`, the first `max_sequences` taken and "
         "the first `round(holdout_fraction * n)` of those held out.",

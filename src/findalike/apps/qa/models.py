@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel
 from findalike.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
+from findalike.request_types import FILTER_TEXT_PATTERN
 
 SCORE_MEANING = (
     "Cosine similarity of the question asked and the stored pair's vector, -1..1, in "
@@ -87,6 +88,7 @@ class QAJudgement(StrictModel):
         None,
         min_length=1,
         max_length=8192,
+        pattern=FILTER_TEXT_PATTERN,  # a question is looked up with a Milvus filter
         description="The stored question (its exact text) or the item id of the pair that "
         "answers it; null for a question the chatbot should not answer (off-topic).",
     )
