@@ -15,6 +15,7 @@ import pytest
 
 from findalike.config import Settings
 from findalike.errors import Conflict, Unavailable, Unprocessable
+from findalike.liteserver import lite_is_python
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter, quote
 from tests.conftest import count_connection_attempts
 
@@ -196,10 +197,9 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
     built one copy of the collection per concurrent first request (10 here without
     ``serialise_lite_collection_opening``) and kept the last, released: searches then
     found it "not loaded", and a load could wait on a released copy forever. Lite's
-    own Collection class is counted (wrapped, not replaced)."""
+    own Collection class is counted (wrapped, not replaced). Lite 2.5 (its C++ core in
+    a process of its own) has no such cache: there the requests must all answer."""
     import shutil
-
-    from milvus_lite.engine.collection import Collection
 
     first = VectorStore(str(tmp_path / "a" / "milvus.db"))
     name = "findalike_reopened"
@@ -211,13 +211,16 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
     shutil.copytree(tmp_path / "a", tmp_path / "b")  # a folder no Lite here has open
 
     opened: list[str] = []
-    build = Collection.__init__
+    if lite_is_python():
+        from milvus_lite.engine.collection import Collection
 
-    def counted(self: Collection, name: str, *args: object, **kwargs: object) -> None:
-        opened.append(name)
-        build(self, name, *args, **kwargs)
+        build = Collection.__init__
 
-    monkeypatch.setattr(Collection, "__init__", counted)
+        def counted(self: Collection, name: str, *args: object, **kwargs: object) -> None:
+            opened.append(name)
+            build(self, name, *args, **kwargs)
+
+        monkeypatch.setattr(Collection, "__init__", counted)
     store = VectorStore(str(tmp_path / "b" / "milvus.db"))
     start = threading.Barrier(16)
     found: dict[int, str] = {}
@@ -235,7 +238,7 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
             t.join(120)
     assert not any(t.is_alive() for t in threads), "a request never came back"
     assert found == {i: rows[i]["item_id"] for i in range(16)}
-    assert opened == [name]
+    assert opened == ([name] if lite_is_python() else [])
     assert "not loaded" not in caplog.text
     store.close()
 
@@ -352,6 +355,10 @@ def test_filter_values_round_trip_whatever_their_characters(store: VectorStore, 
     store.upsert(name, rows)
     store.flush(name)
     for row, value in zip(rows, AWKWARD_VALUES, strict=True):
+        if ("\n" in value or "\r" in value) and not lite_is_python():
+            with pytest.raises(Unprocessable, match="line break"):  # Lite 2.5: no escape
+                quote(value)
+            continue
         for expr in (f"title == {quote(value)}", f'meta["tag"] == {quote(value)}'):
             found = store.query(name, filter=expr, output_fields=["item_id"])
             assert [r["item_id"] for r in found] == [row["item_id"]], (value, expr)

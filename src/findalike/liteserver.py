@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,10 @@ def serialise_lite_collection_opening() -> None:
     polls another one's progress forever. Seen here: 10 copies of one collection from
     the first 16 text searches, and a server that stopped answering. This wraps the
     lookup in a lock (opening a 10k-row collection takes ~0.5 s, once; later lookups
-    are a dict read). Idempotent; applied by every process that runs Milvus Lite."""
+    are a dict read). Idempotent; applied by every process that runs Milvus Lite.
+    Milvus Lite 2.5 (the C++ core, in a process of its own) needs none of it."""
+    if not lite_is_python():
+        return
     from milvus_lite import db
 
     original = db.MilvusLite.get_collection
@@ -52,6 +55,16 @@ def serialise_lite_collection_opening() -> None:
 
     get_collection._findalike_serialised = True  # type: ignore[attr-defined]
     db.MilvusLite.get_collection = get_collection
+
+
+@functools.cache
+def lite_is_python() -> bool:
+    """Whether the installed Milvus Lite is 3.x, the pure-Python engine (opened in this
+    process, a folder of Parquet files), not 2.5, the Milvus C++ core (a server process
+    of its own over one file, reached on a local socket)."""
+    from importlib.metadata import version
+
+    return int(version("milvus-lite").split(".")[0]) >= 3
 
 
 def free_port() -> int:
@@ -70,6 +83,7 @@ class LiteServer:
         self.port = port or free_port()
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock: IO[str] | None = None
 
     @property
     def uri(self) -> str:
@@ -99,17 +113,38 @@ class LiteServer:
                     fcntl.flock(lock, fcntl.LOCK_UN)
                     return
 
+    def _command(self) -> tuple[list[str], dict[str, str] | None]:
+        """The server's command line and environment. Lite 3.2: its own command line
+        with ``serialise_lite_collection_opening`` applied (this file run as a script:
+        stdlib and milvus_lite only). Lite 2.5: its C++ server over the file, bound to
+        loopback, with a lock file this object holds: the server ends when the lock is
+        let go (``stop``, or this process gone, however it ended)."""
+        if lite_is_python():
+            command = [sys.executable, str(Path(__file__).resolve())]
+            args = ["server", "--data-dir", str(self.data_path), "--host", "127.0.0.1"]
+            return [*command, *args, "--port", str(self.port)], None
+        import fcntl
+        import os
+
+        import milvus_lite
+
+        lib = Path(milvus_lite.__file__).parent / "lib"
+        lock_path = self.data_path.parent / f".{self.data_path.name}.server.lock"
+        self._lock = open(lock_path, "a")  # noqa: SIM115 - held while the server runs
+        fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        env = {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
+        address = f"127.0.0.1:{self.port}"
+        return [str(lib / "milvus"), str(self.data_path), address, "ERROR", str(lock_path)], env
+
     def start(self) -> str:
-        self._wait_for_folder()
-        # milvus-lite's own command line with serialise_lite_collection_opening applied:
-        # this file run as a script (stdlib and milvus_lite only, not findalike's imports)
-        command = [sys.executable, str(Path(__file__).resolve())]
-        args = ["server", "--data-dir", str(self.data_path), "--host", "127.0.0.1"]
+        if lite_is_python():
+            self._wait_for_folder()
         self.data_path.parent.mkdir(parents=True, exist_ok=True)
+        command, env = self._command()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
-                [*command, *args, "--port", str(self.port)], stdout=out, stderr=out
+                command, stdout=out, stderr=out, env=env, cwd=self.data_path.parent
             )
         finally:
             if self.log_path:
@@ -131,6 +166,9 @@ class LiteServer:
         return self.uri
 
     def stop(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:  # Lite 2.5's server stops when its lock is let go
+            lock.close()
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return

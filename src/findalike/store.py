@@ -22,6 +22,7 @@ All methods block; callers in async code run them in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -39,13 +40,16 @@ import numpy as np
 
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable, Unprocessable
-from findalike.liteserver import serialise_lite_collection_opening
+from findalike.liteserver import lite_is_python, serialise_lite_collection_opening
 
 log = logging.getLogger(__name__)
 
 FieldKind = Literal["str", "int", "float", "bool", "json"]
 ID_MAX_LENGTH = 160
 _PROPERTY_PREFIX = "findalike."
+_RECORD_MARK = "findalike record: "
+"""Starts the collection's description, then its record as JSON: the copy read where
+the engine keeps no collection properties (Milvus Lite 2.5 drops them)."""
 _CONNECT_FAILED_CODE = 2
 """pymilvus's code for "Fail connecting to server" (no server, or no answer in time)."""
 BM25_SUFFIX = "_bm25"
@@ -177,6 +181,8 @@ COUNT_CACHE_S = 60.0
 another machine's writes, which change neither this process's writes, the shared marker
 nor the total rows, can leave stale)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
+LITE_25_VERSION = "milvus_lite 2.5"
+"""What ``ping`` says of a Milvus Lite 2.5, which has no version call."""
 
 
 def similarity(metric: Metric, distance: float) -> float:
@@ -188,7 +194,9 @@ def similarity(metric: Metric, distance: float) -> float:
     return -float(distance)
 
 
-_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\t"}
+"""How a string is written in a filter. A tab is written as it is: Milvus Lite 2.5 reads
+no ``\\t`` (it matches nothing), and Lite 3.2 and the server read the tab itself."""
 
 
 def quote(value: str | int | float | bool) -> str:
@@ -208,6 +216,11 @@ def quote(value: str | int | float | bool) -> str:
         return repr(value)
     text = str(value)
     for ch in text:
+        if ch in "\n\r" and not lite_is_python():
+            raise Unprocessable(
+                "filter values may not contain a line break (U+000A, U+000D): Milvus Lite "
+                "2.5 has no way to write one in a filter"
+            )
         if ch not in _STRING_ESCAPES and unicodedata.category(ch) in ("Cc", "Cs"):
             raise Unprocessable(
                 f"filter values may not contain the control character U+{ord(ch):04X}"
@@ -251,6 +264,7 @@ class VectorStore:
         self._epoch_seen: tuple[int, int] | None = None
         self._generation = 0
         self._lite_server: bool | None = None
+        self._no_version_call = False
         self._token = token
         self._db_name = db_name
         self._timeout_s = timeout_s
@@ -490,8 +504,18 @@ class VectorStore:
         return self._timeout_s
 
     def ping(self) -> str:
-        """The server's version; raises ``Unavailable`` if it cannot be reached."""
-        return str(self._call("get_server_version"))
+        """The server's version; raises ``Unavailable`` if it cannot be reached.
+        Milvus Lite 2.5 does not implement the version call (gRPC UNIMPLEMENTED, what
+        no Milvus server answers): it is named so, reached by listing collections."""
+        if not self._no_version_call:
+            try:
+                return str(self._call("get_server_version"))
+            except StoreError as exc:
+                if "UNIMPLEMENTED" not in str(exc):
+                    raise
+                self._no_version_call = True
+        self._call("list_collections")
+        return LITE_25_VERSION
 
     def close(self) -> None:
         with self._lock:
@@ -512,8 +536,15 @@ class VectorStore:
         return [str(n) for n in self._call("list_collections")]
 
     def properties(self, name: str) -> dict[str, str]:
+        """The collection's record (encoder, dimension, metric, index, language), from
+        its properties, or from its description where the engine keeps no properties
+        (Milvus Lite 2.5)."""
         desc = self._call("describe_collection", name)
-        props = desc.get("properties") or {}
+        props = {str(k): str(v) for k, v in (desc.get("properties") or {}).items()}
+        described = str(desc.get("description") or "")
+        if described.startswith(_RECORD_MARK):
+            with contextlib.suppress(ValueError):
+                props = {**json.loads(described[len(_RECORD_MARK) :]), **props}
         return {
             k[len(_PROPERTY_PREFIX) :]: str(v)
             for k, v in props.items()
@@ -573,7 +604,16 @@ class VectorStore:
     def _create_collection(self, spec: CollectionSpec, lexical: FieldSpec | None) -> None:
         from pymilvus import DataType, MilvusClient
 
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        record = {
+            **spec.properties(),
+            **_index_record(spec),
+            f"{_PROPERTY_PREFIX}language": spec.language,
+        }
+        schema = MilvusClient.create_schema(
+            auto_id=False,
+            enable_dynamic_field=False,
+            description=_RECORD_MARK + json.dumps(record, sort_keys=True),
+        )
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
         schema.add_field("item_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
         schema.add_field("part", DataType.INT64)
@@ -611,11 +651,7 @@ class VectorStore:
             "create_collection",
             spec.name,
             schema=schema,
-            properties={
-                **spec.properties(),
-                **_index_record(spec),
-                f"{_PROPERTY_PREFIX}language": spec.language,
-            },
+            properties=record,
             consistency_level="Strong",
         )
         # indexes made here, not by create_collection: pymilvus's wait for each index
@@ -669,6 +705,20 @@ class VectorStore:
             outputs = fn.get("output_field_names") or []
             if kind.upper().endswith("BM25") and outputs:
                 found = str(outputs[0])
+        if found is None and not desc.get("functions"):
+            # Milvus Lite 2.5 lists no functions: the sparse field findalike names
+            # ``{text}_bm25`` beside its text field is the one BM25 fills
+            fields = {str(f["name"]): f for f in desc.get("fields") or []}
+            found = next(
+                (
+                    n
+                    for n, f in fields.items()
+                    if n.endswith(BM25_SUFFIX)
+                    and _is_sparse(f)
+                    and n[: -len(BM25_SUFFIX)] in fields
+                ),
+                None,
+            )
         with self._lock:
             self._lexical[name] = found
         return found
@@ -725,6 +775,7 @@ class VectorStore:
         data = _to_milvus_vectors(vectors)
         kwargs: dict[str, Any] = {
             "data": data,
+            "anns_field": "vector",  # named: Lite 2.5 asks which, beside a BM25 field
             "limit": limit,
             "output_fields": ["item_id", *output_fields],
         }
@@ -816,6 +867,10 @@ class VectorStore:
         else:
             if not 0.0 <= lexical_weight <= 1.0:
                 raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
+            if not lite_is_python() and self.is_lite:
+                return self._weighted_here(
+                    name, text, query_vector, limit, metric, lexical_weight, filter, output_fields
+                )
             ranker = WeightedRanker(1.0 - lexical_weight, lexical_weight, norm_score=True)
         raw = self._call(
             "hybrid_search",
@@ -826,6 +881,54 @@ class VectorStore:
             output_fields=["item_id", "vector", *output_fields],
         )
         return self._rescored(raw[0], query_vector, metric, float)
+
+    def _weighted_here(
+        self,
+        name: str,
+        text: str,
+        query_vector: np.ndarray,
+        limit: int,
+        metric: Metric,
+        lexical_weight: float,
+        filter: str,
+        output_fields: Sequence[str],
+    ) -> list[Hit]:
+        """The weighted fusion Milvus does (each list's scores normalised: cosine to
+        (1 + cos) / 2, BM25 to 2/pi arctan; a row missing from a list scores 0 there),
+        done here: Milvus Lite 2.5's WeightedRanker ranks BM25 backwards (it takes its
+        negated scores as distances)."""
+        dense = self.search(
+            name,
+            np.asarray(query_vector)[None, :],
+            limit=limit,
+            filter=filter,
+            output_fields=output_fields,
+        )[0]
+        lexical = self.lexical_search(
+            name,
+            text,
+            query_vector,
+            limit=limit,
+            metric=metric,
+            filter=filter,
+            output_fields=output_fields,
+        )
+        fused: dict[str, Hit] = {}
+        for h in dense:
+            score = similarity(metric, h.distance)
+            fused[h.id] = Hit(
+                id=h.id,
+                distance=score,
+                fields=h.fields,
+                rank_score=(1.0 - lexical_weight) * _normalised(metric, score),
+            )
+        for h in lexical:
+            bm25 = lexical_weight * 2.0 / math.pi * math.atan(h.rank_score or 0.0)
+            if h.id in fused:
+                fused[h.id].rank_score = (fused[h.id].rank_score or 0.0) + bm25
+            else:
+                fused[h.id] = Hit(id=h.id, distance=h.distance, fields=h.fields, rank_score=bm25)
+        return sorted(fused.values(), key=lambda h: -(h.rank_score or 0.0))[:limit]
 
     def _require_lexical(self, name: str) -> str:
         self._ensure_loaded(name)
@@ -1084,6 +1187,13 @@ def _add_bm25(schema: Any, index: Any, text_field: str) -> None:
     index.add_index(
         field_name=sparse, index_name=sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
     )
+
+
+def _normalised(metric: Metric, score: float) -> float:
+    """A dense similarity mapped to [0, 1] as Milvus's WeightedRanker maps it."""
+    if metric == "COSINE":
+        return (1.0 + score) / 2.0
+    return 0.5 + math.atan(score) / math.pi
 
 
 def _dense_similarity(metric: Metric, query: np.ndarray, vector: Any) -> float:
