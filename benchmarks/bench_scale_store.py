@@ -1,10 +1,12 @@
 """Scale benchmark of the store alone (issue 12, item 4): N 384-d vectors in the text
 app's collection layout on a real Milvus 2.3.5 standalone server (PyPI ``milvus``).
 
-Standalone on purpose: it imports pymilvus, numpy and psutil only (and ``milvus`` when
-it starts the server itself), nothing of findalike, so it runs on a machine without
-FastAPI, pydantic or the text model (a lent many-core machine, say). The encoder is
-not needed: the real vectors and the 500 query vectors come precomputed as ``.npy``.
+Standalone on purpose: the module imports pymilvus, numpy and psutil only (``milvus``
+when it starts the server itself; ``main`` reads the documents' text through
+bench_text.py), nothing of the text model, so it runs on a machine without it (a lent
+many-core machine, say), and engines_worker.py imports its helpers in another venv.
+The encoder is not needed: the real vectors and the 500 query vectors come precomputed
+as ``.npy``.
 
 For one size N, in one run:
 - the corpus of ``bench_scale.corpus()``: the first ``--real`` rows real (all-MiniLM-L6-v2
@@ -52,6 +54,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -60,7 +63,6 @@ from typing import Any
 
 import numpy as np
 import psutil
-from bench_text import QUERIES, documents
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 20261125
@@ -114,15 +116,24 @@ def exact_top(base: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
 
 
 def recall_at_k(
-    ids: list[list[str]], base: np.ndarray, queries: np.ndarray, kth: np.ndarray
+    ids: list[list[str]],
+    base: np.ndarray,
+    queries: np.ndarray,
+    kth: np.ndarray,
+    allowed: np.ndarray | None = None,
 ) -> float:
     """Share of the first K ids per query (rows ``int(id.split(":")[0], 16)``) whose
-    true similarity ties or beats the K-th best: duplicates are not misses."""
+    true similarity ties or beats the K-th best: duplicates are not misses. With
+    ``allowed`` (a boolean a row: the filter) a row outside it is a miss, and ``kth``
+    is the K-th best among the allowed rows."""
     found = 0
     for q, row in enumerate(ids):
         idx = np.array([int(i.split(":")[0], 16) for i in row[:K]], dtype=np.int64)
         if len(idx):
-            found += int(np.sum(base[idx] @ queries[q] >= kth[q] - 1e-5))
+            hit = base[idx] @ queries[q] >= kth[q] - 1e-5
+            if allowed is not None:
+                hit &= allowed[idx]
+            found += int(np.sum(hit))
     return round(found / (K * len(ids)), 4)
 
 
@@ -162,17 +173,42 @@ class PeakRss:
         return self.mb()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Server:
     """Milvus 2.3.5 standalone from PyPI ``milvus`` (embedded etcd, local storage,
-    default configuration) on loopback, in a fresh folder."""
+    default configuration) on loopback, in a fresh folder. Its embedded etcd gets free
+    ports (``ETCD_CONFIG_PATH``): by default its peer port is 2380 whatever ``milvus``
+    resolves, so a second server on the machine (a test run's) failed to start."""
 
     def __init__(self, base: Path | None) -> None:
         from milvus import MilvusServer
 
         self.base = base or Path(tempfile.mkdtemp(prefix="bench-scale-store-milvus-"))
-        self.server = MilvusServer()
+        etcd_port, peer = free_port(), free_port()
+        self.server = MilvusServer(etcd_port=etcd_port)
         self.server.set_base_dir(str(self.base))
-        self.server.start()
+        config = self.base / "embed-etcd.yaml"
+        config.write_text(
+            f"listen-client-urls: http://127.0.0.1:{etcd_port}\n"
+            f"advertise-client-urls: http://127.0.0.1:{etcd_port}\n"
+            f"listen-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+            f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+        )
+        saved = os.environ.get("ETCD_CONFIG_PATH")
+        os.environ["ETCD_CONFIG_PATH"] = str(config)  # MilvusServer passes its environment
+        try:
+            self.server.start()
+        finally:
+            if saved is None:
+                os.environ.pop("ETCD_CONFIG_PATH")
+            else:
+                os.environ["ETCD_CONFIG_PATH"] = saved
         self.pid = int(self.server.server_proc.pid)
         self.uri = f"http://127.0.0.1:{self.server.listen_port}"
 
@@ -184,15 +220,24 @@ class Server:
 # -- stages ---------------------------------------------------------------------------
 
 
-def create(client: Any, dim: int) -> None:
+def key_fields(client: Any, name: str) -> Any:
+    """A new schema holding the text app's first fields (``id`` primary key, ``item_id``,
+    ``part``), collection ``name`` dropped first if it exists (engines_worker.py too)."""
     from pymilvus import DataType, MilvusClient
 
-    if client.has_collection(COLLECTION):
-        client.drop_collection(COLLECTION)
+    if client.has_collection(name):
+        client.drop_collection(name)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=160)
     schema.add_field("item_id", DataType.VARCHAR, max_length=160)
     schema.add_field("part", DataType.INT64)
+    return schema
+
+
+def create(client: Any, dim: int) -> None:
+    from pymilvus import DataType
+
+    schema = key_fields(client, COLLECTION)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("title", DataType.VARCHAR, max_length=2048)
     schema.add_field("text", DataType.VARCHAR, max_length=65535)
@@ -498,11 +543,19 @@ def read_your_writes(
     }
 
 
+def query_texts(real: int) -> list[str]:
+    """bench_scale's 500 queries: bench_text's 20 topics, then the 480 SOTU documents
+    after the first ``real`` (not stored)."""
+    from bench_text import QUERIES, documents
+
+    return [*QUERIES, *documents(real + HELD_OUT_QUERIES)[real:]]
+
+
 def make_queries(real: int, path: Path) -> None:
     """Encode bench_scale's 500 queries (needs findalike and the text model)."""
     from findalike.encoders.sentence import MiniLMEncoder
 
-    texts = [*QUERIES, *documents(real + HELD_OUT_QUERIES)[real:]]
+    texts = query_texts(real)
     np.save(path, MiniLMEncoder().encode(texts).astype(np.float32))
     print(f"wrote {path} ({len(texts)} queries)")
 
@@ -574,6 +627,8 @@ def main() -> None:
 
     rss: PeakRss | None = None
     save()
+    from bench_text import documents
+
     queries = np.load(args.queries_npy).astype(np.float32)
     docs = documents(len(real))
     t = time.perf_counter()

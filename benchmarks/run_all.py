@@ -15,10 +15,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SEPARATE = {"scale", "scale_store", "memory"}
-"""Too long for `make bench` (an hour and more), or made for a bigger machine than the
-2-core one (bench_scale_store at 1M), or a whole demo load (bench_memory): run alone, or
-with ``--only NAME``."""
+SEPARATE = {"scale", "scale_store", "memory", "engines"}
+"""Too long for `make bench` (an hour and more; bench_engines at 100k), or made for a
+bigger machine than the 2-core one (bench_scale_store at 1M), or a whole demo load
+(bench_memory): run alone, or with ``--only NAME``."""
 
 
 def main() -> int:
