@@ -1,5 +1,5 @@
 """Which embedded engine, by measurement (issue 25, item 1): the same store workload on
-Milvus Lite 3.2.2 (pure Python, this venv), Milvus Lite 2.5.1 (the C++ core, a side venv)
+Milvus Lite 3.2.2 (pure Python), Milvus Lite 2.5.1 (the C++ core, findalike's default)
 and the Milvus 2.3.5 standalone server (PyPI ``milvus``, on loopback), in one run.
 
     .venv/bin/python benchmarks/bench_engines.py                  # N = 100000, ~11 min
@@ -11,8 +11,8 @@ every engine, and prints a table at the end (``--table``: only the table, from t
 file).
 
 Each engine runs in its own child process (engines_worker.py, with that engine's venv
-python: Milvus Lite 2.5.1 has the same PyPI name as 3.2.2, so it lives in
-benchmarks/.venvs/lite251, made here on the first run with pip), one after the other,
+python: Milvus Lite 2.5.1 has the same PyPI name as 3.2.2, so the one this venv lacks
+lives in benchmarks/.venvs/lite<version>, made here on the first run with pip), one after the other,
 on the same data, prepared here once a size:
 - N 384-d vectors: the first ``--real`` (20000) all-MiniLM-L6-v2 over State of the Union
   sentences (bench_text.py's cache under benchmarks/results/cache/, minutes of encoding
@@ -59,9 +59,14 @@ from bench_scale_store import SEED, _cpu_model, corpus, exact_top, query_texts
 from bench_text import CACHE, RESULTS, cached_vectors, documents
 
 HERE = Path(__file__).resolve().parent
-SIDE_VENV = HERE / ".venvs" / "lite251"
-SIDE_PACKAGES = ["milvus-lite==2.5.1", "pymilvus==3.0.2", "setuptools<80", "numpy", "psutil"]
-"""2.5.1 imports pkg_resources (gone from setuptools 80)."""
+LITE_VERSIONS = {"lite322": "3.2.2", "lite251": "2.5.1"}
+SIDE_PACKAGES = {
+    "3.2.2": ["milvus-lite==3.2.2", "pymilvus==3.0.2", "faiss-cpu==1.14.3", "numpy", "psutil"],
+    # 2.5.1 imports pkg_resources (gone from setuptools 80)
+    "2.5.1": ["milvus-lite==2.5.1", "pymilvus==3.0.2", "setuptools<80", "numpy", "psutil"],
+}
+"""The side venv of the Lite version this venv does not have (one PyPI name, one version
+a venv): 2.5.1 since findalike's default; 3.2.2 before it."""
 ENGINES = {
     "lite322": "Milvus Lite 3.2.2 (pure Python, in the worker process), embedded .db",
     "lite251": "Milvus Lite 2.5.1 (C++ core, its server a child process), embedded .db",
@@ -76,23 +81,31 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def side_python() -> Path:
-    """The side venv's python with Milvus Lite 2.5.1, made (pip) when missing."""
-    python = SIDE_VENV / "bin" / "python"
-    check = [str(python), "-c", "import milvus_lite, pkg_resources, psutil, pymilvus"]
+def side_python(version: str) -> Path:
+    """A side venv's python with Milvus Lite ``version``, made (pip) when missing."""
+    venv = HERE / ".venvs" / f"lite{version.replace('.', '')}"
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import milvus_lite, psutil, pymilvus"]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
-    log(f"making {SIDE_VENV} (pip install {' '.join(SIDE_PACKAGES)})")
-    SIDE_VENV.parent.mkdir(parents=True, exist_ok=True)
-    (SIDE_VENV.parent / ".gitignore").write_text("*\n")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(SIDE_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *SIDE_PACKAGES], check=True)
+    packages = SIDE_PACKAGES[version]
+    log(f"making {venv} (pip install {' '.join(packages)})")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    (venv.parent / ".gitignore").write_text("*\n")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     subprocess.run(check, check=True)
     return python
 
 
 def python_of(engine: str) -> Path:
-    return side_python() if engine == "lite251" else Path(sys.executable)
+    """This venv's python where it has the engine's Lite version, else a side venv's."""
+    from importlib.metadata import version
+
+    wanted = LITE_VERSIONS.get(engine)
+    if wanted is None or version("milvus-lite") == wanted:
+        return Path(sys.executable)
+    return side_python(wanted)
 
 
 def prepare(n: int, n_real: int) -> tuple[Path, dict[str, Any]]:

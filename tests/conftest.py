@@ -44,7 +44,7 @@ def milvus_server_uri() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def lite_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Milvus Lite's own gRPC server (``milvus-lite server``) on a loopback port: a
+    """Milvus Lite's own gRPC server (``LiteServer``) on a loopback port: a
     BM25-capable Milvus reached by URI (the 2.3 server above has no BM25)."""
     from findalike.liteserver import LiteServer
 

@@ -163,10 +163,11 @@ def _lite_process(server: Server) -> psutil.Process:
     assert server.proc is not None
     health = httpx.get(f"{server.url}/api/health").json()
     assert health["milvus"]["uri"].startswith("http://127.0.0.1:"), health
-    (lite,) = [
+    (lite,) = [  # Lite 3.2: liteserver.py run by python; Lite 2.5: its C++ ``milvus``
         p
         for p in psutil.Process(server.proc.pid).children()
         if any(a.endswith("liteserver.py") for a in p.cmdline())
+        or Path(p.cmdline()[0]).name == "milvus"
     ]
     return lite
 

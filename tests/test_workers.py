@@ -1,5 +1,5 @@
 """``findalike serve --workers 2`` (issue 12, item 2), on Milvus Lite (the server owns a
-``milvus-lite server`` the workers share) and on the real Milvus 2.3 server: a load
+Milvus Lite server the workers share) and on the real Milvus 2.3 server: a load
 posted to one worker runs once and is followed and searched from every worker; a
 worker killed mid-job leaves the job ``interrupted`` and a reload skips what was
 stored; ``/metrics`` adds up the workers; stopping the server stops all it started."""
@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -238,25 +239,49 @@ def test_two_workers_share_loads_jobs_searches_and_metrics(
 def test_a_lite_server_waits_for_the_folder_to_be_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A process that had the folder open may still be exiting when the next server
-    starts: LiteServer waits for Milvus Lite's lock, then starts; a folder held for good
-    (another server on the same data) is a clear error, not a dead child process."""
-    import fcntl
-    import threading
-
+    """A process that had the data open may still be exiting when the next server
+    starts: LiteServer waits for Milvus Lite's lock, then starts; data held for good
+    (another server on the same data) is a clear error, not a dead child process. The
+    lock is held by another process, as it would be (Lite 2.5's is a POSIX record lock,
+    which never blocks the process that holds it)."""
     from findalike import liteserver
 
-    folder = tmp_path / "milvus.db"
-    folder.mkdir()
-    holder = (folder / "LOCK").open("a")
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    db = tmp_path / "milvus.db"
+    holder = _hold_lite_lock(db)
     monkeypatch.setattr(liteserver, "LOCK_WAIT_S", 1.0)
-    with pytest.raises(RuntimeError, match="another process has Milvus Lite's folder"):
-        liteserver.LiteServer(folder).start()
+    with pytest.raises(RuntimeError, match="another process has Milvus Lite's"):
+        liteserver.LiteServer(db).start()
 
     monkeypatch.setattr(liteserver, "LOCK_WAIT_S", 30.0)
-    threading.Timer(1.0, holder.close).start()  # the holder exits a second later
-    with liteserver.LiteServer(folder) as server:
+    threading.Timer(1.0, _release, args=(holder,)).start()  # it exits a second later
+    with liteserver.LiteServer(db) as server:
         store = VectorStore(server.uri)
         assert store.ping().startswith("milvus_lite")
         store.close()
+
+
+def _hold_lite_lock(db: Path) -> subprocess.Popen[str]:
+    """Another process holding the lock Milvus Lite takes on ``db``: ``LOCK`` in the
+    folder (Lite 3.2, flock) or ``.milvus.db.lock`` beside the file (Lite 2.5, lockf)."""
+    from findalike.liteserver import lite_is_python
+
+    if lite_is_python():
+        db.mkdir()
+        path, call = db / "LOCK", "flock"
+    else:
+        path, call = db.parent / f".{db.name}.lock", "lockf"
+    code = (
+        f"import fcntl, sys; f = open({str(path)!r}, 'a'); fcntl.{call}(f, fcntl.LOCK_EX); "
+        "print('held', flush=True); sys.stdin.read()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.close()
+    holder.wait(10)

@@ -27,7 +27,7 @@ from findalike.config import Settings
 from findalike.contract import apply_contract, index_search_params
 from findalike.encoders.base import Encoder
 from findalike.encoders.registry import SharedEncoder
-from findalike.errors import NotFound
+from findalike.errors import Conflict, NotFound
 from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.store import (
     LANGUAGES,
@@ -441,8 +441,15 @@ class AppRuntime:
             return "BIN_FLAT", {}
         s = self.settings
         chosen = s.index_type
-        if chosen == "auto":
+        if chosen == "auto" and self.store.is_compiled_lite:
+            chosen = "FLAT"  # exact, and fast in C++: see the README's "How big on what"
+        elif chosen == "auto":
             chosen = "AUTOINDEX" if self.store.is_lite else "HNSW"
+        if chosen == "HNSW" and self.store.is_compiled_lite:
+            raise Conflict(
+                "FINDALIKE_INDEX_TYPE=HNSW needs a Milvus server: Milvus Lite 2.5 builds "
+                "FLAT, IVF_FLAT or AUTOINDEX."
+            )
         if chosen == "HNSW":
             return chosen, {"M": s.hnsw_m, "efConstruction": s.hnsw_ef_construction}
         if chosen == "IVF_FLAT":

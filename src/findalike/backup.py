@@ -38,7 +38,7 @@ again. A damaged, truncated or tampered archive is refused (``InvalidInput``) wi
 nothing written. Rows are upserted by their id (a content hash), so importing the
 same archive twice leaves the same rows.
 
-Vector kinds: Milvus Lite has no binary vectors, so the molecule app keeps its
+Vector kinds: Milvus Lite 3.2 has no binary vectors, so the molecule app keeps its
 fingerprints as 0/1 floats there and as packed bits on a server. Export stores such
 vectors as bits and marks the collection (``bit_vectors``); import asks the caller's
 ``target_form`` which kind the target install uses for that app and converts
@@ -919,9 +919,9 @@ def _target_spec(
         spec = replace(
             spec, vector_kind=wanted.vector_kind, metric=wanted.metric, index_type=wanted.index_type
         )
-    if spec.vector_kind == "binary" and store.is_lite:
+    if spec.vector_kind == "binary" and store.is_lite and not store.is_compiled_lite:
         raise Conflict(
-            f"Collection {entry.name!r} holds binary vectors and Milvus Lite has none. Import "
+            f"Collection {entry.name!r} holds binary vectors and Milvus Lite 3.2 has none. Import "
             f"it into a Milvus server, or let the {entry.app} app convert them (this needs the "
             "app installed here)."
         )

@@ -141,9 +141,11 @@ class Settings(BaseSettings):
     lite_process: bool = Field(
         False,
         description="On Milvus Lite with one worker, `serve` runs Milvus Lite as a local "
-        "server process on loopback, as it does for several workers (its pure-Python "
-        "search work then runs outside the API process), instead of inside it. Measured "
-        "on 2 cores: the same text search throughput within noise, ~150-200 MB more memory.",
+        "server process on loopback, as it does for several workers. On Lite 3.2 (pure "
+        "Python) that moved its search work out of the API process (measured on 2 cores: "
+        "the same text search throughput within noise, ~150-200 MB more memory); Lite 2.5 "
+        "runs in a process of its own anyway (on a local socket), so there it changes only "
+        "the socket.",
     )
     load_demo: bool = Field(
         False, description="Load the bundled demo data into empty apps at start (`--demo`)."
@@ -163,10 +165,11 @@ class Settings(BaseSettings):
     )
     index_type: Literal["auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
         "auto",
-        description="Vector index of new collections: `auto` is Milvus Lite's own (AUTOINDEX: "
-        "HNSW over sealed rows) on the embedded default and HNSW on a server; FLAT is exact "
-        "(brute force). Recorded by Milvus with each collection and shown in GET /api/apps; "
-        "an existing collection keeps the index it was built with.",
+        description="Vector index of new collections: `auto` is FLAT (exact) on the "
+        "embedded Milvus Lite 2.5, AUTOINDEX (HNSW over sealed rows) on Milvus Lite 3.2 and "
+        "HNSW on a server; FLAT is exact (brute force). Milvus Lite 2.5 builds FLAT, IVF_FLAT "
+        "and AUTOINDEX only. Recorded by Milvus with each collection and shown in GET "
+        "/api/apps; an existing collection keeps the index it was built with.",
     )
     hnsw_m: int = Field(16, ge=4, le=64, description="HNSW: links per node (M).")
     hnsw_ef_construction: int = Field(

@@ -1,10 +1,13 @@
 """Milvus Lite as a local server that several processes share.
 
-A Milvus Lite data folder (``<data_dir>/milvus.db``) is locked by the one process that
-opens it, so ``findalike serve --workers N`` cannot let each worker open it. Instead the
-serving process starts Milvus Lite's own gRPC server (``milvus-lite server``, from the
-same package) on a free loopback port (it would bind every interface unless told),
-hands the workers its ``http://127.0.0.1:<port>`` URI, and stops it with the server.
+The embedded Milvus Lite (``<data_dir>/milvus.db``) is opened by one process only, so
+``findalike serve --workers N`` cannot let each worker open it. Instead the serving
+process starts Milvus Lite's own server on a free loopback port (it would bind every
+interface unless told), hands the workers its ``http://127.0.0.1:<port>`` URI, and stops
+it with the server. Milvus Lite 2.5 (the default): its C++ server (``milvus_lite/lib/
+milvus``) over the file, holding the lock pymilvus's own start of Lite takes, so it ends
+when the lock is let go. Milvus Lite 3.2 (the pure-Python engine before issue 25):
+``milvus-lite server`` over its folder.
 """
 
 from __future__ import annotations
@@ -128,10 +131,28 @@ class LiteServer:
 
         import milvus_lite
 
+        from findalike.lite3 import move_to_lite25
+
+        move_to_lite25(self.data_path)  # a Lite 3.2 folder here: moved to a 2.5 file first
         lib = Path(milvus_lite.__file__).parent / "lib"
-        lock_path = self.data_path.parent / f".{self.data_path.name}.server.lock"
+        # the lock pymilvus's own start of Lite takes (milvus_lite.server): one process
+        # per file, whichever starts it; waited for a while, as for a 3.2 folder
+        lock_path = self.data_path.parent / f".{self.data_path.name}.lock"
         self._lock = open(lock_path, "a")  # noqa: SIM115 - held while the server runs
-        fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.lockf(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self._lock.close()
+                    self._lock = None
+                    raise RuntimeError(
+                        f"another process has Milvus Lite's file {self.data_path} open "
+                        "(another findalike on the same data?)"
+                    ) from None
+                time.sleep(0.1)
         env = {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
         address = f"127.0.0.1:{self.port}"
         return [str(lib / "milvus"), str(self.data_path), address, "ERROR", str(lock_path)], env

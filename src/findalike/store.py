@@ -265,6 +265,7 @@ class VectorStore:
         self._generation = 0
         self._lite_server: bool | None = None
         self._no_version_call = False
+        self._compiled_lite: bool | None = None
         self._token = token
         self._db_name = db_name
         self._timeout_s = timeout_s
@@ -292,6 +293,16 @@ class VectorStore:
         if self._lite_server is None:
             self._lite_server = self.ping().startswith("milvus_lite")
         return self._lite_server
+
+    @property
+    def is_compiled_lite(self) -> bool:
+        """Milvus Lite 2.5 (the Milvus C++ core), embedded or by URI: FLAT, IVF_FLAT and
+        AUTOINDEX only, no collection properties, no weighted fusion of BM25."""
+        if is_embedded_uri(self.uri):
+            return not lite_is_python()
+        if self._compiled_lite is None:
+            self._compiled_lite = self.is_lite and self.ping() == LITE_25_VERSION
+        return self._compiled_lite
 
     # -- several processes ----------------------------------------------------------
 
@@ -376,6 +387,10 @@ class VectorStore:
         if embedded:
             serialise_lite_collection_opening()  # the embedded Lite runs in this process
             Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            if not lite_is_python():  # a Lite 3.2 folder here: moved to a 2.5 file first
+                from findalike.lite3 import move_to_lite25
+
+                move_to_lite25(Path(self.uri).expanduser().resolve())
             logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
         kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
         if embedded:
@@ -393,6 +408,8 @@ class VectorStore:
                 self._down_reason = f"Milvus is unreachable at {self.uri}: {reason}"
                 self._down_until = time.monotonic() + self._retry_after_s
             raise Unavailable(self._down_reason) from exc
+        if embedded and not lite_is_python():
+            _opened_lite_server(self.uri)
         with self._lock:
             self._client = client
             self._down_until = 0.0
@@ -526,6 +543,8 @@ class VectorStore:
                     self._client = None
                     self._loaded.clear()
                     self._lexical.clear()
+                    if is_embedded_uri(self.uri) and not lite_is_python():
+                        _release_lite_server(self.uri)
 
     # -- collections --------------------------------------------------------------
 
@@ -816,6 +835,8 @@ class VectorStore:
         ``query_vector`` and ``rank_score`` its BM25 score (>= 0). ``StoreError`` if the
         collection has no lexical field (check ``lexical_field`` first)."""
         sparse = self._require_lexical(name)
+        if self._empty(name):
+            return []
         raw = self._call(
             "search",
             name,
@@ -851,6 +872,8 @@ class VectorStore:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
         sparse = self._require_lexical(name)
+        if self._empty(name):
+            return []
         expr = {"expr": filter} if filter else {}
         dense = AnnSearchRequest(
             data=_to_milvus_vectors(np.asarray(query_vector)[None, :]),
@@ -867,7 +890,7 @@ class VectorStore:
         else:
             if not 0.0 <= lexical_weight <= 1.0:
                 raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
-            if not lite_is_python() and self.is_lite:
+            if self.is_compiled_lite:
                 return self._weighted_here(
                     name, text, query_vector, limit, metric, lexical_weight, filter, output_fields
                 )
@@ -929,6 +952,11 @@ class VectorStore:
             else:
                 fused[h.id] = Hit(id=h.id, distance=h.distance, fields=h.fields, rank_score=bm25)
         return sorted(fused.values(), key=lambda h: -(h.rank_score or 0.0))[:limit]
+
+    def _empty(self, name: str) -> bool:
+        """No rows: Milvus Lite 2.5 refuses a BM25 search there (its average document
+        length is 0, and the query's weights NaN), where others answer nothing."""
+        return self.count(name, cached=True) == 0
 
     def _require_lexical(self, name: str) -> str:
         self._ensure_loaded(name)
@@ -1058,7 +1086,7 @@ class VectorStore:
             fields=tuple(
                 _field_spec(name, f)
                 for f in desc.get("fields", [])
-                if f["name"] not in _SKELETON_FIELDS and not _is_sparse(f)
+                if f["name"] not in SKELETON_FIELDS and not _is_sparse(f)
             ),
             index_type=str(index.get("index_type") or "AUTOINDEX"),
             index_params=tuple(sorted(self.index_of(name)["params"].items())),
@@ -1101,6 +1129,32 @@ class VectorStore:
             iterator.close()
 
 
+_LITE_CLIENTS: dict[str, int] = {}
+_LITE_CLIENTS_LOCK = threading.Lock()
+
+
+def _opened_lite_server(uri: str) -> None:
+    with _LITE_CLIENTS_LOCK:
+        key = str(Path(uri).expanduser().resolve())
+        _LITE_CLIENTS[key] = _LITE_CLIENTS.get(key, 0) + 1
+
+
+def _release_lite_server(uri: str) -> None:
+    """Stop the Milvus Lite 2.5 server pymilvus started for ``uri`` once the last client
+    of this process has closed (pymilvus keeps one per file until the process ends,
+    holding the file's lock: no other process could open it)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    with _LITE_CLIENTS_LOCK:
+        key = str(Path(uri).expanduser().resolve())
+        left = _LITE_CLIENTS.get(key, 1) - 1
+        if left > 0:
+            _LITE_CLIENTS[key] = left
+            return
+        _LITE_CLIENTS.pop(key, None)
+        server_manager_instance.release_server(key)
+
+
 def _to_milvus_vectors(vectors: np.ndarray) -> list[Any]:
     arr = np.asarray(vectors)
     if arr.dtype == np.uint8:
@@ -1123,8 +1177,8 @@ def _from_milvus_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-_SKELETON_FIELDS = frozenset({"id", "item_id", "part", "vector"})
-_FIELD_KINDS: dict[str, FieldKind] = {
+SKELETON_FIELDS = frozenset({"id", "item_id", "part", "vector"})
+FIELD_KINDS: dict[str, FieldKind] = {
     "VARCHAR": "str",
     "INT64": "int",
     "DOUBLE": "float",
@@ -1136,7 +1190,7 @@ _FIELD_KINDS: dict[str, FieldKind] = {
 def _field_spec(collection: str, described: dict[str, Any]) -> FieldSpec:
     """A scalar field of ``describe_collection`` as the ``FieldSpec`` that made it."""
     type_name = getattr(described["type"], "name", str(described["type"]))
-    kind = _FIELD_KINDS.get(type_name)
+    kind = FIELD_KINDS.get(type_name)
     if kind is None:
         raise StoreError(
             f"Collection {collection!r} has a field {described['name']!r} of "

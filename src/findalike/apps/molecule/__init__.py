@@ -24,11 +24,20 @@ DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "molecules"
 
 
 def make_encoder(rt: AppRuntime) -> Encoder:
-    """A Morgan encoder; packed binary vectors on a Milvus server, 0/1 floats on Lite."""
+    """A Morgan encoder: packed binary vectors (exact JACCARD) on a Milvus server and
+    on Milvus Lite 2.5, 0/1 floats on Lite 3.2, which has no binary vectors. ``auto``
+    keeps what an existing collection holds (one moved from Lite 3.2 holds floats)."""
     from findalike.encoders.fingerprint import MorganEncoder
 
     own: MoleculeSettings = rt.app_settings
-    binary = own.vectors == "binary" or (own.vectors == "auto" and not rt.store.is_lite)
+    binary = own.vectors == "binary"
+    if own.vectors == "auto":
+        store = rt.store
+        stored = store.properties(rt.collection) if store.exists(rt.collection) else {}
+        if "vector_kind" in stored:
+            binary = stored["vector_kind"] == "binary"
+        else:
+            binary = not store.is_lite or store.is_compiled_lite
     return MorganEncoder(radius=own.radius, n_bits=own.bits, binary=binary)
 
 

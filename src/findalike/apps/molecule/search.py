@@ -2,9 +2,12 @@
 
 Similarity (Tanimoto on Morgan fingerprints) — exact top-k on both stores:
 
-- Milvus server: the fingerprints are ``BINARY_VECTOR`` with the ``JACCARD`` metric,
-  and Tanimoto = 1 - Jaccard distance, so Milvus's ranking *is* the Tanimoto ranking.
-- Milvus Lite has no ``BINARY_VECTOR``. The same bits are stored as 0/1 float vectors
+- Milvus server and Milvus Lite 2.5: the fingerprints are ``BINARY_VECTOR`` with the
+  ``JACCARD`` metric (exact, ``BIN_FLAT``), and Tanimoto = 1 - Jaccard distance, so
+  Milvus's ranking *is* the Tanimoto ranking, in float32: the exact fraction is
+  recovered from the distance and the bit counts, and candidates are fetched past the
+  k-th until ties at the boundary are all in (as below).
+- Milvus Lite 3.2 has no ``BINARY_VECTOR``. The same bits are stored as 0/1 float vectors
   with the ``COSINE`` metric, and each row stores its bit count ``bits_on``. For a
   query with ``a`` bits and a stored molecule with ``b`` bits sharing ``c`` bits,
   ``cos = c / sqrt(a*b)`` and ``Tanimoto = c / (a + b - c)``; so (1) ``c`` and hence the
@@ -51,7 +54,7 @@ from findalike.apps.molecule.fingerprints import (
 from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
 from findalike.encoders.fingerprint import MorganEncoder
 from findalike.errors import Conflict, Unprocessable
-from findalike.store import in_filter
+from findalike.store import Hit, in_filter
 
 PATTERN_BITS = 2048
 MAX_CANDIDATES = 16_384
@@ -64,8 +67,8 @@ _EPSILON = 1e-6
 """Slack for the float32 cosine Milvus returns when it bounds an exact fraction."""
 FETCH_PER_HIT = 4
 MIN_FETCH = 64
-"""The first cosine fetch (float fingerprints on Milvus Lite) is ``max(FETCH_PER_HIT *
-top_k, MIN_FETCH)`` candidates; it grows fourfold until the bound proves the top-k exact."""
+"""The first fetch from Milvus is ``max(FETCH_PER_HIT * top_k, MIN_FETCH)`` candidates; it
+grows fourfold until the bound proves the top-k exact (ties by item id included)."""
 
 
 class _StaleIndex(Exception):
@@ -221,30 +224,73 @@ def _in_memory_similarity(
 def _binary_candidates(
     rt: AppRuntime, encoder: MorganEncoder, mol: Any, limit: int, floor: float
 ) -> tuple[dict[str, float], bool, int]:
-    hits = rt.search_vectors(encoder.encode([mol]), limit=limit, output_fields=[])[0]
-    return {h.item_id: 1.0 - h.distance for h in hits}, True, len(hits)
+    """Packed bits with JACCARD: Milvus ranks by Tanimoto itself, in float32; the exact
+    fraction comes back from the distance and the bit counts."""
+    a = int(encoder.bits([mol])[0].sum())
+    return _fetch_until_exact(
+        rt,
+        encoder.encode([mol]),
+        limit,
+        floor,
+        score=lambda h: _tanimoto_from_jaccard(a, int(h.fields["bits_on"]), h.distance),
+        bound=lambda h: 1.0 - h.distance,
+    )
 
 
 def _cosine_candidates(
     rt: AppRuntime, encoder: MorganEncoder, mol: Any, limit: int, floor: float
 ) -> tuple[dict[str, float], bool, int]:
+    """0/1 floats with COSINE: Tanimoto <= cosine, so a candidate's cosine bounds
+    every molecule after it."""
     vector = encoder.encode([mol])
     a = int(vector[0].sum())
+    return _fetch_until_exact(
+        rt,
+        vector,
+        limit,
+        floor,
+        score=lambda h: _tanimoto(a, int(h.fields["bits_on"]), h.distance),
+        bound=lambda h: h.distance,
+    )
+
+
+def _fetch_until_exact(
+    rt: AppRuntime,
+    vector: Any,
+    limit: int,
+    floor: float,
+    *,
+    score: Callable[[Hit], float],
+    bound: Callable[[Hit], float],
+) -> tuple[dict[str, float], bool, int]:
+    """Candidates in Milvus's order, ``max(FETCH_PER_HIT * limit, MIN_FETCH)`` first,
+    four times more until the last one's ``bound`` (the best exact score a molecule not
+    fetched yet could have) is below the k-th best exact score (or ``floor``): then the
+    top-k, ties included, is among them. (exact Tanimoto by item id, exact, fetched)."""
     fetch = max(FETCH_PER_HIT * limit, MIN_FETCH)
     while True:
         fetch = min(fetch, MAX_CANDIDATES)
         hits = rt.search_vectors(vector, limit=fetch, output_fields=["bits_on"])[0]
-        scored = {h.item_id: _tanimoto(a, int(h.fields["bits_on"]), h.distance) for h in hits}
+        scored = {h.item_id: score(h) for h in hits}
         if len(hits) < fetch:
             return scored, True, len(hits)  # every stored molecule was a candidate
         best = sorted(scored.values(), reverse=True)
         kth = best[limit - 1] if len(best) >= limit else 0.0
-        bound = hits[-1].distance  # no unseen molecule has Tanimoto above this
-        if bound + _EPSILON < max(kth, floor):
+        if bound(hits[-1]) + _EPSILON < max(kth, floor):
             return scored, True, len(hits)
         if fetch == MAX_CANDIDATES:
             return scored, False, len(hits)
         fetch *= 4
+
+
+def _tanimoto_from_jaccard(a: int, b: int, distance: float) -> float:
+    """Exact Tanimoto from bit counts and Milvus's float32 JACCARD distance: with ``c``
+    bits shared, T = c / (a + b - c), so c = T (a + b) / (1 + T), an integer."""
+    if a == 0 or b == 0:
+        return 0.0
+    t = 1.0 - distance
+    c = round(t * (a + b) / (1.0 + t))
+    return c / (a + b - c)
 
 
 def _tanimoto(a: int, b: int, cosine: float) -> float:

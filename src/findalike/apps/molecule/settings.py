@@ -19,6 +19,8 @@ class MoleculeSettings(BaseSettings):
     )
     vectors: Literal["auto", "binary", "float"] = Field(
         "auto",
-        description="auto: BINARY_VECTOR + JACCARD on a Milvus server, 0/1 FLOAT_VECTOR + "
-        "COSINE with an exact Tanimoto re-rank on Milvus Lite (no binary vectors there).",
+        description="auto: BINARY_VECTOR + JACCARD (exact, BIN_FLAT) on a Milvus server and "
+        "on the embedded Milvus Lite 2.5; 0/1 FLOAT_VECTOR + COSINE with an exact Tanimoto "
+        "re-rank on Milvus Lite 3.2 (no binary vectors there). An existing collection keeps "
+        "the kind it holds.",
     )

@@ -97,6 +97,10 @@ class Recommender:
         self._lock = threading.Lock()
         self._train_lock = threading.Lock()
         self._stored: StoredItems | None = None
+        self._writing = threading.Event()
+        """Set while training rewrites the item vectors: an upsert is a delete then an
+        insert (Milvus Lite 2.5 shows the gap to a count or a query), so the items
+        known to be stored are not re-read meanwhile."""
 
     # -- state ----------------------------------------------------------------
 
@@ -229,10 +233,14 @@ class Recommender:
             }
             for n, item in enumerate(model.item_ids)
         ]
-        self.rt.store.upsert(
-            self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
-        )
-        self.rt.store.flush(self.rt.collection)
+        self._writing.set()
+        try:
+            self.rt.store.upsert(
+                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
+            )
+            self.rt.store.flush(self.rt.collection)
+        finally:
+            self._writing.clear()
 
     # -- queries ----------------------------------------------------------------
 
@@ -360,7 +368,7 @@ class Recommender:
         if (
             stored is not None
             and stored.model is model
-            and now - stored.checked_at < STORED_ITEMS_RECHECK_S
+            and (now - stored.checked_at < STORED_ITEMS_RECHECK_S or self._writing.is_set())
         ):
             return stored.mask
         rows = self.rt.store.count(self.rt.collection)
