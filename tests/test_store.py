@@ -5,6 +5,7 @@ exact agreement with brute-force search, not about a model."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -421,3 +422,18 @@ def test_iter_rows_reads_every_row_once(store: VectorStore, name: str) -> None:
     assert len(seen) == len(set(seen)) == 2500
     assert set(seen) == {r["id"] for r in rows}
     store.drop(name)
+
+
+def test_asking_lite_what_it_is_logs_no_error(
+    tmp_path: Path, lite_server_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Milvus Lite 2.5 has no version call: ``ping`` says what it is, embedded and by
+    URI, without the ERROR and traceback pymilvus logged at every ``make run``."""
+    with caplog.at_level("ERROR"):
+        for uri in (str(tmp_path / "milvus.db"), lite_server_uri):
+            store = VectorStore(uri)
+            try:
+                assert store.ping().startswith("milvus_lite") and store.is_lite
+            finally:
+                store.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

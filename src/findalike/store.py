@@ -90,6 +90,19 @@ class _LiteUnimplementedFilter(logging.Filter):
         return "Method not implemented" not in record.getMessage()
 
 
+class _NoVersionCallFilter(logging.Filter):
+    """Milvus Lite 2.5 answers the version call UNIMPLEMENTED (``ping`` then says what
+    it is); pymilvus logs that as an ERROR with a traceback, at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("get_server_version" in message and "UNIMPLEMENTED" in message)
+
+
+_NO_VERSION_CALL_FILTER = _NoVersionCallFilter()
+log.addFilter(_NO_VERSION_CALL_FILTER)
+
+
 class _LiteTsFilter(logging.Filter):
     """Milvus Lite has no MVCC timestamp to give pymilvus's query iterator, which then
     uses a client-side one (correct for our reads) and warns on every iterator."""
@@ -524,7 +537,10 @@ class VectorStore:
         """The server's version; raises ``Unavailable`` if it cannot be reached.
         Milvus Lite 2.5 does not implement the version call (gRPC UNIMPLEMENTED, what
         no Milvus server answers): it is named so, reached by listing collections."""
+        if is_embedded_uri(self.uri) and not lite_is_python():
+            self._no_version_call = True  # known without asking
         if not self._no_version_call:
+            logging.getLogger("pymilvus.decorators").addFilter(_NO_VERSION_CALL_FILTER)
             try:
                 return str(self._call("get_server_version"))
             except StoreError as exc:
