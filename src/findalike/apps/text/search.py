@@ -16,6 +16,7 @@ from findalike.apps.text.models import (
     TextSearchRequest,
     TextSearchResponse,
 )
+from findalike.encoders.base import encode_queries
 from findalike.hybrid import (
     MODES,
     ZH_STOP_WORDS,
@@ -52,7 +53,7 @@ def filter_expression(filters: dict[str, FilterValue]) -> str:
 
 
 def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
-    vector = rt.encoder.encode([req.query])
+    vector = encode_queries(rt.encoder, [req.query])
     loaded = rt.has_data()
     choice = choose_mode(rt.store, rt.collection, req.mode) if loaded else ModeChoice("semantic")
 
