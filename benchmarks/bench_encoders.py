@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
+from bench_qa_variants import figures, unit  # noqa: E402
+
 from tests.api.relevance_sets import PERLFAQ_HELD_OUT, PERLFAQ_PARAPHRASES  # noqa: E402
 from tests.api.test_qa_quality import PARAPHRASES  # noqa: E402
 
@@ -50,20 +52,6 @@ def make(name: str) -> tuple[Any, Any]:
 
     e = BgeSmallEncoder(threads=1)
     return e, (e.encode if name == "bge-noinstr" else lambda t: encode_queries(e, t))
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def figures(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-    at_gold = scores[np.arange(len(gold)), gold]
-    rank = (scores > at_gold[:, None]).sum(1) + 1
-    return {
-        "top1": round(float(np.mean(rank == 1)), 3),
-        "mrr": round(float(np.mean(1 / rank)), 3),
-        "recall_at_10": round(float(np.mean(rank <= 10)), 3),
-    }
 
 
 def main(names: list[str]) -> None:
