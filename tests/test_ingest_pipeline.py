@@ -73,8 +73,10 @@ def test_the_pipelined_load_stores_every_passage_once(client: TestClient) -> Non
     settings = client.app.state.settings  # type: ignore[attr-defined]
     from findalike.apps.text.documents import split_passages
 
-    expected = sum(
-        len(split_passages(json.loads(s)["text"], settings.text_chunk_words)) for s in SPEECHES
+    expected = sum(  # its passages, and one row for its title
+        len(split_passages(json.loads(s)["text"], settings.text_chunk_words))
+        + bool(json.loads(s).get("title"))
+        for s in SPEECHES
     )
     assert count == {"app": "text", "items": len(SPEECHES), "vectors": expected}
     # loading again skips all of it (same content): nothing written twice

@@ -1,6 +1,7 @@
-"""Search modes for text-like apps: semantic (dense vectors), lexical (BM25 over a
-full-text field) and hybrid (both, fused by Milvus), and the relevance figures
-(recall@k, MRR, nDCG@10) that let a user choose between them.
+"""Search modes for text-like apps: auto (the default: by meaning, with the passages
+that hold the query's exact identifiers first), semantic (dense vectors), lexical (BM25
+over a full-text field) and hybrid (both, fused), and the relevance figures (recall@k,
+MRR, nDCG@10) that let a user choose between them.
 
 Independent of any app: an app passes its store, collection and query; the dense
 path stays the app's own (its runtime's ``search_vectors``). Whatever the mode, a
@@ -15,29 +16,52 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from findalike.encoders.base import Metric
-from findalike.store import Hit, VectorStore
+from findalike.store import Hit, StoreError, VectorStore, quote
 
-SearchMode = Literal["hybrid", "semantic", "lexical"]
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["auto", "hybrid", "semantic", "lexical"]
 Fusion = Literal["weighted", "rrf"]
 DEFAULT_LEXICAL_WEIGHT = 0.05
 """Measured on the Perl FAQ paraphrases (README): BM25 over words as they are written
 is a weaker signal than the sentence model, so it decides between close dense
 candidates rather than outvoting them."""
-MODES: tuple[SearchMode, ...] = ("semantic", "lexical", "hybrid")
-DEFAULT_MODE: SearchMode = "semantic"
-"""The mode of a request that names none. Semantic, by measurement: on paraphrased
-questions (README, "Search modes") BM25 over words as written (Milvus's standard
-analyzer: no stemming, no stop words) adds more noise than signal, and hybrid ranked
-below semantic at every fusion weight tried. Hybrid and lexical are one field away
-for queries whose exact words matter (names, acronyms, codes)."""
+MODES: tuple[SearchMode, ...] = ("auto", "semantic", "lexical", "hybrid")
+DEFAULT_MODE: SearchMode = "auto"
+"""The mode of a request that names none. Auto, by measurement
+(``benchmarks/bench_text_modes.py``, README "Search modes"): a query without an exact
+term ranks as semantic does (on paraphrased questions BM25 over words as written adds
+more noise than signal, and hybrid ranked below semantic at every fusion weight
+tried), and a query that names an identifier (``add_help``, ``hasAttribute``,
+``os.path``) or quotes a phrase gets the passages that hold it first. Milvus's standard
+analyzer cuts ``add_help`` into ``add`` and ``help``, so neither BM25 nor hybrid can
+tell that passage from one about adding help."""
+EXACT_CANDIDATES = 200
+"""Lexical candidates (BM25 over the exact terms' words) that auto mode checks for the
+exact terms, beside the dense ones: the passage that holds ``add_help`` holds ``add``
+and ``help`` too, so it is among the first BM25 hits for them."""
+_IDENTIFIER = re.compile(
+    r"(?<![\w.:])"
+    r"(?:[A-Za-z_]\w+(?:(?:\.|::)[A-Za-z_]\w+)+"  # dotted.name, Name::space
+    r"|(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]*_[A-Za-z0-9_]*"  # snake_case, _x, __init__
+    r"|[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)"  # camelCase
+    r"(?![\w:])"
+)
+"""An identifier as a programmer types it: a word with an underscore or an inner capital,
+or names joined by dots or ``::`` (each part two characters or more: not ``e.g``)."""
+MAX_SCANNED_TERMS = 3
+"""Identifiers of one query matched with ``like`` (each one more scan)."""
+MAX_LIMIT = 16384
+"""Milvus's cap on a search's ``limit``."""
+_QUOTED = re.compile(r'"([^"\n]{2,80})"')
 NO_LEXICAL_NOTICE = (
     "This collection has no full-text (BM25) index: it was made before findalike had "
     "one, or on a Milvus server older than 2.5. The search was semantic. Drop the "
@@ -78,10 +102,13 @@ class ModeOptions(FusionOptions):
 
     mode: SearchMode | None = Field(
         None,
-        description="`semantic` (default): meaning only (dense vectors); `hybrid`: "
-        "meaning and words, fused by Milvus; `lexical`: the query's words only (BM25). "
-        "Hybrid and lexical need the collection's full-text index; without it the "
-        "search is semantic and the response's `notice` says so.",
+        description="`auto` (default): by meaning, and where the query names an "
+        "identifier (`add_help`, `hasAttribute`, `os.path.join`) or quotes a phrase, the "
+        "items that hold it exactly come first (the response's `exact_terms`); "
+        "`semantic`: meaning only (dense vectors); `hybrid`: meaning and words, fused; "
+        "`lexical`: the query's words only (BM25). Hybrid and lexical need the "
+        "collection's full-text index; without it the search is semantic and the "
+        "response's `notice` says so.",
     )
 
 
@@ -93,11 +120,16 @@ class ModeChoice:
     notice: str | None = None
 
 
-def choose_mode(store: VectorStore, collection: str, asked: SearchMode | None) -> ModeChoice:
+def choose_mode(
+    store: VectorStore, collection: str, asked: SearchMode | None, *, loaded: bool = True
+) -> ModeChoice:
     """``asked`` (default ``DEFAULT_MODE``) if the collection can serve it, else
-    semantic with a notice. The collection must exist."""
+    semantic with a notice. ``loaded`` False: the collection is empty or not made yet
+    (nothing to rank: the mode is what was asked, hybrid and lexical read as semantic)."""
     wanted: SearchMode = asked or DEFAULT_MODE
-    if wanted == "semantic" or store.lexical_field(collection) is not None:
+    if not loaded:
+        return ModeChoice(wanted if wanted == "auto" else "semantic")
+    if wanted in ("semantic", "auto") or store.lexical_field(collection) is not None:
         return ModeChoice(wanted)
     return ModeChoice("semantic", NO_LEXICAL_NOTICE)
 
@@ -117,7 +149,7 @@ def ranked_search(
 ) -> list[Hit]:
     """Lexical or hybrid hits for ``text`` (see ``VectorStore.lexical_search`` and
     ``VectorStore.hybrid_search``)."""
-    limit = min(limit, 16384)
+    limit = min(limit, MAX_LIMIT)
     fusion = fusion or FusionOptions()
     text = lexical_query(text)
     if mode == "lexical":
@@ -140,6 +172,112 @@ def ranked_search(
         filter=filter,
         output_fields=output_fields,
     )
+
+
+def mode_fields(choice: ModeChoice, query: str) -> dict[str, Any]:
+    """A search response's ``mode``, ``exact_terms`` (the query's, in auto mode only) and
+    ``notice``."""
+    terms = exact_terms(query) if choice.mode == "auto" else []
+    return {"mode": choice.mode, "exact_terms": terms, "notice": choice.notice}
+
+
+def exact_terms(query: str) -> list[str]:
+    """What the query asks for exactly, in its order: identifiers as typed (a word with
+    an inner ``_`` or an inner capital, or dotted/``::`` names) and quoted phrases."""
+    terms = [m.group(1).strip() for m in _QUOTED.finditer(query)]
+    unquoted = _QUOTED.sub(" ", query)
+    terms += [m.group() for m in _IDENTIFIER.finditer(unquoted)]
+    return list(dict.fromkeys(t for t in terms if t))
+
+
+def held_terms(hit: Hit, terms: Sequence[str], fields: Sequence[str]) -> int:
+    """How many of ``terms`` the hit's ``fields`` hold (an identifier as typed and whole,
+    a quoted phrase in any case)."""
+    text = "\n".join(str(hit.fields.get(f, "")) for f in fields)
+    count = 0
+    for term in terms:
+        if _IDENTIFIER.fullmatch(term):  # whole: get_source is not in get_source_segment,
+            # QUOTE_ALL is in csv.QUOTE_ALL, add_option in parser.add_option(...)
+            count += re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text) is not None
+        else:
+            count += term.casefold() in text.casefold()
+    return count
+
+
+def auto_search(
+    store: VectorStore,
+    collection: str,
+    query: str,
+    query_vector: np.ndarray,
+    dense: Callable[[int, str], list[Hit]],
+    *,
+    limit: int,
+    metric: Metric,
+    fields: Sequence[str],
+    scan_fields: Sequence[str] = (),
+    filter: str = "",
+    output_fields: Sequence[str] = (),
+) -> tuple[list[Hit], list[str]]:
+    """Auto mode: ``dense(limit, "")`` (the app's own semantic search; its second
+    argument is a filter to add to the request's), with the hits that hold the query's
+    exact terms (``exact_terms``, looked for in ``fields``) first, most terms first, then
+    by meaning. Candidates for them come from the dense hits; where the collection has a
+    full-text index, from the first ``EXACT_CANDIDATES`` BM25 hits for the terms' words;
+    and for ``scan_fields`` (fields the full-text index does not read, such as a QA
+    pair's answer), from a dense search filtered by ``like`` on the identifiers (a scan:
+    meant for short fields or small collections). Returns the hits and the terms."""
+    limit = min(limit, MAX_LIMIT)
+    hits = dense(limit, "")
+    terms = exact_terms(query)
+    if not terms:
+        return hits, []
+    candidates = {h.id: h for h in hits}
+    if store.lexical_field(collection) is not None:
+        for h in store.lexical_search(
+            collection,
+            lexical_query(" ".join(terms)),
+            query_vector,
+            limit=max(limit, EXACT_CANDIDATES),
+            metric=metric,
+            filter=filter,
+            output_fields=output_fields,
+        ):
+            candidates.setdefault(h.id, h)
+    scan = _like_filter([t for t in terms if _IDENTIFIER.fullmatch(t)], scan_fields)
+    if scan:
+        try:
+            for h in dense(max(limit, EXACT_CANDIDATES), scan):
+                candidates.setdefault(h.id, h)
+        except StoreError as exc:  # a Milvus before 2.4 matches prefixes only
+            log.info("auto mode: no infix match on %s (%s)", collection, exc)
+    sign = 1.0 if metric == "L2" else -1.0  # best first: the smallest distance, else the largest
+    held = {i: held_terms(h, terms, fields) for i, h in candidates.items()}
+    first = sorted(
+        (h for i, h in candidates.items() if held[i]),
+        key=lambda h: (-held[h.id], sign * h.distance),
+    )
+    firsts = {h.id for h in first}
+    ranked = [*first, *(h for h in hits if h.id not in firsts)]
+    for h in ranked:
+        h.rank_score = None
+    return ranked[:limit], terms
+
+
+def both(*filters: str) -> str:
+    """The filters that are not empty, and-ed."""
+    parts = [f for f in filters if f]
+    return parts[0] if len(parts) == 1 else " and ".join(f"({f})" for f in parts)
+
+
+def _like_filter(identifiers: Sequence[str], fields: Sequence[str]) -> str:
+    """``field like "%identifier%"`` for each pair, or-ed (``_`` escaped: in a pattern
+    it matches any one character); empty if there is nothing to match."""
+    parts = [
+        f"{f} like {quote('%' + t.replace('_', chr(92) + '_') + '%')}"
+        for t in identifiers[:MAX_SCANNED_TERMS]
+        for f in fields
+    ]
+    return " or ".join(parts)
 
 
 def lexical_query(text: str) -> str:

@@ -5,6 +5,8 @@ own questions; each names the FAQ question whose answer is right."""
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.apps.qa import demo_files
 from findalike.config import Settings
+from findalike.hybrid import exact_terms
 from tests.api.relevance_sets import OFF_TOPIC as MORE_OFF_TOPIC
 from tests.api.relevance_sets import PERLFAQ_HELD_OUT, PERLFAQ_PARAPHRASES
 from tests.conftest import wait_job
@@ -179,7 +182,11 @@ def test_search_modes_on_paraphrases_and_a_calibrated_threshold(client: TestClie
     res = client.post("/api/qa/evaluate", json={"queries": queries}).json()
     assert res["answerable"] == len(PERLFAQ_PARAPHRASES)
     assert res["unknown_expected"] == ["No such question?"]
-    assert set(res["modes"]) == {"semantic", "lexical", "hybrid"}
+    nothing = {"queries": [{"question": "q", "expected": "No such question?"}]}
+    r = client.post("/api/qa/evaluate", json=nothing)
+    assert r.status_code == 422 and "'No such question?'" in r.json()["detail"], r.text
+    assert set(res["modes"]) == {"auto", "semantic", "lexical", "hybrid"}
+    assert res["modes"]["auto"] == res["modes"]["semantic"]  # no identifier in these
     for mode, f in res["modes"].items():
         print(
             f"QA {mode}: top-1 {f['top1']:.3f} MRR {f['mrr']:.3f} recall@10 "
@@ -270,3 +277,31 @@ def _recount(
         "mrr": sum(1 / r for r in ranks if r) / n,
         "recall_at_k": sum(r is not None for r in ranks) / n,
     }
+
+
+def test_module_names_and_identifiers_find_their_pair_by_default(client: TestClient) -> None:
+    """Perl module names and identifiers (``File::ReadBackwards``, ``DB_BTREE``) found in
+    exactly one pair of the FAQ: the default mode (auto) answers with that pair far more
+    often than meaning alone, which reads ``File::ReadBackwards`` as a few words."""
+    ((_, path),) = demo_files()
+    with Path(path).open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    found: Counter[str] = Counter()
+    owner: dict[str, str] = {}
+    for row in rows:
+        for term in set(exact_terms(f"{row['question']} {row['answer']}")):
+            found[term] += 1
+            owner[term] = row["question"].strip()
+    unique = sorted(  # identifiers only (not the quoted strings of the answers' code)
+        t for t, n in found.items() if n == 1 and len(t) >= 6 and exact_terms(t) == [t]
+    )
+    picked = unique[:: max(1, len(unique) // 20)][:20]
+    right = {"auto": 0, "semantic": 0}
+    for term in picked:
+        for mode in right:
+            body = {"question": f"how do I use {term}", "mode": mode}
+            hits = client.post("/api/qa/search", json=body).json()["hits"]
+            right[mode] += bool(hits) and hits[0]["question"] == owner[term]
+    print(f"Perl FAQ identifiers, top-1 of {len(picked)}: {right}")
+    assert len(picked) == 20
+    assert right["auto"] >= 18 and right["semantic"] < right["auto"]

@@ -91,9 +91,14 @@ def test_lexical_and_hybrid_find_the_known_answer(client: TestClient, mode: str)
     assert {"astronauts", "Mars"} <= marked
 
 
-def test_default_is_semantic_and_scores_mean_the_same_in_every_mode(client: TestClient) -> None:
-    semantic = _search(client, top_k=100)
+def test_default_is_auto_and_scores_mean_the_same_in_every_mode(client: TestClient) -> None:
+    """The default mode is auto; a query that names no identifier ranks exactly as
+    semantic does."""
+    default = _search(client, top_k=100)
+    assert default["mode"] == "auto" and default["exact_terms"] == []
+    semantic = _search(client, top_k=100, mode="semantic")
     assert semantic["mode"] == "semantic" and semantic["hits"][0]["rank_score"] is None
+    assert default["hits"] == semantic["hits"]
     cosine = {h["item_id"]: h["score"] for h in semantic["hits"]}
     for mode in ("lexical", "hybrid"):
         for hit in _search(client, mode=mode)["hits"]:
@@ -135,7 +140,7 @@ def test_evaluate_reports_each_mode(client: TestClient, texts: list[str]) -> Non
     answers = [ids[t] for t in texts if _is_answer(t)]
     body = {"queries": [{"query": QUERY, "relevant": answers}], "k": 10}
     res = client.post("/api/text/evaluate", json=body).json()
-    assert set(res["modes"]) == {"semantic", "lexical", "hybrid"} and res["notice"] is None
+    assert set(res["modes"]) == {"auto", "semantic", "lexical", "hybrid"} and res["notice"] is None
     print(f"text evaluate, one known-answer query: {res['modes']}")
     for figures in res["modes"].values():
         assert 0 <= figures["recall_at_k"] <= 1 and 0 <= figures["ndcg_at_10"] <= 1
@@ -146,6 +151,16 @@ def test_evaluate_reports_each_mode(client: TestClient, texts: list[str]) -> Non
     assert client.post("/api/text/evaluate", json=too_many).status_code == 422
     bad_id = {"queries": [{"query": "q", "relevant": ["not-an-id"]}]}
     assert client.post("/api/text/evaluate", json=bad_id).status_code == 422
+    # ids of the right shape that the collection does not hold: nothing was measured
+    unknown = [{"query": f"question {i}", "relevant": [f"{i:032x}"]} for i in range(12)]
+    r = client.post("/api/text/evaluate", json={"queries": unknown})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert "None of the relevant items" in detail and "'question 0'" in detail
+    assert "and 2 more" in detail
+    # one query whose answer is stored is enough to measure
+    mixed = {"queries": [*unknown[:2], {"query": QUERY, "relevant": answers}]}
+    assert client.post("/api/text/evaluate", json=mixed).status_code == 200
 
 
 def test_a_collection_without_full_text_falls_back_to_semantic(
@@ -167,7 +182,7 @@ def test_a_collection_without_full_text_falls_back_to_semantic(
             "/api/text/evaluate",
             json={"queries": [{"query": QUERY, "relevant": [res["hits"][0]["item_id"]]}]},
         ).json()
-        assert set(ev["modes"]) == {"semantic"} and ev["notice"] == NO_LEXICAL_NOTICE
+        assert set(ev["modes"]) == {"auto", "semantic"} and ev["notice"] == NO_LEXICAL_NOTICE
 
 
 def test_hybrid_on_a_milvus_reached_by_uri(

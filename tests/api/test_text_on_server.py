@@ -110,4 +110,4 @@ def test_hybrid_falls_back_to_semantic_on_a_server_without_bm25(client: TestClie
         assert body["mode"] == "semantic" and body["notice"] == NO_LEXICAL_NOTICE
         assert body["hits"] and body["hits"][0]["rank_score"] is None
     plain = client.post("/api/text/search", json={"query": "the Soviet Union"}).json()
-    assert plain["mode"] == "semantic" and plain["notice"] is None
+    assert plain["mode"] == "auto" and plain["notice"] is None

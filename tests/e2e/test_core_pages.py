@@ -65,6 +65,15 @@ def test_text_load_and_search(page: Any, screenshots: Path, sotu_small: Path) ->
     assert first.locator("mark").count() > 0, "query words are highlighted"
     shot(page, screenshots, "text")
 
+    # A quoted phrase: the documents holding it exactly come first, and the page says so.
+    page.get_by_label("Search documents").fill('"hostages" release')
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_text("Searching…").wait_for(state="detached")
+    note = page.locator(".results .exact")
+    assert "“hostages”" in note.inner_text(), note.inner_text()
+    first_snippet = page.locator(".hit").first.inner_text().lower()
+    assert "hostages" in first_snippet, first_snippet
+
     # A metadata filter: only Republican addresses come back.
     page.get_by_role("button", name="+ Add filter").click()
     page.get_by_label("Filter field").fill("party")

@@ -26,14 +26,17 @@ from findalike.apps.qa.models import (
 from findalike.apps.qa.settings import QASettings
 from findalike.encoders.base import encode_queries, l2_normalise
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
+from findalike.errors import Unprocessable
 from findalike.hybrid import (
     MODES,
     FusionOptions,
     ModeChoice,
     SearchMode,
+    auto_search,
     calibrate_threshold,
     choose_mode,
     figures,
+    mode_fields,
     ranked_search,
     word_spans,
 )
@@ -99,10 +102,23 @@ def _matches(
 ) -> tuple[list[QAMatch], ModeChoice]:
     vector = encode_queries(rt.encoder, [question])
     loaded = rt.has_data()
-    choice = choose_mode(rt.store, rt.collection, mode) if loaded else ModeChoice("semantic")
+    choice = choose_mode(rt.store, rt.collection, mode, loaded=loaded)
     hits: list[Hit]
     if choice.mode == "semantic":
         hits = rt.search_vectors(vector, limit=k)[0]
+    elif choice.mode == "auto":
+        hits = auto_search(
+            rt.store,
+            rt.collection,
+            question,
+            vector[0],
+            lambda n, extra: rt.search_vectors(vector, limit=n, filter=extra)[0],
+            limit=k,
+            metric=rt.encoder.metric,
+            fields=("question", "answer"),
+            scan_fields=("answer",),
+            output_fields=["part", *(f.name for f in rt.spec.fields)],
+        )[0]
     else:
         hits = ranked_search(
             rt.store,
@@ -133,7 +149,7 @@ def _matches(
 def search_pairs(rt: AppRuntime, req: QASearchRequest) -> QASearchResponse:
     matches, choice = _matches(rt, req.question, req.top_k, req.mode, req)
     return QASearchResponse(
-        question=req.question, hits=matches, mode=choice.mode, notice=choice.notice
+        question=req.question, hits=matches, **mode_fields(choice, req.question)
     )
 
 
@@ -143,7 +159,7 @@ def answer(rt: AppRuntime, req: AskRequest) -> AnswerResponse:
     closest questions."""
     threshold = rt.settings.qa_threshold if req.threshold is None else req.threshold
     matches, choice = _matches(rt, req.question, req.related + 1, req.mode, req)
-    mode = {"mode": choice.mode, "notice": choice.notice}
+    mode = mode_fields(choice, req.question)
     if not matches:
         return AnswerResponse(
             question=req.question,
@@ -184,6 +200,12 @@ def evaluate_pairs(rt: AppRuntime, req: QAEvaluateRequest) -> QAEvaluateResponse
     answer threshold that makes the most right decisions over all of them (answer the
     answerable ones with the expected pair, refuse the off-topic ones)."""
     expected, unknown = _expected_items(rt, req)
+    if unknown and not any(item for _, item in expected):
+        raise Unprocessable(
+            "None of the expected answers is in the collection, so there is nothing to "
+            f"measure: {', '.join(repr(u) for u in dict.fromkeys(unknown))}. Give the "
+            "stored question (or its item id) of each expected pair."
+        )
     depth = max(req.k, 10)
     modes: dict[SearchMode, QAModeFigures] = {}
     notice = None

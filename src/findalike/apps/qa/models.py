@@ -37,7 +37,12 @@ class QAMatch(Hit):
 class QASearchResponse(SearchResponse):
     question: str
     hits: list[QAMatch]
-    mode: SearchMode = Field("semantic", description="The mode the search ran in.")
+    mode: SearchMode = Field("auto", description="The mode the search ran in.")
+    exact_terms: list[str] = Field(
+        default_factory=list,
+        description="Auto mode: the identifiers and quoted phrases of the query; the "
+        "hits that hold them come first.",
+    )
     notice: str | None = Field(
         None, description="Why the mode differs from the one asked for, if it does."
     )
@@ -73,7 +78,12 @@ class AnswerResponse(BaseModel):
     related: list[RelatedQuestion] = Field(
         default_factory=list, description="Closest questions (other than the answer's)."
     )
-    mode: SearchMode = Field("semantic", description="The mode the search ran in.")
+    mode: SearchMode = Field("auto", description="The mode the search ran in.")
+    exact_terms: list[str] = Field(
+        default_factory=list,
+        description="Auto mode: the identifiers and quoted phrases of the query; the "
+        "hits that hold them come first.",
+    )
     notice: str | None = None
 
 

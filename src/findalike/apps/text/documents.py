@@ -13,7 +13,12 @@ from findalike.textio import RowError, clip_utf8, coerce, decode_text, read_rows
 
 TITLE_MAX_BYTES = 2048
 PASSAGE_MAX_BYTES = 60_000
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Kana and CJK ideographs: written without spaces, each one counts as a word."""
+_CJK = re.compile(f"[{_CJK_CHARS}\u3000-\u303f\uff00-\uffef]")
+"""A character after or before which CJK text puts no space (CJK punctuation too)."""
+_UNIT = re.compile(f"[{_CJK_CHARS}]|[^\\s{_CJK_CHARS}]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 _RESERVED = {"title", "text"}
 
 
@@ -67,46 +72,80 @@ def _document(
 
 def split_passages(text: str, words_per_passage: int) -> list[str]:
     """Sentence-aligned passages of about ``words_per_passage`` words; a sentence
-    longer than that is cut by words."""
+    longer than that is cut by words. In Chinese and Japanese, which have no spaces,
+    each character counts as a word and sentences also end at 。！？ (the model reads
+    about one word piece per character); whitespace runs become one space."""
     passages: list[str] = []
     current: list[str] = []
     count = 0
     for sentence in _SENTENCE_END.split(text):
-        words = sentence.split()
-        if not words:
-            continue
-        while len(words) > words_per_passage:
+        units = [m.span() for m in _UNIT.finditer(sentence)]
+        while len(units) > words_per_passage:
             if current:
-                passages.append(" ".join(current))
+                passages.append(_join(current))
                 current, count = [], 0
-            passages.append(" ".join(words[:words_per_passage]))
-            words = words[words_per_passage:]
-        if count + len(words) > words_per_passage and current:
-            passages.append(" ".join(current))
+            passages.append(_piece(sentence, units[:words_per_passage]))
+            units = units[words_per_passage:]
+        if not units:
+            continue
+        if count + len(units) > words_per_passage and current:
+            passages.append(_join(current))
             current, count = [], 0
-        current.append(" ".join(words))
-        count += len(words)
+        current.append(_piece(sentence, units))
+        count += len(units)
     if current:
-        passages.append(" ".join(current))
+        passages.append(_join(current))
     return passages
 
 
+def _piece(sentence: str, units: list[tuple[int, int]]) -> str:
+    return " ".join(sentence[units[0][0] : units[-1][1]].split())
+
+
+def _join(sentences: list[str]) -> str:
+    """Sentences joined as they were written: with a space, none between two ending and
+    starting with a CJK character."""
+    out = sentences[0]
+    for s in sentences[1:]:
+        out += s if _CJK.match(out[-1]) and _CJK.match(s[0]) else " " + s
+    return out
+
+
 def passage_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
-    """Each document becomes one row per passage; the model reads title + passage."""
+    """Each document becomes one row per passage (the model reads title + passage) and,
+    if it has a title, one more row for the title alone (``title_row``): a document asked
+    by its title is then found first, by meaning and by BM25, however long its text."""
     words = rt.settings.text_chunk_words
     split = [split_passages(r.payload[1], words) or [r.payload[1]] for r in records]
+    titles = [_own_title(r, passages) for r, passages in zip(records, split, strict=True)]
     inputs = [
         f"{r.payload[0]}. {p}" if r.payload[0] else p
         for r, passages in zip(records, split, strict=True)
         for p in passages
     ]
+    inputs += [t for t in titles if t]
     vectors = rt.encoder.encode(inputs)
-    out, i = [], 0
-    for record, passages in zip(records, split, strict=True):
+    out, i, j = [], 0, sum(len(p) for p in split)
+    for record, passages, title in zip(records, split, titles, strict=True):
         rows = [
             rt.row(record, part, vectors[i + part], text=clip_utf8(p, PASSAGE_MAX_BYTES))
             for part, p in enumerate(passages)
         ]
         i += len(passages)
+        if title:
+            rows.append(rt.row(record, len(passages), vectors[j], text=title))
+            j += 1
         out.append(EncodedItem(record=record, rows=rows))
     return out
+
+
+def _own_title(record: Record, passages: list[str]) -> str:
+    """The title a title row is made of: none if the document has no title, or if its
+    only passage is its title."""
+    title = str(record.payload[0])
+    return "" if not title or passages == [title] else title
+
+
+def is_title_row(fields: dict[str, Any]) -> bool:
+    """A title row holds its document's title as its text (and is never part 0)."""
+    return int(fields.get("part", 0)) > 0 and fields.get("text") == fields.get("title")

@@ -95,7 +95,12 @@ class TextHit(Hit):
 class TextSearchResponse(SearchResponse):
     query: str
     hits: list[TextHit]
-    mode: SearchMode = Field("semantic", description="The mode the search ran in.")
+    mode: SearchMode = Field("auto", description="The mode the search ran in.")
+    exact_terms: list[str] = Field(
+        default_factory=list,
+        description="Auto mode: the identifiers and quoted phrases of the query; the "
+        "hits that hold them come first.",
+    )
     notice: str | None = Field(
         None, description="Why the mode differs from the one asked for, if it does."
     )

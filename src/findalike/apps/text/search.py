@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from findalike.app import AppRuntime
+from findalike.apps.text.documents import is_title_row
 from findalike.apps.text.models import (
     FilterValue,
     Range,
@@ -17,13 +18,16 @@ from findalike.apps.text.models import (
     TextSearchResponse,
 )
 from findalike.encoders.base import encode_queries
+from findalike.errors import Unprocessable
 from findalike.hybrid import (
     MODES,
     ZH_STOP_WORDS,
-    ModeChoice,
+    auto_search,
+    both,
     choose_mode,
     figures,
     is_han,
+    mode_fields,
     ranked_search,
     words,
 )
@@ -55,15 +59,31 @@ def filter_expression(filters: dict[str, FilterValue]) -> str:
 def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
     vector = encode_queries(rt.encoder, [req.query])
     loaded = rt.has_data()
-    choice = choose_mode(rt.store, rt.collection, req.mode) if loaded else ModeChoice("semantic")
+    choice = choose_mode(rt.store, rt.collection, req.mode, loaded=loaded)
+
+    def dense(limit: int, extra: str = "") -> list[Hit]:
+        return rt.search_vectors(
+            vector,
+            limit=limit,
+            filter=both(filter_expression(req.filters), extra),
+            output_fields=OUTPUT_FIELDS,
+        )[0]
 
     def fetch(limit: int) -> list[Hit]:
         if choice.mode == "semantic":
-            return rt.search_vectors(
-                vector,
+            return dense(limit)
+        if choice.mode == "auto":
+            return auto_search(
+                rt.store,
+                rt.collection,
+                req.query,
+                vector[0],
+                dense,
                 limit=limit,
+                metric=rt.encoder.metric,
+                fields=("title", "text"),
                 filter=filter_expression(req.filters),
-                output_fields=OUTPUT_FIELDS,
+                output_fields=["part", *OUTPUT_FIELDS],
             )[0]
         return ranked_search(
             rt.store,
@@ -82,11 +102,18 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
     terms = query_terms(req.query)
     results: list[TextHit] = []
     seen: set[str] = set()
+    seen_passages: set[tuple[str, int]] = set()
     for hit in hits:
         if req.group and hit.item_id in seen:
             continue
+        text, part = str(hit.fields.get("text", "")), int(hit.fields.get("part", 0))
+        if is_title_row(hit.fields):  # matched by its title: show its first passage
+            text, part = first_passage(rt, hit.item_id), 0
+        if (hit.item_id, part) in seen_passages:
+            continue
         seen.add(hit.item_id)
-        snippet, spans = make_snippet(str(hit.fields.get("text", "")), terms)
+        seen_passages.add((hit.item_id, part))
+        snippet, spans = make_snippet(text, terms)
         results.append(
             TextHit(
                 item_id=hit.item_id,
@@ -95,14 +122,19 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
                 title=str(hit.fields.get("title", "")),
                 snippet=snippet,
                 highlights=spans,
-                passage=int(hit.fields.get("part", 0)),
+                passage=part,
                 source=str(hit.fields.get("source", "")),
                 meta=dict(hit.fields.get("meta") or {}),
             )
         )
         if len(results) == req.top_k:
             break
-    return TextSearchResponse(query=req.query, hits=results, mode=choice.mode, notice=choice.notice)
+    return TextSearchResponse(query=req.query, hits=results, **mode_fields(choice, req.query))
+
+
+def first_passage(rt: AppRuntime, item_id: str) -> str:
+    rows = rt.item_rows(item_id, ["text"])
+    return str(rows[0]["text"]) if rows else ""
 
 
 MAX_FETCH = 16384
@@ -148,6 +180,15 @@ def evaluate_text(rt: AppRuntime, req: TextEvaluateRequest) -> TextEvaluateRespo
     document)."""
     depth = max(req.k, 10)
     relevant = [set(j.relevant) for j in req.queries]
+    ids = sorted(set().union(*relevant))
+    if not any(rt.existing_items(ids[i : i + 1000]) for i in range(0, len(ids), 1000)):
+        raise Unprocessable(
+            "None of the relevant items is in the collection, so there is nothing to "
+            "measure: "
+            + ", ".join(repr(j.query) for j in req.queries[:10])
+            + (f" and {len(req.queries) - 10} more" if len(req.queries) > 10 else "")
+            + ". Give the item ids the collection holds (`item_id` of a search hit)."
+        )
     modes, notice = {}, None
     for mode in MODES:
         ranked = []

@@ -108,6 +108,9 @@ export function render(root, info) {
       for (const hit of hits) Object.keys(hit.meta || {}).forEach((key) => keys.add(key));
       replace(results, resultsHeading(hits.length),
         like ? h("p", { class: "muted like" }, `Documents like “${like.title}”`) : null,
+        resp.exact_terms && resp.exact_terms.length
+          ? h("p", { class: "muted exact" }, `Documents holding ${resp.exact_terms.map((t) => `“${t}”`).join(", ")} exactly come first.`)
+          : null,
         hits.length ? h("ol", { class: "hits" }, hits.map((r, i) => hitView(r, i + 1, similarToHit)))
           : h("p", {}, "Nothing matched. Load documents below, or loosen the filters."));
     } catch (err) {
