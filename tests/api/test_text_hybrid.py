@@ -144,9 +144,11 @@ def test_evaluate_reports_each_mode(client: TestClient, texts: list[str]) -> Non
     print(f"text evaluate, one known-answer query: {res['modes']}")
     for figures in res["modes"].values():
         assert 0 <= figures["recall_at_k"] <= 1 and 0 <= figures["ndcg_at_10"] <= 1
-    # both answers hold every query word: BM25 ranks them first and second
+    # both answers hold every query word: BM25 ranks one first and both in its top 10
+    # (not always first and second: the documents' short title rows, "s12", lower BM25's
+    # average length, and with it how much a long passage's extra words cost)
     assert res["modes"]["lexical"]["recall_at_k"] == 1.0
-    assert res["modes"]["lexical"]["ndcg_at_10"] == 1.0
+    assert res["modes"]["lexical"]["top1"] == 1.0
     too_many = {"queries": [{"query": "q", "relevant": answers}] * 201}
     assert client.post("/api/text/evaluate", json=too_many).status_code == 422
     bad_id = {"queries": [{"query": "q", "relevant": ["not-an-id"]}]}

@@ -37,9 +37,9 @@ def demo_files() -> list[tuple[str, Path]]:
 
 
 def passages_of(rt: AppRuntime, record: Record) -> int:
-    """About how many model inputs a document makes (its passages and its title): a
-    load batches by it."""
-    return 2 + len(str(record.payload[1]).split()) // rt.settings.text_chunk_words
+    """About how many passages (model inputs) a document makes: a load batches by it
+    (its title, one short input more, is left out of the count)."""
+    return 1 + len(str(record.payload[1]).split()) // rt.settings.text_chunk_words
 
 
 def text_routes(rt: AppRuntime) -> APIRouter:
