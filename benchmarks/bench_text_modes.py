@@ -5,7 +5,8 @@ identifiers and paraphrases. Writes benchmarks/results/text_modes.json.
   ~1,200 documents, title = the qualified name) loaded into the text app; two sets of 30
   queries "how to use <identifier>", each identifier in exactly one document (the first
   set was looked at while auto mode was built, the second was not). Top-1 and top-10 per
-  mode (and per hybrid weight).
+  mode (and per hybrid weight), and the p50 of a search in-process (TestClient, one
+  client; the query's encoding included).
 - Paraphrases: the QA app over the Perl FAQ demo set, sets A, B and C (C held out:
   report only), through ``POST /api/qa/evaluate`` (top-1 and MRR per mode).
 
@@ -17,6 +18,7 @@ Usage: python benchmarks/bench_text_modes.py
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -78,11 +80,13 @@ def main() -> None:
             for set_name, queries in sets.items():
                 for variant in VARIANTS:
                     top1 = top10 = 0
+                    took = []
                     for query, i in queries:
                         body = {"query": query, "top_k": 10, **variant}
-                        titles = [
-                            h["title"] for h in c.post("/api/text/search", json=body).json()["hits"]
-                        ]
+                        t = time.perf_counter()
+                        hits = c.post("/api/text/search", json=body).json()["hits"]
+                        took.append(time.perf_counter() - t)
+                        titles = [h["title"] for h in hits]
                         top1 += bool(titles) and titles[0] == docs[i].title
                         top10 += docs[i].title in titles
                     n = len(queries)
@@ -90,10 +94,12 @@ def main() -> None:
                         "top1": top1,
                         "top10": top10,
                         "queries": n,
+                        "p50_ms": round(1000 * statistics.median(took), 1),
                     }
                     print(
                         f"identifiers, {set_name:8s} {label(variant):32s} "
-                        f"top-1 {top1}/{n} top-10 {top10}/{n}"
+                        f"top-1 {top1}/{n} top-10 {top10}/{n} "
+                        f"p50 {1000 * statistics.median(took):.1f} ms"
                     )
             result["identifiers"] = identifiers
 
