@@ -105,10 +105,36 @@ def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
     out = _cli(server, "load", "text", str(docs))
     assert "request received" in out and "done" in out and "2 stored" in out
     _cli(server, "load", "qa", str(qa))
-    out = _cli(server, "search", "text", "space flight", "-k", "1")
+    out = _cli(server, "search", "text", "space flight", "-k", "1", "--output", "json")
     assert json.loads(out)["hits"][0]["title"] == "Rockets"
+    table = _cli(server, "search", "text", "space flight", "-k", "2")  # for people: a table
+    lines = [line for line in table.splitlines() if "Rockets" in line or "Bread" in line]
+    assert len(lines) == 2 and "Rockets" in lines[0] and "booster separated" in lines[0], table
+    assert "mode auto" in table and "{" not in table
     out = _cli(server, "ask", "I forgot my password, what now?")
     assert "forgot password" in out
+    # a named QA collection: ask -c reads it (the app's own holds another pair)
+    other = tmp_path / "other.csv"
+    other.write_text("question,answer\nWhere is the office?,On the third floor.\n")
+    _cli(server, "collections", "qa", "--create", "office")
+    _cli(server, "load", "qa", str(other), "-c", "office")
+    assert "third floor" in _cli(server, "ask", "where do I find the office", "-c", "office")
+    assert "third floor" not in _cli(server, "ask", "where do I find the office")
+    # --server before the command, and it wins over FINDALIKE_SERVER
+    before = runner.invoke(
+        cli, ["--server", server.url, "apps"], env={"FINDALIKE_SERVER": "http://127.0.0.1:9"}
+    )
+    assert before.exit_code == 0 and "all-MiniLM-L6-v2" in before.output, before.output
+    wrong = runner.invoke(cli, ["apps"], env={"FINDALIKE_SERVER": "http://127.0.0.1:9"})
+    assert wrong.exit_code == 1 and "http://127.0.0.1:9" in wrong.output
+    # text evaluate from the command line (labelled queries in a file)
+    hit = json.loads(_cli(server, "search", "text", "space flight", "-o", "json"))["hits"][0]
+    queries = tmp_path / "queries.json"
+    queries.write_text(
+        json.dumps({"queries": [{"query": "rocket launch", "relevant": [hit["item_id"]]}]})
+    )
+    figures = json.loads(_cli(server, "evaluate", "text", "--file", str(queries)))
+    assert figures["modes"]["auto"]["top1"] == 1.0
     out = _cli(server, "apps")
     assert "text" in out and "all-MiniLM-L6-v2" in out
     assert "done" in _cli(server, "jobs")

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -42,10 +43,31 @@ console = Console()
 err = Console(stderr=True)
 
 ServerOpt = Annotated[
-    str,
-    typer.Option("--server", "-s", envvar="FINDALIKE_SERVER", help="findalike server URL."),
+    str | None,
+    typer.Option(
+        "--server",
+        "-s",
+        show_default=False,
+        help="findalike server URL (also before the command; or FINDALIKE_SERVER; "
+        "default http://127.0.0.1:8000).",
+    ),
 ]
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+OutputOpt = Annotated[
+    Output,
+    typer.Option(
+        "--output",
+        "-o",
+        help="`table` (for people) or `json` (the server's response, for scripts).",
+    ),
+]
 CollectionOpt = Annotated[
     str | None,
     typer.Option(
@@ -63,10 +85,19 @@ class _Client:
     """What every command that talks to a server sends with each request."""
 
     api_key: str = ""
+    server: str | None = None
+    """``--server`` given before the command."""
+
+
+def _url(server: str | None) -> str:
+    """The server a command talks to: its own ``--server``, else the one given before
+    the command, else FINDALIKE_SERVER, else the local default."""
+    return server or _Client.server or os.environ.get("FINDALIKE_SERVER") or DEFAULT_SERVER
 
 
 @app.callback()
 def _options(
+    server: ServerOpt = None,
     api_key: Annotated[
         str,
         typer.Option(
@@ -79,6 +110,7 @@ def _options(
 ) -> None:
     """findalike: similarity search over unstructured data, on Milvus."""
     _Client.api_key = api_key
+    _Client.server = server
 
 
 @app.command()
@@ -227,7 +259,7 @@ def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> 
 
 
 @app.command()
-def apps(server: ServerOpt = DEFAULT_SERVER) -> None:
+def apps(server: ServerOpt = None) -> None:
     """The apps, their item counts and encoders."""
     rows = _request("GET", server, "/api/apps")["data"]
     table = Table("app", "items", "encoder", "status")
@@ -244,7 +276,7 @@ def apps(server: ServerOpt = DEFAULT_SERVER) -> None:
 def load(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="text, qa, image, ...")],
     paths: Annotated[list[Path], typer.Argument(help="Files, zips or folders to upload.")],
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
     server_path: Annotated[
         bool, typer.Option(help="Send PATHS as paths on the server (inside an allowed root).")
     ] = False,
@@ -283,10 +315,11 @@ def search(
     top_k: Annotated[int, typer.Option("--top-k", "-k")] = 10,
     file: Annotated[Path | None, typer.Option(help="Query file (image, clip) to upload.")] = None,
     body: Annotated[str | None, typer.Option("--json", help="The whole request body.")] = None,
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
     collection: CollectionOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
-    """Search an app; prints the JSON response."""
+    """Search an app: a table of the hits (``--output json``: the server's response)."""
     where = _in(collection)
     if file is not None:
         with file.open("rb") as fh:
@@ -301,7 +334,10 @@ def search(
     else:
         payload = json.loads(body) if body else _query_body(server, app_name, query, top_k)
         result = _request("POST", server, f"/api/{app_name}/search", json=payload, **where)
-    console.print_json(data=result)
+    if output == Output.json:
+        console.print_json(data=result)
+    else:
+        _print_hits(result)
 
 
 @app.command()
@@ -322,7 +358,7 @@ def collections(
         ),
     ] = None,
     drop: Annotated[str | None, typer.Option(help="Drop this named collection.")] = None,
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
 ) -> None:
     """An app's named collections (use one with --collection on load and search)."""
     if create:
@@ -350,11 +386,15 @@ def collections(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument()],
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
+    collection: CollectionOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
-    """Ask the QA chatbot."""
-    r = _request("POST", server, "/api/qa/answer", json={"question": question})
-    if r["answered"]:
+    """Ask the QA chatbot (``--output json``: the server's response)."""
+    r = _request("POST", server, "/api/qa/answer", json={"question": question}, **_in(collection))
+    if output == Output.json:
+        console.print_json(data=r)
+    elif r["answered"]:
         console.print(f"[bold]{r['matched_question']}[/] (confidence {r['confidence']:.2f})")
         console.print(r["answer"])
     else:
@@ -365,14 +405,22 @@ def ask(
 
 @app.command()
 def evaluate(
-    app_name: Annotated[str, typer.Argument(metavar="APP", help="dna or recommend")],
+    app_name: Annotated[str, typer.Argument(metavar="APP", help="dna, recommend, text or qa")],
     body: Annotated[str, typer.Option("--json", help="Request body (JSON).")] = "{}",
-    server: ServerOpt = DEFAULT_SERVER,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Request body from a JSON file.")
+    ] = None,
+    server: ServerOpt = None,
+    collection: CollectionOpt = None,
 ) -> None:
-    """Run an app's held-out evaluation (dna, recommend)."""
-    console.print_json(
-        data=_request("POST", server, f"/api/{app_name}/evaluate", json=json.loads(body))
-    )
+    """Run an app's evaluation: dna and recommend hold out part of the stored data;
+    text and qa take labelled queries (``{"queries": [...]}``, see the API docs)."""
+    try:
+        payload = json.loads(file.read_text(encoding="utf-8") if file else body)
+    except (OSError, ValueError) as exc:
+        _fail(f"the request body is not readable JSON: {exc}")
+    result = _request("POST", server, f"/api/{app_name}/evaluate", json=payload, **_in(collection))
+    console.print_json(data=result)
 
 
 @app.command("dna-encoders")
@@ -381,7 +429,7 @@ def dna_encoders(
     neighbours: Annotated[int | None, typer.Option(help="k of the kNN vote.")] = None,
     seed: Annotated[int, typer.Option(help="Chooses the held-out split.")] = 0,
     max_sequences: Annotated[int, typer.Option(help="Stored sequences used at most.")] = 5000,
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
 ) -> None:
     """Compare the DNA encoders on the stored sequences (held-out kNN accuracy); pick
     one with FINDALIKE_DNA_ENCODER."""
@@ -414,7 +462,7 @@ def dna_encoders(
 def jobs_list(
     ctx: typer.Context,
     app_name: Annotated[str | None, typer.Option("--app")] = None,
-    server: ServerOpt = DEFAULT_SERVER,
+    server: ServerOpt = None,
 ) -> None:
     """Recent jobs."""
     if ctx.invoked_subcommand:
@@ -436,19 +484,19 @@ def jobs_list(
 
 
 @jobs_app.command("show")
-def jobs_show(job_id: str, server: ServerOpt = DEFAULT_SERVER) -> None:
+def jobs_show(job_id: str, server: ServerOpt = None) -> None:
     """One job as JSON (with its per-item errors)."""
     console.print_json(data=_request("GET", server, f"/api/jobs/{job_id}"))
 
 
 @jobs_app.command("watch")
-def jobs_watch(job_id: str, server: ServerOpt = DEFAULT_SERVER) -> None:
+def jobs_watch(job_id: str, server: ServerOpt = None) -> None:
     """Follow a job with a progress bar until it ends."""
     _watch(server, job_id)
 
 
 @jobs_app.command("cancel")
-def jobs_cancel(job_id: str, server: ServerOpt = DEFAULT_SERVER) -> None:
+def jobs_cancel(job_id: str, server: ServerOpt = None) -> None:
     """Ask a running job to stop."""
     console.print_json(data=_request("POST", server, f"/api/jobs/{job_id}/cancel"))
 
@@ -651,16 +699,50 @@ def _print_archive_report(report: ArchiveReport, verb: str) -> None:
 
 # -- helpers ---------------------------------------------------------------------------
 
+_LABEL_FIELDS = ("title", "question", "name", "label", "smiles", "source", "filename")
+"""What names a hit in a table: the first of these it has (else its item id)."""
+_TEXT_FIELDS = ("snippet", "answer", "text", "sequence")
+"""What a hit's table row shows of its content: the first of these it has."""
+SNIPPET_CHARS = 160
 
-def _http_client(server: str) -> httpx.Client:
+
+def _print_hits(result: dict[str, Any]) -> None:
+    """A search response as a table: rank, score, what the hit is, what matched."""
+    hits = result.get("hits")
+    if not isinstance(hits, list):
+        console.print_json(data=result)
+        return
+    table = Table("#", "score", "hit", "match", show_lines=False)
+    for rank, hit in enumerate(hits, 1):
+        label = next((str(hit[f]) for f in _LABEL_FIELDS if hit.get(f)), str(hit.get("item_id")))
+        text = " ".join(next((str(hit[f]) for f in _TEXT_FIELDS if hit.get(f)), "").split())
+        if len(text) > SNIPPET_CHARS:
+            text = text[:SNIPPET_CHARS] + "…"
+        score = hit.get("score")
+        table.add_row(
+            str(rank), f"{score:.4f}" if isinstance(score, float) else str(score), label, text
+        )
+    console.print(table)
+    notes = [f"mode {result['mode']}"] if result.get("mode") else []
+    if result.get("exact_terms"):
+        notes.append("exact first: " + ", ".join(result["exact_terms"]))
+    if result.get("notice"):
+        notes.append(str(result["notice"]))
+    if not hits:
+        notes.insert(0, "no hits")
+    if notes:
+        console.print("; ".join(notes), style="dim", markup=False, highlight=False)
+
+
+def _http_client(server: str | None) -> httpx.Client:
     """An HTTP client for ``server``. Making one takes ~55 ms of CPU (it reads the CA
     bundle), so a command that asks many times (``_watch``) keeps one."""
     headers = {"Authorization": f"Bearer {_Client.api_key}"} if _Client.api_key else {}
-    return httpx.Client(base_url=server, timeout=600, headers=headers)
+    return httpx.Client(base_url=_url(server), timeout=600, headers=headers)
 
 
 def _request(
-    method: str, server: str, path: str, *, client: httpx.Client | None = None, **kwargs: Any
+    method: str, server: str | None, path: str, *, client: httpx.Client | None = None, **kwargs: Any
 ) -> Any:
     try:
         if client is not None:
@@ -669,7 +751,7 @@ def _request(
             with _http_client(server) as fresh:
                 r = fresh.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach findalike at {server}: {exc} (is `findalike serve` running?)")
+        _fail(f"cannot reach findalike at {_url(server)}: {exc} (is `findalike serve` running?)")
     if r.status_code >= 400:
         try:
             detail = r.json().get("detail", r.text)
@@ -696,7 +778,7 @@ def _collect(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _query_body(server: str, app_name: str, query: str | None, top_k: int) -> dict[str, Any]:
+def _query_body(server: str | None, app_name: str, query: str | None, top_k: int) -> dict[str, Any]:
     """A search body: QUERY in the app's query field and ``top_k`` (every app's search
     takes it: the contract). The query field is read from the server's OpenAPI
     schema (its first required text field, else its first optional one that is not
@@ -733,7 +815,7 @@ def _query_field(schema: dict[str, Any]) -> str | None:
     return (required or optional or [None])[0]
 
 
-def _watch(server: str, job_id: str) -> None:
+def _watch(server: str | None, job_id: str) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
