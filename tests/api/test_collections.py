@@ -165,12 +165,27 @@ def test_the_cli_creates_loads_searches_and_drops_a_collection(tmp_path: Any) ->
         loaded = runner.invoke(cli, ["load", "dna", str(fasta), "-c", "reads", "-s", url])
         assert loaded.exit_code == 0, loaded.output
         found = runner.invoke(
-            cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-k", "1", "-c", "reads", "-s", url]
+            cli,
+            [
+                "search",
+                "dna",
+                "TTTTGGGGCCCCAAAATTTT",
+                "-k",
+                "1",
+                "-c",
+                "reads",
+                "-s",
+                url,
+                "-o",
+                "json",
+            ],
         )
         assert found.exit_code == 0, found.output
         hits = json.loads(found.output)["hits"]
         assert [(h["seq_id"], h["label"], h["score"]) for h in hits] == [("b", "B", 1.0)]
-        default = runner.invoke(cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-s", url])
+        default = runner.invoke(
+            cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-s", url, "-o", "json"]
+        )
         assert default.exit_code == 0 and json.loads(default.output)["hits"] == []
         # a collection with its own encoder, chosen on the command line
         args = ["collections", "dna", "--create", "fixed", "--encoder", "onehot"]
@@ -179,7 +194,20 @@ def test_the_cli_creates_loads_searches_and_drops_a_collection(tmp_path: Any) ->
         assert "fixed" in made.output and "onehot" in made.output
         runner.invoke(cli, ["load", "dna", str(fasta), "-c", "fixed", "-s", url])
         found = runner.invoke(
-            cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-k", "1", "-c", "fixed", "-s", url]
+            cli,
+            [
+                "search",
+                "dna",
+                "TTTTGGGGCCCCAAAATTTT",
+                "-k",
+                "1",
+                "-c",
+                "fixed",
+                "-s",
+                url,
+                "-o",
+                "json",
+            ],
         )
         assert [h["seq_id"] for h in json.loads(found.output)["hits"]] == ["b"]
         bad = runner.invoke(cli, ["collections", "dna", "--create", "x", "--set", "k", "-s", url])

@@ -288,9 +288,13 @@ def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path:
         "people": ["--file", str(FACE)],
         "audio": ["--file", str(clip)],
     }[app]
-    result = CliRunner().invoke(cli, ["search", app, *args, "-k", "3", "--server", live])
+    table = CliRunner().invoke(cli, ["search", app, *args, "-k", "3", "--server", live])
+    assert table.exit_code == 0 and "score" in table.output, table.output  # for people
+    result = CliRunner().invoke(cli, ["search", app, *args, "-k", "3", "-s", live, "-o", "json"])
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)["hits"]
+    if hits:  # each hit is a row of the table, named by what it is
+        assert "┃ #" in table.output and table.output.count("\n│ ") >= len(hits)
     if app == "objects":
         assert len(hits) <= 3  # the detector may find no known object in a photo
     elif app == "people":
