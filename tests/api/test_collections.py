@@ -158,34 +158,18 @@ def test_the_cli_creates_loads_searches_and_drops_a_collection(tmp_path: Any) ->
     fasta.write_text(">a class=A\nACGTACGTACGTACGTAAAA\n>b class=B\nTTTTGGGGCCCCAAAATTTT\n")
     settings = Settings(data_dir=tmp_path / "data", apps=["dna"])
     runner = CliRunner()
+    search = ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-o", "json"]
     with serving(create_app(settings)) as url:
         made = runner.invoke(cli, ["collections", "dna", "--create", "reads", "-s", url])
         assert made.exit_code == 0, made.output
         assert "reads" in made.output
         loaded = runner.invoke(cli, ["load", "dna", str(fasta), "-c", "reads", "-s", url])
         assert loaded.exit_code == 0, loaded.output
-        found = runner.invoke(
-            cli,
-            [
-                "search",
-                "dna",
-                "TTTTGGGGCCCCAAAATTTT",
-                "-k",
-                "1",
-                "-c",
-                "reads",
-                "-s",
-                url,
-                "-o",
-                "json",
-            ],
-        )
+        found = runner.invoke(cli, [*search, "-k", "1", "-c", "reads", "-s", url])
         assert found.exit_code == 0, found.output
         hits = json.loads(found.output)["hits"]
         assert [(h["seq_id"], h["label"], h["score"]) for h in hits] == [("b", "B", 1.0)]
-        default = runner.invoke(
-            cli, ["search", "dna", "TTTTGGGGCCCCAAAATTTT", "-s", url, "-o", "json"]
-        )
+        default = runner.invoke(cli, [*search, "-s", url])
         assert default.exit_code == 0 and json.loads(default.output)["hits"] == []
         # a collection with its own encoder, chosen on the command line
         args = ["collections", "dna", "--create", "fixed", "--encoder", "onehot"]
@@ -193,22 +177,7 @@ def test_the_cli_creates_loads_searches_and_drops_a_collection(tmp_path: Any) ->
         assert made.exit_code == 0, made.output
         assert "fixed" in made.output and "onehot" in made.output
         runner.invoke(cli, ["load", "dna", str(fasta), "-c", "fixed", "-s", url])
-        found = runner.invoke(
-            cli,
-            [
-                "search",
-                "dna",
-                "TTTTGGGGCCCCAAAATTTT",
-                "-k",
-                "1",
-                "-c",
-                "fixed",
-                "-s",
-                url,
-                "-o",
-                "json",
-            ],
-        )
+        found = runner.invoke(cli, [*search, "-k", "1", "-c", "fixed", "-s", url])
         assert [h["seq_id"] for h in json.loads(found.output)["hits"]] == ["b"]
         bad = runner.invoke(cli, ["collections", "dna", "--create", "x", "--set", "k", "-s", url])
         assert bad.exit_code == 1 and "FIELD=VALUE" in bad.output
