@@ -120,6 +120,14 @@ def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
     _cli(server, "load", "qa", str(other), "-c", "office")
     assert "third floor" in _cli(server, "ask", "where do I find the office", "-c", "office")
     assert "third floor" not in _cli(server, "ask", "where do I find the office")
+    listed = _cli(server, "collections", "qa")  # with the language of its full-text index
+    assert "language" in listed and any(
+        "office" in line and line.rstrip(" │").endswith("en") for line in listed.splitlines()
+    ), listed
+    named = json.loads(_cli(server, "collections", "qa", "-o", "json"))["data"]
+    assert [(c["name"], c["language"]) for c in named] == [("office", "en")]
+    assert {a["name"] for a in json.loads(_cli(server, "apps", "-o", "json"))["data"]} >= {"text"}
+    assert json.loads(_cli(server, "jobs", "-o", "json"))["data"][0]["state"] == "done"
     # --server before the command, and it wins over FINDALIKE_SERVER
     before = runner.invoke(
         cli, ["--server", server.url, "apps"], env={"FINDALIKE_SERVER": "http://127.0.0.1:9"}

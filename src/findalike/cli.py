@@ -259,9 +259,13 @@ def _serve_workers(settings: Settings, host: str, port: int, log_level: str) -> 
 
 
 @app.command()
-def apps(server: ServerOpt = None) -> None:
+def apps(server: ServerOpt = None, output: OutputOpt = Output.table) -> None:
     """The apps, their item counts and encoders."""
-    rows = _request("GET", server, "/api/apps")["data"]
+    listed = _request("GET", server, "/api/apps")
+    if output == Output.json:
+        console.print_json(data=listed)
+        return
+    rows = listed["data"]
     table = Table("app", "items", "encoder", "status")
     for a in rows:
         status = "enabled" if a["enabled"] else f"disabled: {a.get('reason')}"
@@ -359,6 +363,7 @@ def collections(
     ] = None,
     drop: Annotated[str | None, typer.Option(help="Drop this named collection.")] = None,
     server: ServerOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """An app's named collections (use one with --collection on load and search)."""
     if create:
@@ -376,10 +381,15 @@ def collections(
         _request("POST", server, f"/api/{app_name}/collections", json=body)
     if drop:
         _request("DELETE", server, f"/api/{app_name}/collections/{drop}")
-    rows = _request("GET", server, f"/api/{app_name}/collections")["data"]
-    table = Table("collection", "items", "vectors", "encoder")
-    for c in rows:
-        table.add_row(c["name"], str(c["items"]), str(c["vectors"]), c["encoder"])
+    listed = _request("GET", server, f"/api/{app_name}/collections")
+    if output == Output.json:
+        console.print_json(data=listed)
+        return
+    table = Table("collection", "items", "vectors", "encoder", "language")
+    for c in listed["data"]:
+        table.add_row(
+            c["name"], str(c["items"]), str(c["vectors"]), c["encoder"], c.get("language") or "-"
+        )
     console.print(table)
 
 
@@ -463,13 +473,18 @@ def jobs_list(
     ctx: typer.Context,
     app_name: Annotated[str | None, typer.Option("--app")] = None,
     server: ServerOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Recent jobs."""
     if ctx.invoked_subcommand:
         return
     params = {"app": app_name} if app_name else {}
+    listed = _request("GET", server, "/api/jobs", params=params)
+    if output == Output.json:
+        console.print_json(data=listed)
+        return
     table = Table("id", "app", "state", "done", "skipped", "failed", "total", "message")
-    for j in _request("GET", server, "/api/jobs", params=params)["data"]:
+    for j in listed["data"]:
         table.add_row(
             j["id"],
             j["app"],
