@@ -14,7 +14,6 @@ Usage: python benchmarks/bench_encoders.py [minilm bge bge-noinstr minilm-int8]
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -27,12 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_qa_variants import figures, unit  # noqa: E402
-
-from tests.api.relevance_sets import PERLFAQ_HELD_OUT, PERLFAQ_PARAPHRASES  # noqa: E402
-from tests.api.test_qa_quality import PARAPHRASES  # noqa: E402
-
-SETS = {"A": PARAPHRASES, "B": PERLFAQ_PARAPHRASES, "C": PERLFAQ_HELD_OUT}
+from bench_qa_variants import SETS, figures, load_faq, unit  # noqa: E402
 
 
 def make(name: str) -> tuple[Any, Any]:
@@ -55,11 +49,7 @@ def make(name: str) -> tuple[Any, Any]:
 
 
 def main(names: list[str]) -> None:
-    with (REPO / "src/findalike/demo/perlfaq.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    questions = [r["question"].strip() for r in rows]
-    answers = [" ".join(r["answer"].split()) for r in rows]
-    index = {q: i for i, q in enumerate(questions)}
+    questions, answers, index = load_faq()
     ctx = [f"{q} {a[:400]}" for q, a in zip(questions, answers, strict=True)]
     result: dict[str, Any] = {"pairs": len(questions), "encoders": {}}
     for name in names:

@@ -99,12 +99,18 @@ def figures(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def load_faq() -> tuple[list[str], list[str], dict[str, int]]:
+    """The Perl FAQ demo set: its questions, its answers (whitespace runs made one
+    space) and each question's index."""
     with (REPO / "src/findalike/demo/perlfaq.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     questions = [r["question"].strip() for r in rows]
     answers = [" ".join(r["answer"].split()) for r in rows]
-    index = {q: i for i, q in enumerate(questions)}
+    return questions, answers, {q: i for i, q in enumerate(questions)}
+
+
+def main() -> None:
+    questions, answers, index = load_faq()
     queries = [q for s in SETS.values() for q, _ in s]
     gold = np.array([index[e] for s in SETS.values() for _, e in s])
 

@@ -15,7 +15,6 @@ Usage: python benchmarks/bench_rerank.py
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -28,12 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_qa_variants import figures, unit  # noqa: E402
+from bench_qa_variants import SETS, figures, load_faq, unit  # noqa: E402
 
-from tests.api.relevance_sets import PERLFAQ_HELD_OUT, PERLFAQ_PARAPHRASES  # noqa: E402
-from tests.api.test_qa_quality import PARAPHRASES  # noqa: E402
-
-SETS = {"A": PARAPHRASES, "B": PERLFAQ_PARAPHRASES, "C": PERLFAQ_HELD_OUT}
 DEPTHS = (5, 10, 20)
 
 
@@ -67,11 +62,7 @@ class CrossEncoder:
 def main() -> None:
     from findalike.encoders.sentence import MiniLMEncoder
 
-    with (REPO / "src/findalike/demo/perlfaq.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    questions = [r["question"].strip() for r in rows]
-    answers = [" ".join(r["answer"].split()) for r in rows]
-    index = {q: i for i, q in enumerate(questions)}
+    questions, answers, index = load_faq()
     enc = MiniLMEncoder(threads=1)
     ctx = [f"{q} {a[:400]}" for q, a in zip(questions, answers, strict=True)]
     pair_vec = unit(enc.encode(questions) + enc.encode(ctx))
