@@ -10,7 +10,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,28 @@ def client(
         yield c
 
 
+def _watch(jobs: JobManager, job_id: str, field: str) -> Callable[[], list[Any]]:
+    """Starts watching the job: the function returned gives every value of its
+    ``field`` seen at its changes, once it has ended."""
+    seen: list[Any] = []
+
+    def watch() -> None:
+        job = jobs.get(job_id)
+        while not job.finished:
+            seen.append(getattr(job, field))
+            job = jobs.wait_for_change(job_id, job.version, 60)
+        seen.append(getattr(job, field))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+
+    def collected() -> list[Any]:
+        watcher.join(60)
+        return seen
+
+    return collected
+
+
 def test_a_load_of_few_long_documents_reports_progress_as_it_goes(client: TestClient) -> None:
     passages = sum(1 + len(json.loads(s)["text"].split()) // 200 for s in SPEECHES)
     assert passages > 4 * 16  # several batches of 16 passages, in 4 documents
@@ -49,19 +71,9 @@ def test_a_load_of_few_long_documents_reports_progress_as_it_goes(client: TestCl
     r = client.post("/api/text/load", files=[("files", ("s.jsonl", "\n".join(SPEECHES)))])
     assert r.status_code == 202
     job_id = r.json()["id"]
-    seen: list[int] = []
-
-    def watch() -> None:
-        job = jobs.get(job_id)
-        while not job.finished:
-            seen.append(job.done)
-            job = jobs.wait_for_change(job_id, job.version, 60)
-        seen.append(job.done)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    watching = _watch(jobs, job_id, "done")
     job = wait_job(client, job_id)
-    watcher.join(60)
+    seen = watching()
     assert job["state"] == "done" and job["done"] == len(SPEECHES), job
     # each speech is its own batch or less: done moved through every count, not 0 -> 4
     assert sorted(set(seen)) == list(range(len(SPEECHES) + 1)), seen
@@ -84,6 +96,25 @@ def test_the_pipelined_load_stores_every_passage_once(client: TestClient) -> Non
     job = wait_job(client, r.json()["id"])
     assert job["skipped"] == len(SPEECHES) and job["done"] == 0
     assert client.get("/api/text/count").json() == count
+
+
+def test_a_load_reports_a_total_only_once_it_is_known(client: TestClient) -> None:
+    """``total`` counts items, not files: null until every file has been read (a
+    file's items are known only then), never a number that changes later."""
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    files = [
+        ("a.jsonl", "\n".join(_documents(3))),
+        ("b.jsonl", "\n".join([*_documents(5)[3:], "not json"])),
+        ("c.jsonl", ""),
+    ]
+    r = client.post("/api/text/load", files=[("files", f) for f in files])
+    job_id = r.json()["id"]
+    watching = _watch(jobs, job_id, "total")
+    job = wait_job(client, job_id)
+    totals = watching()
+    # 5 documents, a line that is not JSON, a file with nothing in it
+    assert (job["done"], job["skipped"], job["failed"], job["total"]) == (5, 0, 2, 7), job
+    assert set(totals) <= {None, 7}, totals
 
 
 # -- the pipeline's steps on their threads: cancels and failures reach the job -------

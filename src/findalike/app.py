@@ -178,6 +178,9 @@ class AppSpec:
     it (tests)."""
     stores_originals: bool = False
     """The app keeps each item's original file: it gets ``/items/{item_id}/file``."""
+    one_item_per_file: bool = False
+    """Each file (or zip member) is one item (an image, a clip): a load's ``total`` is
+    known as soon as the files are listed. Otherwise it is known once all are read."""
     stores_thumbnails: bool = False
     """The app keeps thumbnails (of items or frames): it gets ``/items/{item_id}/thumbnail``."""
     companions: tuple[str, ...] = ()

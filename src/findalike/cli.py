@@ -9,14 +9,12 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -29,9 +27,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from findalike.client import DEFAULT_SERVER, ApiError, Client, Unreachable, files_in
+
 if TYPE_CHECKING:
     from findalike.backup import ArchiveReport, CollectionEntry, ExportTarget, TargetForm
     from findalike.config import Settings
+    from findalike.jobs import Job
     from findalike.store import CollectionSpec, VectorStore
 
 app = typer.Typer(
@@ -52,7 +53,6 @@ ServerOpt = Annotated[
         "default http://127.0.0.1:8000).",
     ),
 ]
-DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
 class Output(StrEnum):
@@ -81,7 +81,7 @@ def _in(collection: str | None) -> dict[str, Any]:
     return {"params": {"collection": collection}} if collection else {}
 
 
-class _Client:
+class _Global:
     """What every command that talks to a server sends with each request."""
 
     api_key: str = ""
@@ -92,7 +92,7 @@ class _Client:
 def _url(server: str | None) -> str:
     """The server a command talks to: its own ``--server``, else the one given before
     the command, else FINDALIKE_SERVER, else the local default."""
-    return server or _Client.server or os.environ.get("FINDALIKE_SERVER") or DEFAULT_SERVER
+    return server or _Global.server or os.environ.get("FINDALIKE_SERVER") or DEFAULT_SERVER
 
 
 @app.callback()
@@ -109,8 +109,8 @@ def _options(
     ] = "",
 ) -> None:
     """findalike: similarity search over unstructured data, on Milvus."""
-    _Client.api_key = api_key
-    _Client.server = server
+    _Global.api_key = api_key
+    _Global.server = server
 
 
 @app.command()
@@ -288,28 +288,19 @@ def load(
     collection: CollectionOpt = None,
 ) -> None:
     """Load data into an app (a background job on the server)."""
-    where = _in(collection)
-    if server_path:
-        job_ids = [
-            _request("POST", server, f"/api/{app_name}/load", data={"path": str(p)}, **where)["id"]
-            for p in paths
-        ]
-    else:
-        files = _collect(paths)
-        if not files:
-            _fail("no files found in the given paths")
-        handles = [("files", (f.name, f.open("rb"))) for f in files]
-        try:
-            job_ids = [
-                _request("POST", server, f"/api/{app_name}/load", files=handles, **where)["id"]
-            ]
-        finally:
-            for _, (_, fh) in handles:
-                fh.close()
-    for job_id in job_ids:
-        console.print(f"request received: job {job_id}")
-        if wait:
-            _watch(server, job_id)
+    with _connected(server) as fa:
+        target = fa.app(app_name)
+        if server_path:
+            jobs = [target.load(server_path=str(p), collection=collection) for p in paths]
+        else:
+            files = files_in(paths)
+            if not files:
+                _fail("no files found in the given paths")
+            jobs = [target.load(*files, collection=collection)]
+        for job in jobs:
+            console.print(f"request received: job {job.id}")
+            if wait:
+                _watch(fa, job.id)
 
 
 @app.command()
@@ -507,7 +498,8 @@ def jobs_show(job_id: str, server: ServerOpt = None) -> None:
 @jobs_app.command("watch")
 def jobs_watch(job_id: str, server: ServerOpt = None) -> None:
     """Follow a job with a progress bar until it ends."""
-    _watch(server, job_id)
+    with _connected(server) as fa:
+        _watch(fa, job_id)
 
 
 @jobs_app.command("cancel")
@@ -749,48 +741,28 @@ def _print_hits(result: dict[str, Any]) -> None:
         console.print("; ".join(notes), style="dim", markup=False, highlight=False)
 
 
-def _http_client(server: str | None) -> httpx.Client:
-    """An HTTP client for ``server``. Making one takes ~55 ms of CPU (it reads the CA
-    bundle), so a command that asks many times (``_watch``) keeps one."""
-    headers = {"Authorization": f"Bearer {_Client.api_key}"} if _Client.api_key else {}
-    return httpx.Client(base_url=_url(server), timeout=600, headers=headers)
-
-
-def _request(
-    method: str, server: str | None, path: str, *, client: httpx.Client | None = None, **kwargs: Any
-) -> Any:
+@contextmanager
+def _connected(server: str | None) -> Iterator[Client]:
+    """A client of the server a command talks to; its errors end the command with
+    the server's problem details."""
     try:
-        if client is not None:
-            r = client.request(method, path, **kwargs)
-        else:
-            with _http_client(server) as fresh:
-                r = fresh.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach findalike at {_url(server)}: {exc} (is `findalike serve` running?)")
-    if r.status_code >= 400:
-        try:
-            detail = r.json().get("detail", r.text)
-        except ValueError:
-            detail = r.text
-        _fail(f"{r.status_code}: {detail}")
-    return r.json()
+        with Client(_url(server), api_key=_Global.api_key, timeout=600) as fa:
+            yield fa
+    except ApiError as exc:
+        _fail(f"{exc.status}: {exc.detail}")
+    except (Unreachable, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
+def _request(method: str, server: str | None, path: str, **kwargs: Any) -> Any:
+    """The JSON answer of any route (what ``--output json`` prints as it is)."""
+    with _connected(server) as fa:
+        return fa.request(method, path, **kwargs)
 
 
 def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/] {message}")
     raise typer.Exit(1)
-
-
-def _collect(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-        elif p.is_file():
-            out.append(p)
-        else:
-            _fail(f"no such file or folder: {p}")
-    return out
 
 
 def _query_body(server: str | None, app_name: str, query: str | None, top_k: int) -> dict[str, Any]:
@@ -830,7 +802,7 @@ def _query_field(schema: dict[str, Any]) -> str | None:
     return (required or optional or [None])[0]
 
 
-def _watch(server: str | None, job_id: str) -> None:
+def _watch(fa: Client, job_id: str) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -838,27 +810,23 @@ def _watch(server: str | None, job_id: str) -> None:
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
-    # one client for the whole watch: a new one every half second took ~11% of a core,
-    # on the machine whose cores the load itself needs when the server is local
-    with _http_client(server) as client, Progress(*columns, console=console) as progress:
+    with Progress(*columns, console=console) as progress:
         task = progress.add_task("queued", total=None, rate="")
-        while True:
-            job = _request("GET", server, f"/api/jobs/{job_id}", client=client)
-            processed = job["done"] + job["skipped"] + job["failed"]
-            rate = f"{job['rate_per_s']:.1f}/s" if job.get("rate_per_s") else ""
+
+        def show(job: Job) -> None:
+            rate = f"{job.rate_per_s:.1f}/s" if job.rate_per_s else ""
             progress.update(
-                task, total=job["total"], completed=processed, description=job["phase"], rate=rate
+                task, total=job.total, completed=job.processed, description=job.phase, rate=rate
             )
-            if job["state"] not in ("queued", "running"):
-                break
-            time.sleep(0.5)
-    colour = "green" if job["state"] == "done" else "red"
-    console.print(f"[{colour}]{job['state']}[/]: {job['message']}")
-    for e in job["errors"][:20]:
-        console.print(f"  [yellow]{e['item']}[/]: {e['error']}")
-    if len(job["errors"]) > 20 or job["errors_truncated"]:
-        console.print(f"  ... {job['failed'] - 20} more (findalike jobs show {job_id})")
-    if job["state"] != "done":
+
+        job = fa.wait(job_id, on_progress=show)
+    colour = "green" if job.state == "done" else "red"
+    console.print(f"[{colour}]{job.state}[/]: {job.message}")
+    for e in job.errors[:20]:
+        console.print(f"  [yellow]{e.item}[/]: {e.error}")
+    if len(job.errors) > 20 or job.errors_truncated:
+        console.print(f"  ... {job.failed - 20} more (findalike jobs show {job_id})")
+    if job.state != "done":
         raise typer.Exit(1)
 
 

@@ -133,7 +133,10 @@ class Loader:
                 max_zip_members=settings.max_zip_members,
             )
         )
-        self.job.set_total(len(sources))
+        # total: what is known, never a guess. One item per file: the files' count.
+        # Otherwise null until every file has been read (its items are known then).
+        if self.rt.spec.one_item_per_file:
+            self.job.set_total(len(sources))
         self.job.phase("loading model")
         self.rt.ensure_collection()
         self.job.phase("encoding")
@@ -151,12 +154,16 @@ class Loader:
         self.encoder = _Stage("load-encoder", encode)
         try:
             try:
+                items = 0
                 for source in sources:
                     self.job.check_cancelled()
                     if isinstance(source, ReadFailure):
                         self.job.fail_item(source.label, source.error)
+                        items += 1
                         continue
-                    self._read(source)
+                    items += self._read(source)
+                if not self.rt.spec.one_item_per_file:
+                    self.job.set_total(items)
                 self._process(self.batch)
                 self.encoder.close()
             except BaseException:
@@ -170,21 +177,22 @@ class Loader:
         self.rt.store.flush(self.rt.collection)
         return None
 
-    def _read(self, source: SourceFile) -> None:
+    def _read(self, source: SourceFile) -> int:
+        """Read one file and queue its items; returns how many items it counts for
+        (a file that yields none, or cannot be read, is one failed item)."""
         try:
             data = self.reader.read(source)
             found = list(self.rt.spec.read(source.name, data, self.rt))
         except FindalikeError as exc:
             self.job.fail_item(source.name, exc.detail)
-            return
+            return 1
         except Exception as exc:  # a broken file must never end the job
             log.info("could not read %s: %s", source.name, exc)
             self.job.fail_item(source.name, f"could not be read: {exc}")
-            return
-        self.job.add_total(len(found) - 1)
+            return 1
         if not found:
             self.job.fail_item(source.name, "no items found in this file")
-            return
+            return 1
         for item in found:
             if isinstance(item, ReadFailure):
                 self.job.fail_item(item.label, item.error)
@@ -199,6 +207,7 @@ class Loader:
             if self.batch_weight >= self.rt.batch_size:
                 self._process(self.batch)
                 self.batch, self.batch_weight = [], 0
+        return len(found)
 
     def _process(self, batch: Sequence[Record]) -> None:
         """Hand the batch's items not stored yet to the encoder. An item another load

@@ -139,10 +139,6 @@ class JobContext:
     def set_total(self, total: int) -> None:
         self._manager._update(self._job, total=total)
 
-    def add_total(self, more: int) -> None:
-        with self._manager._lock:  # read and write as one: a load reports from 2 threads
-            self._manager._update(self._job, total=(self._job.total or 0) + more)
-
     def advance(self, *, done: int = 0, skipped: int = 0) -> None:
         with self._manager._lock:
             self._manager._update(

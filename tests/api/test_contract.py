@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,102 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from findalike.api.main import create_app
 from findalike.apps import ALL_APPS
-from findalike.config import Settings
 from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
-from tests.conftest import REPO, serving, wait_job
-
-PHOTOS = REPO / "datasets" / "images" / "photos"
-FASTA = "".join(
-    f">s{i} class={'AB'[i % 2]}\n{('ACGT' if i % 2 else 'TTGCA') * (8 + i)}\n" for i in range(12)
-)
-SMILES = "\n".join(
-    [
-        "CCO ethanol",
-        "CC(=O)O acetic",
-        "c1ccccc1 benzene",
-        "CC(=O)Oc1ccccc1C(=O)O aspirin",
-        "c1ccccc1O phenol",
-        "CCN ethylamine",
-        "CCCC butane",
-    ]
-)
-
-
-def _photos(n: int) -> list[Path]:
-    return sorted(PHOTOS.glob("*.jpg"))[:n]
-
-
-def _clip_bytes(photos: list[Path]) -> bytes:
-    import numpy as np
-    from PIL import Image
-
-    from findalike.video import write_clip
-
-    frames = []
-    for p in photos:
-        image = Image.open(p).convert("RGB").resize((160, 120))
-        frames += [np.asarray(image)] * 10
-    path = Path(tempfile.mkdtemp()) / "clip.mp4"
-    write_clip(frames, path, fps=10)
-    return path.read_bytes()
-
-
-def _load(client: httpx.Client, app: str, files: list[tuple[str, bytes]]) -> None:
-    r = client.post(f"/api/{app}/load", files=[("files", f) for f in files])
-    assert r.status_code == 202, r.text
-    job = wait_job(client, r.json()["id"], timeout_s=600)
-    assert job["state"] == "done" and job["done"] > 0, job
-
-
-@pytest.fixture(scope="module")
-def live(
-    tmp_path_factory: pytest.TempPathFactory, shared_encoders: dict[str, Any]
-) -> Iterator[str]:
-    """The real server (uvicorn, every app) with a little real data in every app."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("contract"), apps=list(ALL_APPS))
-    with (
-        serving(create_app(settings, encoders=shared_encoders)) as url,
-        httpx.Client(base_url=url, timeout=600) as c,
-    ):
-        docs = "\n".join(
-            json.dumps({"title": t, "text": x})
-            for t, x in [
-                ("Rockets", "We will send astronauts to Mars and return them safely."),
-                ("Taxes", "Families deserve lower taxes and a simpler tax code."),
-                ("Health", "Health care must cost less for every family."),
-                ("Schools", "Every child deserves a good school and a great teacher."),
-            ]
-        )
-        _load(c, "text", [("docs.jsonl", docs.encode())])
-        qa = (
-            "question,answer\nHow do I sort a hash?,Use sort with a custom block.\n"
-            "How do I read a file?,Open it and read line by line.\n"
-            "What is a regex?,A pattern that matches text.\n"
-        )
-        _load(c, "qa", [("faq.csv", qa.encode())])
-        photos = _photos(5)
-        _load(c, "image", [(p.name, p.read_bytes()) for p in photos])
-        _load(c, "video", [(f"clip{i}.mp4", _clip_bytes(photos[i : i + 3])) for i in range(3)])
-        _load(c, "objects", [(p.name, p.read_bytes()) for p in photos[:2]])
-        faces = sorted((REPO / "datasets" / "people" / "register").glob("*/*.jpg"))
-        _load(c, "people", [(p.name, p.read_bytes()) for p in faces])
-        audio = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[:3]
-        _load(c, "audio", [(p.name, p.read_bytes()) for p in audio])
-        _load(c, "molecule", [("m.smi", SMILES.encode())])
-        _load(c, "dna", [("s.fa", FASTA.encode())])
-        ratings = "user,item,rating\n" + "".join(
-            f"{u},{i},{1 + (u * i) % 5}\n"
-            for u in range(1, 30)
-            for i in range(1, 20)
-            if (u + i) % 3
-        )
-        items = "item,title\n" + "".join(f"{i},Item {i}\n" for i in range(1, 20))
-        _load(c, "recommend", [("items.csv", items.encode()), ("ratings.csv", ratings.encode())])
-        train = c.post("/api/recommend/train")
-        assert wait_job(c, train.json()["id"])["state"] == "done"
-        yield url
+from tests.api.conftest import PHOTOS, some_photos
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -130,7 +37,7 @@ FACE = REPO / "datasets" / "people" / "query" / "obama" / "obama_3.jpg"  # a reg
 
 def _queries() -> dict[str, dict[str, Any]]:
     """A real query per app (without top_k)."""
-    photo = _photos(5)[0].read_bytes()
+    photo = some_photos(5)[0].read_bytes()
     clip = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[0].read_bytes()
     return {
         "text": {"query": "sending astronauts to Mars"},
@@ -268,13 +175,31 @@ def test_the_readme_cli_examples_run(live: str, user_folder: Path) -> None:
     assert "accuracy" in done.stdout and "done" in done.stdout
 
 
+def test_the_readme_python_example_runs(live: str, user_folder: Path) -> None:
+    section = README.split("## A 60-second tour", 1)[1].split("\n## ", 1)[0]
+    (script,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    script = script.replace("http://localhost:8000", live)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=user_folder,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "done 3 of 3", lines
+    assert any(line.endswith("  Taxes") for line in lines[1:4]), lines  # hits: score, title
+    assert "sort a hash" in lines[4] and re.fullmatch(r"[0-9a-f]{32}", lines[5]), lines
+
+
 @pytest.mark.parametrize("app", ALL_APPS)
 def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from findalike.cli import app as cli
 
-    photo = _photos(5)[0]
+    photo = some_photos(5)[0]
     clip = sorted((REPO / "datasets" / "audio").rglob("*.flac"))[0]
     args = {
         "text": ["sending astronauts to Mars"],

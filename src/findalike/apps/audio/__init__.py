@@ -39,6 +39,7 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="audio",
     stores_originals=True,
+    one_item_per_file=True,
     title="Audio search",
     summary="Find the recordings, and the moments in them, that sound like a clip.",
     extensions=AUDIO_EXTENSIONS,

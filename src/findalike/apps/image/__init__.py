@@ -32,6 +32,7 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="image",
     stores_originals=True,
+    one_item_per_file=True,
     stores_thumbnails=True,
     title="Image search",
     summary="Find the stored images most like an uploaded one; near-duplicates first.",

@@ -39,6 +39,7 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="objects",
     stores_originals=True,
+    one_item_per_file=True,
     stores_thumbnails=True,
     upload_max_bytes=lambda settings: settings.max_item_bytes,  # whole videos
     title="Video object detection",

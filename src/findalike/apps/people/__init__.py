@@ -34,6 +34,7 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="people",
     stores_originals=True,
+    one_item_per_file=True,
     stores_thumbnails=True,
     upload_max_bytes=lambda settings: settings.max_item_bytes,  # whole videos
     title="Known people in videos",

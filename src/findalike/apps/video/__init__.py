@@ -31,6 +31,7 @@ def demo_files() -> list[tuple[str, Path]]:
 APP = AppSpec(
     name="video",
     stores_originals=True,
+    one_item_per_file=True,
     stores_thumbnails=True,
     title="Video search",
     summary="Find the videos, and the moments in them, that look like an image or a clip.",
