@@ -3,11 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS := test,vision,science,audio,recommend,ui-test
+EXTRAS := test,vision,science,audio,recommend,ui-test,docs
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run install test test-fast bench lint clean
+.PHONY: run install test test-fast bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,13 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache site

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +110,21 @@ def live(
         train = c.post("/api/recommend/train")
         assert wait_job(c, train.json()["id"])["state"] == "done"
         yield url
+
+
+def run_bash(script: str, cwd: Path, live: str) -> subprocess.CompletedProcess[str]:
+    """``script`` with the README's host replaced by the live server's, every curl
+    failing on an HTTP error (``--fail-with-body``) and every line checked."""
+    host = live.removeprefix("http://")
+    script = script.replace("localhost:8000", host)
+    script = script.replace(".venv/bin/findalike", str(Path(sys.executable).parent / "findalike"))
+    prelude = 'set -e -o pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
+    env = {**os.environ, "FINDALIKE_SERVER": live}
+    return subprocess.run(
+        ["bash", "-c", prelude + script],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )

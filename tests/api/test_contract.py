@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from findalike.apps import ALL_APPS
 from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
-from tests.api.conftest import PHOTOS, some_photos
+from tests.api.conftest import PHOTOS, run_bash, some_photos
 from tests.conftest import REPO
 
 
@@ -140,28 +139,10 @@ def user_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _run_bash(script: str, cwd: Path, live: str) -> subprocess.CompletedProcess[str]:
-    """``script`` with the README's host replaced by the live server's, every curl
-    failing on an HTTP error (``--fail-with-body``) and every line checked."""
-    host = live.removeprefix("http://")
-    script = script.replace("localhost:8000", host)
-    script = script.replace(".venv/bin/findalike", str(Path(sys.executable).parent / "findalike"))
-    prelude = 'set -e -o pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
-    env = {**os.environ, "FINDALIKE_SERVER": live}
-    return subprocess.run(
-        ["bash", "-c", prelude + script],
-        cwd=cwd,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=600,
-    )
-
-
 def test_the_readme_tour_runs(live: str, user_folder: Path) -> None:
     curl_block = _bash_blocks("## A 60-second tour")[0]
     assert curl_block.count("curl ") >= 8
-    done = _run_bash(curl_block.replace("| head -30", ""), user_folder, live)
+    done = run_bash(curl_block.replace("| head -30", ""), user_folder, live)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert '"hits"' in done.stdout and "event: done" in done.stdout
     assert "Mars" in done.stdout
@@ -170,7 +151,7 @@ def test_the_readme_tour_runs(live: str, user_folder: Path) -> None:
 def test_the_readme_cli_examples_run(live: str, user_folder: Path) -> None:
     cli_block = _bash_blocks("## A 60-second tour")[1]
     assert cli_block.count("findalike ") >= 6
-    done = _run_bash(cli_block, user_folder, live)
+    done = run_bash(cli_block, user_folder, live)
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "accuracy" in done.stdout and "done" in done.stdout
 
