@@ -26,7 +26,7 @@ from findalike.batching import BatchingEncoder, BatchStats, Coalescer
 from findalike.config import Settings
 from findalike.contract import apply_contract, index_search_params
 from findalike.encoders.base import Encoder
-from findalike.encoders.registry import SharedEncoder
+from findalike.encoders.registry import SharedEncoder, own_text_encoders
 from findalike.errors import Conflict, NotFound
 from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.store import (
@@ -135,6 +135,8 @@ class AppSpec:
     per process for all the apps that name it, and run on one model thread that encodes
     concurrent queries together: ``findalike.batching``)."""
     encoder_choices: tuple[SharedEncoder, ...] = ()
+    own_text_models: bool = False
+    """The operator's own text models (``FINDALIKE_TEXT_MODELS``) are choices too."""
     """Or shared encoders a collection may be made with, chosen per collection by key
     (``encoder`` at creation; the default collection's from the app's settings field
     ``encoder``, else the first) and recorded with it (``AppRuntime.choose``)."""
@@ -353,14 +355,21 @@ class AppRuntime:
 
     def encoder_keys(self) -> list[str]:
         """The encoders a collection of this app may be made with (none: the app's one)."""
-        return [e.key for e in self.spec.encoder_choices]
+        return [e.key for e in self.encoder_choices]
+
+    @property
+    def encoder_choices(self) -> tuple[SharedEncoder, ...]:
+        """The encoders a collection of this app may be made with: the app's, then the
+        operator's own text models where the app takes them."""
+        own = own_text_encoders(self.settings) if self.spec.own_text_models else ()
+        return (*self.spec.encoder_choices, *own)
 
     def _shared_encoder(self) -> SharedEncoder | None:
         """Which shared encoder this collection's vectors come from: the one chosen at
         creation; for an existing named collection, the one its record names; else the
         app's setting ``encoder`` (the default collection: a record that differs is a
         ``Conflict`` at first use, as for any other encoder change)."""
-        choices = {e.key: e for e in self.spec.encoder_choices}
+        choices = {e.key: e for e in self.encoder_choices}
         if not choices:
             return self.spec.shared_encoder
         if self._chosen is not None and self._chosen[0] is not None:
@@ -634,7 +643,7 @@ class AppRuntime:
         """Drop the app's collection and whatever the app keeps beside it (a named
         one's encoder choice too: it may be made again with another)."""
         self._collection_ready = False
-        if self.collection_name is not None and self.spec.encoder_choices:
+        if self.collection_name is not None and self.encoder_choices:
             with self._lock:
                 self._chosen = None
                 self._encoder = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from findalike.imaging import DEFAULT_MAX_PIXELS
@@ -199,12 +199,33 @@ class Settings(BaseSettings):
         description="Text: long documents are split into passages of about "
         "this many words (the model reads at most 256 word pieces).",
     )
+    text_models: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Your own text encoders, as a JSON object of name -> local folder "
+        '(`{"legal": "/models/legal-minilm"}`): a sentence-transformers folder or an ONNX '
+        "model with its tokenizer.json, read offline. Text and QA collections may be made "
+        "with them by name (`encoder` at creation), as with the shipped ones.",
+    )
     text_max_chars: int = Field(
         1_000_000,
         ge=1000,
         description="Text/QA: longest document or answer read (characters); "
         "a longer one is reported and skipped.",
     )
+
+    @field_validator("text_models")
+    @classmethod
+    def _readable_models(cls, models: dict[str, Path]) -> dict[str, Path]:
+        from findalike.encoders.local import check_name, model_kind
+        from findalike.encoders.registry import TEXT_ENCODERS
+
+        shipped = {e.key for e in TEXT_ENCODERS}
+        for name, folder in models.items():
+            check_name(name)
+            if name in shipped:
+                raise ValueError(f"{name!r} is a shipped encoder's name: choose another")
+            model_kind(folder)
+        return {name: folder.expanduser().resolve() for name, folder in models.items()}
 
     @property
     def resolved_milvus_uri(self) -> str:

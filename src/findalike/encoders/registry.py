@@ -10,6 +10,8 @@ encoder modules imported here for their names and versions import numpy only).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from findalike.encoders.bge_small import BgeSmallEncoder
@@ -111,5 +113,35 @@ default."""
 TEXT_ENCODERS: tuple[SharedEncoder, ...] = (TEXT, MULTILINGUAL, MINILM_INT8, BGE_SMALL)
 """The encoders a text or QA collection may be made with (``encoder`` at creation,
 by key), the default first."""
+
+
+def own_text_encoders(settings: Settings) -> tuple[SharedEncoder, ...]:
+    """The operator's own text models (``FINDALIKE_TEXT_MODELS``), each a choice of the
+    text and QA apps under its name, recorded as ``name@<hash of its files>``."""
+    return tuple(
+        SharedEncoder(
+            name,
+            partial(_local_text, name, folder, _version(folder)),
+            record=f"{name}@{_version(folder)}",
+        )
+        for name, folder in settings.text_models.items()
+    )
+
+
+@cache
+def _version(folder: Path) -> str:
+    """The hash of a model folder's files, once per process (a model changed on disk is
+    seen at the next start)."""
+    from findalike.encoders.local import fingerprint
+
+    return fingerprint(folder)
+
+
+def _local_text(name: str, folder: Path, version: str, settings: Settings) -> Encoder:
+    from findalike.encoders.local import LocalTextEncoder
+
+    return LocalTextEncoder(name, folder, version=version, threads=settings.torch_threads)
+
+
 IMAGE = SharedEncoder("image", _image)
 """The image model chosen by FINDALIKE_IMAGE_MODEL: the image, video and objects apps."""

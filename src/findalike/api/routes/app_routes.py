@@ -116,7 +116,8 @@ class CreateCollection(NewCollection):
         description="Text and QA: the encoder of its vectors, `minilm` (English, the "
         "default: FINDALIKE_TEXT_ENCODER / FINDALIKE_QA_ENCODER), `multilingual` (16 "
         "languages, Chinese among them), `minilm-int8` (MiniLM on ONNX Runtime) or "
-        "`bge-small` (BAAI/bge-small-en-v1.5 on ONNX Runtime, English). "
+        "`bge-small` (BAAI/bge-small-en-v1.5 on ONNX Runtime, English), or the name of "
+        "one of the operator's own models (FINDALIKE_TEXT_MODELS). "
         "Recorded with the collection.",
         examples=["multilingual"],
     )
@@ -389,7 +390,7 @@ def _check_choice(rt: AppRuntime, body: NewCollection) -> None:
             f"Unknown encoder {encoder!r} for the {rt.name} app: one of {', '.join(keys)}.",
             field="encoder",
         )
-    chosen = next((e for e in rt.spec.encoder_choices if e.key == encoder), None)
+    chosen = next((e for e in rt.encoder_choices if e.key == encoder), None)
     missing = [m for m in chosen.requires if find_spec(m) is None] if chosen else []
     if missing:
         raise Unprocessable(

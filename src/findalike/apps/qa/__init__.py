@@ -316,6 +316,7 @@ APP = AppSpec(
     ),
     shared_encoder=TEXT,
     encoder_choices=TEXT_ENCODERS,
+    own_text_models=True,
     settings=QASettings,
     read=read_pairs,
     to_rows=pair_rows,

@@ -71,6 +71,7 @@ APP = AppSpec(
     ),
     shared_encoder=TEXT,
     encoder_choices=TEXT_ENCODERS,
+    own_text_models=True,
     settings=TextSettings,
     read=read_documents,
     to_rows=passage_rows,
