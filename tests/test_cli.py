@@ -262,6 +262,24 @@ def test_serve_caps_open_connections_with_a_503(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_global_options_after_the_command_move_before_it() -> None:
+    from findalike.cli import hoist_global_options
+
+    given = ["search", "text", "q", "--api-key", "K", "-k", "3", "--api-key=L", "--", "--api-key"]
+    assert hoist_global_options(given) == [
+        "--api-key",
+        "K",
+        "--api-key=L",
+        "search",
+        "text",
+        "q",
+        "-k",
+        "3",
+        "--",
+        "--api-key",
+    ]
+
+
 def test_keys_never_reach_the_servers_log_access_lines_included(tmp_path: Path) -> None:
     """The real ``serve`` log (uvicorn's access log through findalike's log
     configuration): a key sent in a header, in the cookie or (refused) in the URL is
@@ -277,6 +295,18 @@ def test_keys_never_reach_the_servers_log_access_lines_included(tmp_path: Path) 
         url_key = httpx.get(f"{server.url}/api/apps?api_key={write_key}&top_k=3")
         assert url_key.status_code == 401  # a key in a URL is not a key
         httpx.get(f"{server.url}/api/dna/count", cookies={"findalike_key": read_key})
+        # the CLI takes the key before or after the command (a real process: main())
+        findalike = str(Path(sys.executable).parent / "findalike")
+        env = {k: v for k, v in os.environ.items() if k != "FINDALIKE_API_KEY"}
+        for args in (["--api-key", read_key, "apps"], ["apps", f"--api-key={read_key}"]):
+            done = subprocess.run(
+                [findalike, *args, "-s", server.url], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0 and "dna" in done.stdout, done.stderr
+        refused = subprocess.run(
+            [findalike, "apps", "-s", server.url], env=env, capture_output=True, text=True
+        )
+        assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
     finally:
         server.stop()
     log = (tmp_path / "server.log").read_text()

@@ -104,7 +104,8 @@ def _options(
             "--api-key",
             envvar="FINDALIKE_API_KEY",
             show_default=False,
-            help="API key for a server that requires one (or FINDALIKE_API_KEY).",
+            help="API key for a server that requires one (or FINDALIKE_API_KEY); also "
+            "after the command.",
         ),
     ] = "",
 ) -> None:
@@ -719,7 +720,11 @@ def _print_hits(result: dict[str, Any]) -> None:
     if not isinstance(hits, list):
         console.print_json(data=result)
         return
-    table = Table("#", "score", "hit", "match", show_lines=False)
+    table = Table(show_lines=False)  # one line per hit: a table people read at a glance
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("score", no_wrap=True)
+    table.add_column("hit", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("match", no_wrap=True, overflow="ellipsis", ratio=1)
     for rank, hit in enumerate(hits, 1):
         label = next((str(hit[f]) for f in _LABEL_FIELDS if hit.get(f)), str(hit.get("item_id")))
         text = " ".join(next((str(hit[f]) for f in _TEXT_FIELDS if hit.get(f)), "").split())
@@ -830,9 +835,37 @@ def _watch(fa: Client, job_id: str) -> None:
         raise typer.Exit(1)
 
 
+GLOBAL_ONLY = ("--api-key",)
+"""Options of the command line as a whole that are also taken after the command
+(``findalike search text "q" --api-key K``): moved before it."""
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with every ``--api-key VALUE`` (or ``--api-key=VALUE``) moved to the
+    front, where the command line as a whole reads it; anything after ``--`` is left."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_ONLY and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_ONLY and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app(prog_name="findalike")
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="findalike")
 
 
 if __name__ == "__main__":

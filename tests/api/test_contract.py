@@ -174,6 +174,16 @@ def test_the_readme_python_example_runs(live: str, user_folder: Path) -> None:
     assert "sort a hash" in lines[4] and re.fullmatch(r"[0-9a-f]{32}", lines[5]), lines
 
 
+def _cli_json(live: str, *args: str) -> str:
+    from typer.testing import CliRunner
+
+    from findalike.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["search", *args, "-s", live, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 @pytest.mark.parametrize("app", ALL_APPS)
 def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
@@ -201,6 +211,11 @@ def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path:
     hits = json.loads(result.output)["hits"]
     if hits:  # each hit is a row of the table, named by what it is
         assert "┃ #" in table.output and table.output.count("\n│ ") >= len(hits)
+    if app == "text":  # ten hits read at a glance: one line each
+        ten = CliRunner().invoke(cli, ["search", app, *args, "-k", "10", "-s", live])
+        found = len(json.loads(_cli_json(live, app, *args, "-k", "10"))["hits"])
+        # a header of 3 lines, a line per hit, the closing line and the notes line
+        assert ten.exit_code == 0 and len(ten.output.splitlines()) == found + 5, ten.output
     if app == "objects":
         assert len(hits) <= 3  # the detector may find no known object in a photo
     elif app == "people":
