@@ -42,17 +42,17 @@ def client(
         yield c
 
 
-def _watch(jobs: JobManager, job_id: str, field: str) -> Callable[[], list[Any]]:
-    """Starts watching the job: the function returned gives every value of its
-    ``field`` seen at its changes, once it has ended."""
+def _watch(jobs: JobManager, job_id: str, *fields: str) -> Callable[[], list[Any]]:
+    """Starts watching the job: the function returned gives the values of its
+    ``fields`` seen at each of its changes, once it has ended."""
     seen: list[Any] = []
 
     def watch() -> None:
         job = jobs.get(job_id)
         while not job.finished:
-            seen.append(getattr(job, field))
+            seen.append(tuple(getattr(job, f) for f in fields))
             job = jobs.wait_for_change(job_id, job.version, 60)
-        seen.append(getattr(job, field))
+        seen.append(tuple(getattr(job, f) for f in fields))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -71,9 +71,11 @@ def test_a_load_of_few_long_documents_reports_progress_as_it_goes(client: TestCl
     r = client.post("/api/text/load", files=[("files", ("s.jsonl", "\n".join(SPEECHES)))])
     assert r.status_code == 202
     job_id = r.json()["id"]
-    watching = _watch(jobs, job_id, "done")
+    watching = _watch(jobs, job_id, "done", "total")
     job = wait_job(client, job_id)
-    seen = watching()
+    seen = [done for done, _ in watching()]
+    # one file: its 4 documents are counted once it is read, before any is stored
+    assert all(total == len(SPEECHES) for done, total in watching() if done), watching()
     assert job["state"] == "done" and job["done"] == len(SPEECHES), job
     # each speech is its own batch or less: done moved through every count, not 0 -> 4
     assert sorted(set(seen)) == list(range(len(SPEECHES) + 1)), seen
@@ -111,7 +113,7 @@ def test_a_load_reports_a_total_only_once_it_is_known(client: TestClient) -> Non
     job_id = r.json()["id"]
     watching = _watch(jobs, job_id, "total")
     job = wait_job(client, job_id)
-    totals = watching()
+    totals = [total for (total,) in watching()]
     # 5 documents, a line that is not JSON, a file with nothing in it
     assert (job["done"], job["skipped"], job["failed"], job["total"]) == (5, 0, 2, 7), job
     assert set(totals) <= {None, 7}, totals

@@ -109,6 +109,8 @@ class Loader:
         self.batch_weight = 0
         self.seen: set[str] = set()
         self.rows_since_flush = 0
+        self._items = 0  # items counted in the files read so far
+        self._unread = 0  # files not read yet
         self.encoder: _Stage[list[Record]] | None = None
         self.reader = SourceReader(
             max_item_bytes=rt.settings.max_item_bytes,
@@ -154,16 +156,14 @@ class Loader:
         self.encoder = _Stage("load-encoder", encode)
         try:
             try:
-                items = 0
+                self._unread = len(sources)
                 for source in sources:
                     self.job.check_cancelled()
                     if isinstance(source, ReadFailure):
                         self.job.fail_item(source.label, source.error)
-                        items += 1
+                        self._counted(1)
                         continue
-                    items += self._read(source)
-                if not self.rt.spec.one_item_per_file:
-                    self.job.set_total(items)
+                    self._read(source)
                 self._process(self.batch)
                 self.encoder.close()
             except BaseException:
@@ -177,22 +177,32 @@ class Loader:
         self.rt.store.flush(self.rt.collection)
         return None
 
-    def _read(self, source: SourceFile) -> int:
-        """Read one file and queue its items; returns how many items it counts for
-        (a file that yields none, or cannot be read, is one failed item)."""
+    def _counted(self, items: int) -> None:
+        """One more file read, counting for ``items`` items (a file that yields none,
+        or cannot be read, is one failed item): once the last file has been read, and
+        before its items are encoded, the load's total is known."""
+        self._items += items
+        self._unread -= 1
+        if self._unread == 0 and not self.rt.spec.one_item_per_file:
+            self.job.set_total(self._items)
+
+    def _read(self, source: SourceFile) -> None:
         try:
             data = self.reader.read(source)
             found = list(self.rt.spec.read(source.name, data, self.rt))
         except FindalikeError as exc:
             self.job.fail_item(source.name, exc.detail)
-            return 1
+            self._counted(1)
+            return
         except Exception as exc:  # a broken file must never end the job
             log.info("could not read %s: %s", source.name, exc)
             self.job.fail_item(source.name, f"could not be read: {exc}")
-            return 1
+            self._counted(1)
+            return
+        self._counted(max(1, len(found)))
         if not found:
             self.job.fail_item(source.name, "no items found in this file")
-            return 1
+            return
         for item in found:
             if isinstance(item, ReadFailure):
                 self.job.fail_item(item.label, item.error)
@@ -207,7 +217,6 @@ class Loader:
             if self.batch_weight >= self.rt.batch_size:
                 self._process(self.batch)
                 self.batch, self.batch_weight = [], 0
-        return len(found)
 
     def _process(self, batch: Sequence[Record]) -> None:
         """Hand the batch's items not stored yet to the encoder. An item another load
