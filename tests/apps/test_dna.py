@@ -579,6 +579,12 @@ def test_a_named_collection_keeps_the_encoder_chosen_at_its_creation(tmp_path: P
         assert hit["seq_id"] == nearest and hit["score"] == pytest.approx(score, abs=1e-5)
         r = c.post("/api/dna/search?collection=splice", json={"sequence": query[:57]})
         assert r.status_code == 422 and "exactly 60 letters" in r.text
+        # classify and evaluate take the named collection too, with its encoder
+        r = c.post("/api/dna/classify?collection=splice", json={"sequence": query})
+        assert r.status_code == 200 and r.json()["neighbours"][0]["seq_id"] == nearest, r.text
+        r = c.post("/api/dna/evaluate?collection=splice", json={"holdout_fraction": 0.5})
+        current = [e["encoder"] for e in r.json()["encoders"] if e["current"]]
+        assert r.status_code == 200 and current == ["onehot@L60-acgt-v1"], r.text
         assert _load(c, "p.fa", _as_fasta(_fasta(PROMOTERS)[:3]))["done"] == 3  # k-mers
         again = c.post("/api/dna/collections", json={"name": "splice", "encoder": "onehot"})
         assert again.status_code == 409
