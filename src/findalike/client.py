@@ -493,9 +493,9 @@ class _QA(_App):
 
 class _Image(_Pictures):
     @operation("POST", "/api/image/labels")
-    def label(self) -> Call[Job]:
+    def label(self, *, collection: str | None = None) -> Call[Job]:
         """Label the stored images that have no labels yet (a job)."""
-        return Call("POST", "/api/image/labels", _model(Job))
+        return Call("POST", "/api/image/labels", _model(Job), params=_where(collection))
 
 
 class _Objects(_Pictures):
@@ -514,19 +514,23 @@ class _Objects(_Pictures):
 
 class _People(_Pictures):
     @operation("GET", "/api/people/people")
-    def people(self) -> Call[PeopleList]:
-        """The registered people and how many faces each has."""
+    def people(self, *, collection: str | None = None) -> Call[PeopleList]:
+        """The registered people and their photos."""
         return Call(
-            "GET", "/api/people/people", _app_model("findalike.apps.people.models", "PeopleList")
+            "GET",
+            "/api/people/people",
+            _app_model("findalike.apps.people.models", "PeopleList"),
+            params=_where(collection),
         )
 
     @operation("DELETE", "/api/people/people/{name}")
-    def remove_person(self, name: str) -> Call[PersonDeleted]:
+    def remove_person(self, name: str, *, collection: str | None = None) -> Call[PersonDeleted]:
         """Forget a person: every face registered under the name."""
         return Call(
             "DELETE",
             f"/api/people/people/{name}",
             _app_model("findalike.apps.people.models", "PersonDeleted"),
+            params=_where(collection),
         )
 
 

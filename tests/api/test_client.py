@@ -176,6 +176,30 @@ def test_every_app_answers_through_the_client(live: str) -> None:
         assert labelled.state == "done"
 
 
+def test_app_routes_take_a_named_collection(live: str) -> None:
+    """People's registry and image labels work on a named collection too (issue 27),
+    leaving the app's own collection as it was."""
+    faces = sorted((REPO / "datasets" / "people" / "register" / "obama").glob("*.jpg"))[:2]
+    with Client(live) as fa:
+        registered = {p.name for p in fa.people.people().people}
+        fa.people.create_collection("staff")
+        fa.image.create_collection("logos")
+        try:
+            job = fa.people.load(*faces, collection="staff", wait=True)
+            assert job.state == "done" and job.done == 2
+            assert [p.name for p in fa.people.people(collection="staff").people] == ["obama"]
+            gone = fa.people.remove_person("obama", collection="staff")
+            assert gone.deleted_photos == 2
+            assert fa.people.people(collection="staff").people == []
+            assert {p.name for p in fa.people.people().people} == registered  # untouched
+            fa.image.load(some_photos(2)[1], collection="logos", wait=True)
+            labelled = fa.wait(fa.image.label(collection="logos"), check=True)
+            assert labelled.message == "0 image(s) labelled"  # labelled as it was loaded
+        finally:
+            fa.people.drop_collection("staff")
+            fa.image.drop_collection("logos")
+
+
 def test_async_client_does_the_same_concurrently(live: str) -> None:
     async def scenario() -> None:
         async with AsyncClient(live) as fa:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import load_through_ui, shot
 from tests.e2e.test_science_pages import _need
@@ -15,7 +16,7 @@ DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 pytestmark = pytest.mark.browser
 
 
-def test_image_upload_search(page: Any, screenshots: Path) -> None:
+def test_image_upload_search(page: Any, screenshots: Path, tmp_path: Path) -> None:
     """24 real photos (Tux Paint stamps); the query is one of them."""
     photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[:24]
     page.goto("/#/image")
@@ -34,6 +35,21 @@ def test_image_upload_search(page: Any, screenshots: Path) -> None:
         "&& i.naturalWidth > 0)"
     )
     shot(page, screenshots, "image")
+    # a crop of it (its centre, as a screenshot of part of the picture): found first,
+    # with the region that matched drawn over the thumbnail
+    picture = Image.open(photos[5]).convert("RGB")
+    w, h = picture.size
+    crop = tmp_path / "crop.png"
+    picture.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)).save(crop)
+    page.get_by_label("Query image").set_input_files(str(crop))
+    page.locator(".hit-tile .region-box").first.wait_for()
+    assert tiles.first.locator(".tile-name").inner_text() == photos[5].name
+    box = tiles.first.locator(".region-box").bounding_box()
+    frame = tiles.first.locator("img").bounding_box()
+    assert box is not None and frame is not None
+    assert frame["x"] < box["x"] and box["x"] + box["width"] < frame["x"] + frame["width"]
+    assert "matched its centre" in tiles.first.inner_text()
+    shot(page, screenshots, "image-crop")
 
 
 def test_audio_upload_search(page: Any, screenshots: Path) -> None:

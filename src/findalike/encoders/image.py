@@ -128,27 +128,40 @@ class EfficientNetLite0Encoder:
 
     def encode(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
         """``(n, 1280)`` float32 unit vectors, in input order."""
+        return self._encode(items, mirrored=self.flip_invariant)
+
+    def encode_regions(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
+        """As ``encode``, one pass each (no mirror image): for regions that are their
+        own mirror image's (a centred box), matched by flip-invariant query vectors."""
+        return self._encode(items, mirrored=False)
+
+    def _encode(self, items: Sequence[Image.Image | np.ndarray], *, mirrored: bool) -> np.ndarray:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = [
-            self._encode_batch(items[i : i + self.batch_size])
+            self._encode_batch(items[i : i + self.batch_size], mirrored)
             for i in range(0, len(items), self.batch_size)
         ]
         return np.concatenate(out)
 
-    def _encode_batch(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
+    def _encode_batch(
+        self, items: Sequence[Image.Image | np.ndarray], mirrored: bool
+    ) -> np.ndarray:
         torch = self._torch
         pixels = np.stack([to_square_array(it, self.input_side_px) for it in items])
         x = (pixels.astype(np.float32) / 255.0 - _IMAGENET_MEAN) / _IMAGENET_STD
         batch = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
         with torch.inference_mode():
             features = self._pooled(batch)
-            if self.flip_invariant:
+            if mirrored:
                 features = features + self._pooled(torch.flip(batch, dims=[3]))
         return l2_normalise(features.numpy())
 
     def _pooled(self, batch: Any) -> Any:
         return self._net.extract_features(batch).mean(dim=(2, 3))
+
+
+IMAGENET_CLASSES = 1000
 
 
 class EfficientNetLite3TfliteEncoder:
@@ -185,6 +198,7 @@ class EfficientNetLite3TfliteEncoder:
         if not pooled:
             raise Unavailable("the EfficientNet-Lite3 model has no pooled feature layer")
         self._pooled = pooled[0]
+        self._softmax = self._interpreter.get_output_details()[0]
         self._lock = threading.Lock()
         self.flip_invariant = flip_invariant
         if not flip_invariant:
@@ -192,22 +206,50 @@ class EfficientNetLite3TfliteEncoder:
 
     def encode(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
         """``(n, 1280)`` float32 unit vectors, in input order."""
+        return self._encode(items, mirrored=self.flip_invariant)
+
+    def encode_regions(self, items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
+        """As ``encode``, one pass each (no mirror image): for regions that are their
+        own mirror image's (a centred box), matched by flip-invariant query vectors."""
+        return self._encode(items, mirrored=False)
+
+    def encode_and_classify(
+        self, items: Sequence[Image.Image | np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``encode``, with each item's ImageNet class probabilities (the model's
+        softmax, ``(n, 1000)``) read from the same pass: what the image app's labels
+        need, without a model pass of their own."""
+        probabilities = np.zeros((len(items), IMAGENET_CLASSES), dtype=np.float32)
+        return self._encode(items, self.flip_invariant, probabilities), probabilities
+
+    def _encode(
+        self,
+        items: Sequence[Image.Image | np.ndarray],
+        mirrored: bool,
+        probabilities: np.ndarray | None = None,
+    ) -> np.ndarray:
         rows = np.zeros((len(items), self.dim), dtype=np.float32)
         for i, item in enumerate(items):
             pixels = to_square_array(item, self.input_side_px)
-            rows[i] = self._features(pixels)
-            if self.flip_invariant:
+            out = None if probabilities is None else probabilities[i]
+            rows[i] = self._features(pixels, out)
+            if mirrored:
                 rows[i] += self._features(pixels[:, ::-1])
         return l2_normalise(rows)
 
-    def _features(self, pixels: np.ndarray) -> np.ndarray:
+    def _features(self, pixels: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray:
         # the model's input is uint8 RGB as it is (its quantisation does the scaling)
         with self._lock:
             self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(pixels)[None])
             self._interpreter.invoke()
             raw = self._interpreter.get_tensor(self._pooled["index"])[0]
+            if probabilities is not None:
+                classes = self._interpreter.get_tensor(self._softmax["index"])[0]
         scale, zero = self._pooled["quantization"]
         features: np.ndarray = (raw.astype(np.float32) - zero) * scale
+        if probabilities is not None:
+            scale, zero = self._softmax["quantization"]
+            probabilities[:] = (classes[:IMAGENET_CLASSES].astype(np.float32) - zero) * scale
         return features
 
 

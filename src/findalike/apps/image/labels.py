@@ -123,12 +123,19 @@ def classifier_of(rt: AppRuntime) -> ImageNetClassifier:
     return found
 
 
-def label_rows(rt: AppRuntime, item_ids: Sequence[str], images: Sequence[Image.Image]) -> None:
-    """Classify ``images`` and store their top classes (upsert: a re-label replaces)."""
+def label_rows(
+    rt: AppRuntime,
+    item_ids: Sequence[str],
+    images: Sequence[Image.Image],
+    probabilities: np.ndarray | None = None,
+) -> None:
+    """Store the top classes of ``images`` (upsert: a re-label replaces), from their
+    ``probabilities`` where the encoder's pass gave them, else classified here."""
     if not images:
         return
     names = class_names()
-    probabilities = classifier_of(rt).probabilities(images)
+    if probabilities is None:
+        probabilities = classifier_of(rt).probabilities(images)
     rows = []
     for item_id, probs in zip(item_ids, probabilities, strict=True):
         top = top_classes(probs)

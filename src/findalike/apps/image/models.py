@@ -64,6 +64,12 @@ class ImageHit(Hit):
     name: str = Field(description="The file name it was loaded from.")
     width: int = Field(description="Pixels, after EXIF orientation.")
     height: int
+    region: tuple[int, int, int, int] | None = Field(
+        None,
+        description="(x0, y0, x1, y1) in the stored image's pixels: the part of it that "
+        "matched best, when that was its centre region rather than the whole (a crop of it "
+        "was searched for); null: the whole image.",
+    )
     file_url: str
     thumbnail_url: str
     labels: list[ImageLabel] | None = Field(

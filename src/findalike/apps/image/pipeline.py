@@ -55,13 +55,57 @@ def read_image(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | Read
     )
 
 
+REGION = (0.2, 0.2, 0.8, 0.8)
+"""The centre 60% of each side (left, top, right, bottom, as fractions): the region an
+image's second vector (part 1) is made of. Chosen by measurement among grids, corners,
+scales and a grey copy (``benchmarks/bench_image_crops.py``): the one that finds crops
+at the lowest cost (one more model pass; it is its own mirror image, so one pass is
+enough for flip-invariant queries)."""
+REGION_PART = 1
+
+
+def region_of(picture: Image.Image) -> Image.Image:
+    """The picture's ``REGION``."""
+    w, h = picture.size
+    left, top, right, bottom = REGION
+    return picture.crop((round(w * left), round(h * top), round(w * right), round(h * bottom)))
+
+
+def region_box(part: int, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """What the vector of ``part`` saw, in the original's pixels: ``None`` for the whole
+    image (part 0), else the centred square of ``REGION`` that the model reads."""
+    if part != REGION_PART:
+        return None
+    left, top, right, bottom = REGION
+    x0, y0, x1, y1 = width * left, height * top, width * right, height * bottom
+    side = min(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
+
+
 def image_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
-    """One vector per image; its top ImageNet classes go to the labels collection
-    (text-to-image search, see ``findalike.apps.image.labels``)."""
-    vectors = rt.encoder.encode([r.payload for r in records])
-    label_rows(rt, [r.item_id for r in records], [r.payload for r in records])
+    """One vector per image (part 0), and, with ``image_regions``, one of its centre
+    region (part 1); its top ImageNet classes go to the labels collection (text-to-image
+    search, see ``findalike.apps.image.labels``)."""
+    pictures = [r.payload for r in records]
+    # the labels' classes come from the encoder's own pass where it can give them
+    # (EfficientNet-Lite3, the labels' model): a third of a load's model time saved
+    classify = getattr(rt.encoder, "encode_and_classify", None)
+    vectors, probabilities = classify(pictures) if classify else (rt.encoder.encode(pictures), None)
+    encode_regions = getattr(rt.encoder, "encode_regions", None)
+    regions = (
+        encode_regions([region_of(p) for p in pictures])
+        if encode_regions is not None and app_settings(rt).image_regions
+        else None
+    )
+    label_rows(rt, [r.item_id for r in records], pictures, probabilities)
     return [
-        EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
+        EncodedItem(
+            record=r,
+            rows=[rt.row(r, 0, v)]
+            + ([rt.row(r, REGION_PART, regions[i])] if regions is not None else []),
+        )
+        for i, (r, v) in enumerate(zip(records, vectors, strict=True))
     ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 
 from findalike.app import AppRuntime
 from findalike.apps.image.labels import label_stored_images
 from findalike.jobs import Job, JobContext, JobManager
+from findalike.request_types import CollectionQuery
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
@@ -21,11 +23,12 @@ def make_router(rt: AppRuntime) -> APIRouter:
         "a text query cannot find them; this job classifies them from their stored "
         "originals. Answers 202 with the job.",
     )
-    async def label(request: Request) -> Job:
+    async def label(request: Request, collection: CollectionQuery = None) -> Job:
         jobs: JobManager = request.app.state.jobs
+        target = await anyio.to_thread.run_sync(rt.target, collection)
 
         def work(job: JobContext) -> str | None:
-            return f"{label_stored_images(rt, job=job)} image(s) labelled"
+            return f"{label_stored_images(target, job=job)} image(s) labelled"
 
         return jobs.submit(rt.name, work, kind="labels")
 

@@ -16,9 +16,9 @@ from findalike.apps.image.models import (
     ImageSearchRequest,
     ImageSearchResponse,
 )
-from findalike.apps.image.pipeline import app_settings, decode_query
+from findalike.apps.image.pipeline import app_settings, decode_query, region_box
 from findalike.errors import NotFound
-from findalike.store import quote, similarity
+from findalike.store import Hit, quote, similarity
 
 
 def search(rt: AppRuntime, request: ImageSearchRequest) -> ImageSearchResponse:
@@ -61,22 +61,29 @@ def search_vector(
     filter: str = "",
 ) -> ImageSearchResponse:
     threshold = app_settings(rt).image_near_duplicate_score
-    hits = rt.search_vectors(vector[None, :], limit=top_k, filter=filter)[0]
+    # an image has at most 2 vectors (the whole, its centre): 2 x top_k rows hold at
+    # least top_k images; each image scores its best vector
+    rows = rt.search_vectors(vector[None, :], limit=2 * top_k, filter=filter)[0]
+    best: dict[str, Hit] = {}
+    for row in rows:  # best first: an image's first row is its best
+        best.setdefault(row.item_id, row)
     metric = rt.encoder.metric
     out = []
-    for hit in hits:
+    for hit in list(best.values())[:top_k]:
         score = similarity(metric, hit.distance)
         if min_score is not None and score < min_score:
             continue
         item_id = hit.item_id
+        width, height = int(hit.fields.get("width", 0)), int(hit.fields.get("height", 0))
         out.append(
             ImageHit(
                 item_id=item_id,
                 score=round(score, 6),
                 near_duplicate=score >= threshold,
                 name=str(hit.fields.get("name", "")),
-                width=int(hit.fields.get("width", 0)),
-                height=int(hit.fields.get("height", 0)),
+                width=width,
+                height=height,
+                region=region_box(int(hit.fields.get("part", 0)), width, height),
                 file_url=rt.item_url(item_id, "/file"),
                 thumbnail_url=rt.item_url(item_id, "/thumbnail"),
             )

@@ -12,6 +12,7 @@ from findalike.app import AppRuntime
 from findalike.apps.people.models import PeopleList, Person, PersonDeleted
 from findalike.apps.people.register import delete_person, list_people
 from findalike.errors import NotFound
+from findalike.request_types import CollectionQuery
 
 PersonName = Annotated[str, Path(min_length=1, max_length=256, description="The person's name.")]
 
@@ -20,14 +21,15 @@ def make_router(rt: AppRuntime) -> APIRouter:
     router = APIRouter()
 
     @router.get("/people", response_model=PeopleList, summary="The registered people")
-    async def people() -> PeopleList:
-        found = await anyio.to_thread.run_sync(list_people, rt)
+    async def people(collection: CollectionQuery = None) -> PeopleList:
+        target = await anyio.to_thread.run_sync(rt.target, collection)
+        found = await anyio.to_thread.run_sync(list_people, target)
         return PeopleList(
             people=[
                 Person(
                     name=name,
                     photos=ids,
-                    thumbnail_urls=[rt.item_url(i, "/thumbnail") for i in ids],
+                    thumbnail_urls=[target.item_url(i, "/thumbnail") for i in ids],
                 )
                 for name, ids in found.items()
             ]
@@ -38,8 +40,9 @@ def make_router(rt: AppRuntime) -> APIRouter:
         response_model=PersonDeleted,
         summary="Remove a person: their face vectors and photos",
     )
-    async def remove_person(name: PersonName) -> PersonDeleted:
-        item_ids, vectors = await anyio.to_thread.run_sync(delete_person, rt, name)
+    async def remove_person(name: PersonName, collection: CollectionQuery = None) -> PersonDeleted:
+        target = await anyio.to_thread.run_sync(rt.target, collection)
+        item_ids, vectors = await anyio.to_thread.run_sync(delete_person, target, name)
         if not item_ids:
             raise NotFound(f"No registered person named {name!r}.")
         return PersonDeleted(name=name, deleted_photos=len(item_ids), deleted_vectors=vectors)

@@ -7,6 +7,19 @@ import { browsePanel } from "../lib/browse.js";
 import { appPage, resultsHeading } from "../lib/page.js";
 import { queryFilePicker, uploadForm } from "../lib/queryfile.js";
 
+// The part of a hit that matched, drawn over its thumbnail: the thumbnail is shown
+// whole in a square (object-fit: contain), so the box is placed in the square's terms.
+function regionBox(hit) {
+  if (!hit.region || !hit.width || !hit.height) return null;
+  const side = Math.max(hit.width, hit.height);
+  const [x0, y0, x1, y1] = hit.region;
+  const pct = (v) => `${((v / side) * 100).toFixed(2)}%`;
+  const padX = (side - hit.width) / 2;
+  const padY = (side - hit.height) / 2;
+  return h("span", { class: "region-box", title: "the region that matched",
+    style: `left:${pct(padX + x0)};top:${pct(padY + y0)};width:${pct(x1 - x0)};height:${pct(y1 - y0)}` });
+}
+
 export function render(root, info) {
   let browse = null;
   const page = appPage(root, info, { onLoaded: () => browse && browse.refresh() });
@@ -19,12 +32,14 @@ export function render(root, info) {
       ? `Model ${r.model}; near-duplicate at score ≥ ${fmtScore(r.near_duplicate_score)}.`
       : `Matched to the ImageNet labels of ${r.labelled_images} image(s); score: label match.`),
     h("ul", { class: "grid" }, r.hits.map((hit) => h("li", { class: "tile hit-tile" },
-      h("a", { href: hit.file_url, target: "_blank", rel: "noopener",
+      h("a", { href: hit.file_url, target: "_blank", rel: "noopener", class: "framed",
         title: `Open ${hit.name} (${hit.width}×${hit.height})` },
-      h("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy" })),
+      h("img", { src: hit.thumbnail_url, alt: hit.name, loading: "lazy" }), regionBox(hit)),
       h("div", { class: "caption" }, h("strong", { class: "tile-name" }, hit.name),
         h("div", { class: "score" }, `score ${fmtScore(hit.score)}`,
           hit.near_duplicate ? h("span", { class: "tag dup" }, " near-duplicate") : null),
+        hit.region ? h("div", { class: "muted region-note" },
+          `matched its centre (${hit.region.join(", ")})`) : null,
         labelsOf(hit),
         h("button", { type: "button", class: "link", onclick: () => byItem(hit.item_id) },
           "Search with this"))))));
