@@ -383,6 +383,12 @@ class AppRuntime:
         default = getattr(self.app_settings, "encoder", None)
         return choices.get(str(default), self.spec.encoder_choices[0])
 
+    def default_encoder_record(self) -> str | None:
+        """``name@version`` of the encoder this collection is (or would be) made with,
+        where it is known without loading a model (a shared encoder's record)."""
+        shared = self._shared_encoder()
+        return shared.record or None if shared is not None else None
+
     def language(self) -> Language:
         """The language of the collection's full text (``findalike.store.LANGUAGES``):
         as recorded for an existing one; else as chosen, or the app's setting

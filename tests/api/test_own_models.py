@@ -86,6 +86,11 @@ def test_a_collection_records_the_own_model_by_name_and_hash(
     assert listed["own"]["encoder"] == f"mine@{fingerprint(folders['mine'])}"
     assert listed["own_onnx"]["encoder"] == f"mine-onnx@{fingerprint(folders['mine-onnx'])}"
     assert listed["shipped"]["encoder"].startswith("all-MiniLM-L6-v2@")
+    # the app's own collection is empty (its data is all in named ones): /api/apps still
+    # names the encoder it would be made with
+    apps = {a["name"]: a for a in client.get("/api/apps").json()["data"]}
+    assert apps["text"]["items"] == 0
+    assert apps["text"]["encoder"] == listed["shipped"]["encoder"]
 
 
 def test_a_sentence_transformers_folder_ranks_as_the_same_shipped_model(

@@ -102,8 +102,9 @@ def _app_info(rt: AppRuntime) -> AppInfo:
             info.metric = props.get("metric")
             info.index = IndexInfo(**rt.store.index_of(rt.collection))
             info.items = rt.count()[0]
-        else:
+        else:  # nothing in the app's own collection (its data may all be in named ones)
             info.items = 0
+            info.encoder = rt.default_encoder_record()
     except FindalikeError as exc:
         info.reason = exc.detail
     return info
