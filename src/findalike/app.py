@@ -31,6 +31,7 @@ from findalike.errors import Conflict, NotFound
 from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.store import (
     LANGUAGES,
+    MAX_RESULT_ROWS,
     CollectionSpec,
     FieldSpec,
     Hit,
@@ -558,7 +559,7 @@ class AppRuntime:
         if not self.has_data():
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
-        limit = min(limit, 16384)
+        limit = min(limit, MAX_RESULT_ROWS)
         params = dict(_INDEX_PARAMS.get() or {})
         if "ef" in params:  # HNSW finds at most ef rows
             params["ef"] = max(params["ef"], limit)

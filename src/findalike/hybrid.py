@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from findalike.encoders.base import Metric
-from findalike.store import Hit, StoreError, VectorStore, quote
+from findalike.store import MAX_RESULT_ROWS, Hit, StoreError, VectorStore, quote
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ _IDENTIFIER = re.compile(
 or names joined by dots or ``::`` (each part two characters or more: not ``e.g``)."""
 MAX_SCANNED_TERMS = 3
 """Identifiers of one query matched with ``like`` (each one more scan)."""
-MAX_LIMIT = 16384
-"""Milvus's cap on a search's ``limit``."""
+MAX_LIMIT = MAX_RESULT_ROWS
 _QUOTED = re.compile(r'"([^"\n]{2,80})"')
 NO_LEXICAL_NOTICE = (
     "This collection has no full-text (BM25) index: it was made before findalike had "

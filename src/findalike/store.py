@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 FieldKind = Literal["str", "int", "float", "bool", "json"]
 ID_MAX_LENGTH = 160
+MAX_RESULT_ROWS = 16_384
+"""Milvus's cap on a search's ``limit`` and on a query's ``offset + limit``: the one
+place findalike writes it."""
 _PROPERTY_PREFIX = "findalike."
 _RECORD_MARK = "findalike record: "
 """Starts the collection's description, then its record as JSON: the copy read where
@@ -1127,8 +1130,8 @@ class VectorStore:
         ids (on Milvus Lite it read 1,302 of 5,300 rows). Vectors come back as lists
         of floats, or as ``bytes`` for binary vectors. Rows written while this runs
         may or may not be seen: callers that need a snapshot compare counts."""
-        if not 1 <= batch_rows <= 16384:
-            raise ValueError(f"batch_rows must be in [1, 16384], got {batch_rows}")
+        if not 1 <= batch_rows <= MAX_RESULT_ROWS:
+            raise ValueError(f"batch_rows must be in [1, {MAX_RESULT_ROWS}], got {batch_rows}")
         self._ensure_loaded(name)
         fields = list(dict.fromkeys(["id", *output_fields]))
         logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_LITE_TS_FILTER)

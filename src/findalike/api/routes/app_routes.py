@@ -27,7 +27,7 @@ from findalike.ingest import load_files
 from findalike.jobs import Job, spool_root
 from findalike.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
 from findalike.sources import resolve_folder, safe_upload_name
-from findalike.store import Language
+from findalike.store import MAX_RESULT_ROWS, Language
 from findalike.uploads import read_upload_search, upload_body
 
 LOAD_BODY_RULE = {
@@ -63,7 +63,7 @@ class ItemsPage(BaseModel):
     limit: int
 
 
-MAX_BROWSE_ROWS = 16_384
+MAX_BROWSE_ROWS = MAX_RESULT_ROWS
 """Milvus answers a query only while offset + limit stays within this."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from findalike.app import AppRuntime
+from findalike.store import MAX_RESULT_ROWS
 
 WRITES = "molecule.writes"
 """``rt.state`` key of the counter ``molecule_rows`` bumps on every write."""
@@ -40,8 +41,7 @@ _CACHE = "molecule.fingerprints"
 _LOCK = "molecule.fingerprints.lock"
 _FIELDS = ["item_id", "part", "smiles", "mol_id", "name", "meta", "pattern_fp", "vector"]
 _PAGE_ROWS = 1000
-_MAX_PAGE_ROWS = 16_384
-"""Milvus's largest query limit."""
+_MAX_PAGE_ROWS = MAX_RESULT_ROWS
 
 
 class _PageFull(Exception):

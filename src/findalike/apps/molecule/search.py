@@ -54,11 +54,10 @@ from findalike.apps.molecule.fingerprints import (
 from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
 from findalike.encoders.fingerprint import MorganEncoder
 from findalike.errors import Conflict, Unprocessable
-from findalike.store import Hit, in_filter
+from findalike.store import MAX_RESULT_ROWS, Hit, in_filter
 
 PATTERN_BITS = 2048
-MAX_CANDIDATES = 16_384
-"""Milvus's largest top-k."""
+MAX_CANDIDATES = MAX_RESULT_ROWS
 _SCAN_PAGE = 16_000
 _DETAIL_FIELDS = ["smiles", "mol_id", "name", "meta"]
 _SCAN_CACHE = "molecule.pattern_scan"

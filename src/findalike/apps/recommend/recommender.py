@@ -55,6 +55,7 @@ from findalike.encoders.factors import (
 )
 from findalike.errors import Conflict, InvalidInput, NotFound
 from findalike.jobs import JobContext
+from findalike.store import MAX_RESULT_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ crowd out the truly similar ones."""
 STORED_ITEMS_RECHECK_S = 1.0
 """How often the store's row count is compared with the in-memory set of stored
 items (a Milvus Lite count costs milliseconds, as much as the scoring itself)."""
-_MAX_QUERY_ROWS = 16_384
+_MAX_QUERY_ROWS = MAX_RESULT_ROWS
 
 
 def recommender(rt: AppRuntime) -> Recommender:

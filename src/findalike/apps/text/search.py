@@ -31,7 +31,7 @@ from findalike.hybrid import (
     ranked_search,
     words,
 )
-from findalike.store import Hit, quote
+from findalike.store import MAX_RESULT_ROWS, Hit, quote
 
 OUTPUT_FIELDS = ["title", "text", "source", "meta"]
 _STOP = frozenset(
@@ -137,8 +137,8 @@ def first_passage(rt: AppRuntime, item_id: str) -> str:
     return str(rows[0]["text"]) if rows else ""
 
 
-MAX_FETCH = 16384
-"""The most passages one search asks for (Milvus's own cap on ``limit``)."""
+MAX_FETCH = MAX_RESULT_ROWS
+"""The most passages one search asks for."""
 FETCH_FACTOR = 3
 """Passages fetched per wanted document by a grouped search, at first. On the demo
 speeches (41 documents, 1,615 passages) the first 10 documents of 20 queries lay within
