@@ -132,6 +132,9 @@ def test_errors_carry_the_servers_problem_details(live: str) -> None:
         assert no_job.value.status == 404
         with pytest.raises(FileNotFoundError):
             fa.text.load(REPO / "no-such-folder")
+        with pytest.raises(ApiError) as own_only:  # the recommender's model is the app's
+            fa.request("POST", "/api/recommend/train", params={"collection": "other"})
+        assert own_only.value.status == 422 and "own collection" in own_only.value.detail
     with Client(f"http://127.0.0.1:{_free_port()}") as nowhere, pytest.raises(Unreachable):
         nowhere.health()
 
