@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import shutil
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -641,14 +642,24 @@ class AppRuntime:
         return sorted(rows, key=lambda r: int(r["part"]))
 
     def delete_item(self, item_id: str) -> int:
-        """Delete every row of one item; returns the rows deleted (0: unknown item)."""
+        """Delete one item: every row of it and its stored files (original, thumbnails);
+        returns the rows deleted (0: unknown item, nothing done)."""
         if not self.has_data():
             return 0
-        return self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
+        deleted = self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
+        if deleted:
+            self.forget_files([item_id])
+        return deleted
+
+    def forget_files(self, item_ids: Iterable[str]) -> None:
+        """Remove the stored files of items whose rows are gone."""
+        if self.media is not None and (self.spec.stores_originals or self.spec.stores_thumbnails):
+            for item_id in item_ids:
+                self.media.delete(self.name, item_id)
 
     def drop(self) -> bool:
-        """Drop the app's collection and whatever the app keeps beside it (a named
-        one's encoder choice too: it may be made again with another)."""
+        """Drop the app's collection and whatever the app keeps beside it: its stored
+        files, a named one's encoder choice (it may be made again with another)."""
         self._collection_ready = False
         if self.collection_name is not None and self.encoder_choices:
             with self._lock:
@@ -657,4 +668,6 @@ class AppRuntime:
         dropped = self.store.drop(self.collection)
         if self.spec.on_drop is not None:
             self.spec.on_drop(self)
+        if self.media is not None:  # the collection's stored files go with it
+            shutil.rmtree(self.media.root / self.name, ignore_errors=True)
         return dropped

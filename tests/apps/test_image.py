@@ -270,6 +270,28 @@ def test_a_load_reads_the_labels_from_the_encoders_own_pass(loaded: dict) -> Non
     assert np.all((sums > 0.5) & (sums < 1.01)), sums
 
 
+def test_the_runtime_removes_an_items_files_and_a_dropped_collections(tmp_path: Path) -> None:
+    """A collection owns its stored files (issue 27): deleting an item through the
+    runtime removes its original and thumbnail, dropping the collection removes them all
+    (not only the HTTP routes do)."""
+    store = VectorStore(str(tmp_path / "milvus.db"))
+    rt = AppRuntime(APP, Settings(data_dir=tmp_path), store, media=MediaStore(tmp_path / "media"))
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    try:
+        photos = _photo_files()[:2]
+        job = jobs.wait(jobs.submit(APP.name, load_files(rt, [(p.name, p) for p in photos])).id)
+        assert job.done == 2
+        first, second = (r["item_id"] for r in rt.list_items(offset=0, limit=2))
+        assert rt.media is not None and len(list(rt.media.stored_files("image"))) == 4
+        assert rt.delete_item(first) == 2  # its two vectors
+        assert len(list(rt.media.stored_files("image"))) == 2
+        assert rt.delete_item(first) == 0  # nothing left of it
+        assert rt.drop() and not (tmp_path / "media" / "image").exists()
+    finally:
+        jobs.shutdown()
+        store.close()
+
+
 def test_store_recall_at_10_matches_brute_force(loaded: dict) -> None:
     rt = loaded["rt"]
     rows = rt.store.query(rt.collection, filter="part == 0", output_fields=["item_id", "vector"])

@@ -245,9 +245,6 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         deleted = await anyio.to_thread.run_sync(target.delete_item, item_id)
         if not deleted:
             raise NotFound(f"No {spec.name} item with id {item_id!r}.")
-        media = target.media
-        if media is not None and (spec.stores_originals or spec.stores_thumbnails):
-            await anyio.to_thread.run_sync(media.delete, spec.name, item_id)
         return DeletedResponse(app=spec.name, item_id=item_id, deleted_vectors=deleted)
 
     if spec.stores_originals:
@@ -347,13 +344,7 @@ def _own_collection_only(request: Request) -> None:
 
 async def _drop(rt: AppRuntime) -> bool:
     """Drop a collection (default or named) and the files stored for it."""
-    dropped = await anyio.to_thread.run_sync(rt.drop)
-    media = rt.media
-    if media is not None:
-        await anyio.to_thread.run_sync(
-            lambda: shutil.rmtree(media.root / rt.name, ignore_errors=True)
-        )
-    return dropped
+    return await anyio.to_thread.run_sync(rt.drop)
 
 
 def _collection_request(rt: AppRuntime) -> type[NewCollection]:

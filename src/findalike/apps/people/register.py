@@ -82,7 +82,5 @@ def delete_person(rt: AppRuntime, name: str) -> tuple[list[str], int]:
         return [], 0
     deleted = rt.store.delete(rt.collection, filter=in_filter("item_id", item_ids))
     rt.store.flush(rt.collection)
-    if rt.media is not None:
-        for item_id in item_ids:
-            rt.media.delete(rt.name, item_id)
+    rt.forget_files(item_ids)
     return item_ids, deleted
