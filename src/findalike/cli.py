@@ -720,11 +720,16 @@ def _print_hits(result: dict[str, Any]) -> None:
     if not isinstance(hits, list):
         console.print_json(data=result)
         return
-    table = Table(show_lines=False)  # one line per hit: a table people read at a glance
+    # one line per hit, a table people read at a glance: the name and the text are cut
+    # to the terminal's width (rich would squeeze the rank and score columns away)
+    hit_width = min(30, max(8, console.width // 4))
+    rank_width = len(str(len(hits)))
+    match_width = max(8, console.width - hit_width - rank_width - len("0.0000") - 13)
+    table = Table(show_lines=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("score", no_wrap=True)
-    table.add_column("hit", no_wrap=True, overflow="ellipsis", max_width=40)
-    table.add_column("match", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("hit", no_wrap=True, overflow="ellipsis", max_width=hit_width)
+    table.add_column("match", no_wrap=True, overflow="ellipsis", max_width=match_width)
     for rank, hit in enumerate(hits, 1):
         label = next((str(hit[f]) for f in _LABEL_FIELDS if hit.get(f)), str(hit.get("item_id")))
         text = " ".join(next((str(hit[f]) for f in _TEXT_FIELDS if hit.get(f)), "").split())

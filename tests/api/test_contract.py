@@ -216,6 +216,11 @@ def test_cli_search_k_3_gives_3_hits_in_every_app(live: str, app: str, tmp_path:
         found = len(json.loads(_cli_json(live, app, *args, "-k", "10"))["hits"])
         # a header of 3 lines, a line per hit, the closing line and the notes line
         assert ten.exit_code == 0 and len(ten.output.splitlines()) == found + 5, ten.output
+    if hits:  # every row shows its rank and score (none squeezed away in 80 columns)
+        rows = [line for line in table.output.splitlines() if line.startswith("│ ")]
+        for rank, (row, hit) in enumerate(zip(rows, hits, strict=True), 1):
+            cells = [c.strip() for c in row.strip("│").split("│")]
+            assert cells[0] == str(rank) and cells[1] == f"{hit['score']:.4f}", row
     if app == "objects":
         assert len(hits) <= 3  # the detector may find no known object in a photo
     elif app == "people":
