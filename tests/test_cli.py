@@ -95,6 +95,8 @@ def _cli(server: Server, *args: str) -> str:
 
 
 def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
+    fresh = _cli(server, "apps")  # nothing stored yet: each app's encoder, no dimensions
+    assert "all-MiniLM-L6-v2" in fresh and "None" not in fresh, fresh
     docs = tmp_path / "docs.csv"
     docs.write_text(
         "title,text,kind\nBread,Knead the dough and let it rise before baking.,food\n"
@@ -145,6 +147,7 @@ def test_cli_load_search_ask_and_jobs(server: Server, tmp_path: Path) -> None:
     assert figures["modes"]["auto"]["top1"] == 1.0
     out = _cli(server, "apps")
     assert "text" in out and "all-MiniLM-L6-v2" in out
+    assert "None" not in out  # an app with no collection of its own yet: its encoder only
     assert "done" in _cli(server, "jobs")
     bad = runner.invoke(
         cli, ["load", "text", str(tmp_path / "missing.csv")], env={"FINDALIKE_SERVER": server.url}

@@ -270,7 +270,9 @@ def apps(server: ServerOpt = None, output: OutputOpt = Output.table) -> None:
     table = Table("app", "items", "encoder", "status")
     for a in rows:
         status = "enabled" if a["enabled"] else f"disabled: {a.get('reason')}"
-        encoder = f"{a['encoder']} ({a['dim']}-d {a['metric']})" if a.get("encoder") else "-"
+        encoder = a.get("encoder") or "-"
+        if a.get("dim"):  # known once the app's own collection exists
+            encoder += f" ({a['dim']}-d {a['metric']})"
         table.add_row(
             a["name"], str(a.get("items") if a.get("items") is not None else "-"), encoder, status
         )
