@@ -266,7 +266,7 @@ def test_api_keys_are_sent_and_a_missing_key_is_an_api_error(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("env", [True, False])
-def test_server_and_key_default_to_the_environment(
+def test_the_server_defaults_to_the_environment(
     env: bool, monkeypatch: pytest.MonkeyPatch, live: str
 ) -> None:
     if env:
