@@ -554,9 +554,11 @@ class AppRuntime:
         limit: int,
         filter: str = "",
         output_fields: Sequence[str] | None = None,
+        exact: bool = False,
     ) -> list[list[Hit]]:
         """Nearest rows for each query vector; an empty list per query if nothing
-        has been loaded yet."""
+        has been loaded yet. ``exact``: by Milvus over every row, never through a big
+        collection's HNSW graph (``VectorStore.search``)."""
         if not self.has_data():
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
@@ -566,14 +568,14 @@ class AppRuntime:
             params["ef"] = max(params["ef"], limit)
         if "nprobe" in params:
             params["nprobe"] = min(params["nprobe"], self.settings.ivf_nlist)
-        key = (filter, ("part", *fields), limit, tuple(sorted(params.items())))
+        key = (filter, ("part", *fields), limit, tuple(sorted(params.items())), exact)
         if self.settings.batch_queries:  # concurrent searches alike go as one request
             return self._searches(key, vectors)
         return self._search_batch(key, vectors)
 
     def _search_batch(self, key: Hashable, vectors: np.ndarray) -> list[list[Hit]]:
-        filter, fields, limit, params = cast(
-            "tuple[str, tuple[str, ...], int, tuple[tuple[str, int], ...]]", key
+        filter, fields, limit, params, exact = cast(
+            "tuple[str, tuple[str, ...], int, tuple[tuple[str, int], ...], bool]", key
         )
         return self.store.search(
             self.collection,
@@ -582,6 +584,7 @@ class AppRuntime:
             filter=filter,
             output_fields=fields,
             params=dict(params) or None,
+            exact=exact,
         )
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:

@@ -166,10 +166,27 @@ class Settings(BaseSettings):
     index_type: Literal["auto", "FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"] = Field(
         "auto",
         description="Vector index of new collections: `auto` is FLAT (exact) on the "
-        "embedded Milvus Lite 2.5, AUTOINDEX (HNSW over sealed rows) on Milvus Lite 3.2 and "
-        "HNSW on a server; FLAT is exact (brute force). Milvus Lite 2.5 builds FLAT, IVF_FLAT "
+        "embedded Milvus Lite 2.5 (with an HNSW graph beside it past `ann_min_rows`), "
+        "AUTOINDEX (HNSW over sealed rows) on Milvus Lite 3.2 and HNSW on a server; an "
+        "explicit FLAT is exact (brute force), always. Milvus Lite 2.5 builds FLAT, IVF_FLAT "
         "and AUTOINDEX only. Recorded by Milvus with each collection and shown in GET "
         "/api/apps; an existing collection keeps the index it was built with.",
+    )
+    ann_min_rows: int = Field(
+        50_000,
+        ge=0,
+        description="Embedded Milvus Lite 2.5 with `index_type` `auto`: a collection of at "
+        "least this many rows is searched through an HNSW graph (usearch) kept in the "
+        "server's memory beside Milvus, built in the background and kept up to date with "
+        "this server's writes; smaller ones, and any search while the graph is built, are "
+        'exact (FLAT). 0: every search exact. See the docs\' "How big on what".',
+    )
+    ann_ef: int = Field(
+        128,
+        ge=8,
+        le=4096,
+        description="HNSW graph of the embedded store: candidates kept per search (ef), "
+        "unless a request names its own `ef`.",
     )
     hnsw_m: int = Field(16, ge=4, le=64, description="HNSW: links per node (M).")
     hnsw_ef_construction: int = Field(

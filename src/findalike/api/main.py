@@ -99,6 +99,8 @@ def create_app(
         timeout_s=settings.milvus_timeout_s,
         shared_dir=settings.data_dir,
         search_consistency=settings.resolved_search_consistency,
+        ann_min_rows=settings.ann_min_rows if settings.index_type == "auto" else 0,
+        ann_ef=settings.ann_ef,
     )
     runtimes, disabled = build_runtimes(settings, store, encoders, app_settings)
 

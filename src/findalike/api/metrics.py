@@ -10,7 +10,9 @@ Metrics (``prometheus_client``, one registry per application):
   ``findalike_encoder_queue_wait_seconds`` (sum and count): time queued for the model;
 - ``findalike_jobs``: jobs queued and running now; ``findalike_jobs_finished_total``
   by final state;
-- ``findalike_store_errors_total``: failed Milvus calls by method and error type.
+- ``findalike_store_errors_total``: failed Milvus calls by method and error type;
+- ``findalike_store_graph_searches_total``: query vectors answered through a big
+  collection's HNSW graph on the embedded store (``findalike.ann``).
 
 With several worker processes (``serve --workers N``, which sets
 ``PROMETHEUS_MULTIPROC_DIR`` to a folder of that run), any worker's ``/metrics`` adds
@@ -162,6 +164,12 @@ class _FindalikeCollector(Collector):
         for (method, kind), n in sorted(self.store.errors.items()):
             errors.add_metric([method, kind], n)
         yield errors
+        graphs = CounterMetricFamily(
+            "findalike_store_graph_searches",
+            "Query vectors answered through a collection's HNSW graph (the embedded store).",
+        )
+        graphs.add_metric([], self.store.graph_searches)
+        yield graphs
 
     def live_jobs(self) -> Metric:
         """Jobs queued and running now, in every worker (from the shared records)."""

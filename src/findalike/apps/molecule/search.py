@@ -269,7 +269,8 @@ def _fetch_until_exact(
     fetch = max(FETCH_PER_HIT * limit, MIN_FETCH)
     while True:
         fetch = min(fetch, MAX_CANDIDATES)
-        hits = rt.search_vectors(vector, limit=fetch, output_fields=["bits_on"])[0]
+        # exact: the bound below holds for Milvus's order, not for a graph's guesses
+        hits = rt.search_vectors(vector, limit=fetch, output_fields=["bits_on"], exact=True)[0]
         scored = {h.item_id: score(h) for h in hits}
         if len(hits) < fetch:
             return scored, True, len(hits)  # every stored molecule was a candidate

@@ -1,0 +1,326 @@
+"""The HNSW graph beside the embedded Milvus Lite 2.5 (``findalike.ann``, issue 25): a
+collection past ``ann_min_rows`` is searched through it, with Milvus's answers for the
+rows' fields and filters, and it never answers for a collection it does not hold as it
+is now (another process's write, a drop), while this process's own writes keep it
+current. Real Milvus Lite and real usearch; vectors random but seeded (clustered, so
+that neighbours mean something), checked against brute force."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from findalike.liteserver import lite_is_python
+from findalike.store import GRAPHS_DIR, CollectionSpec, FieldSpec, VectorStore
+
+pytestmark = pytest.mark.skipif(lite_is_python(), reason="the graph is for Milvus Lite 2.5")
+
+DIM = 32
+ROWS = 1500
+MIN_ROWS = 1000
+K = 10
+
+
+def _spec(name: str) -> CollectionSpec:
+    return CollectionSpec(
+        name=name,
+        dim=DIM,
+        vector_kind="float",
+        metric="COSINE",
+        encoder="test-encoder@1",
+        fields=(FieldSpec("group", "int"), FieldSpec("text", "str", 256, lexical=True)),
+        index_type="FLAT",
+    )
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, DIM))
+    v = centres[rng.integers(0, 40, n)] + 0.5 * rng.normal(size=(n, DIM))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _rows(vectors: np.ndarray, start: int = 0) -> list[dict]:
+    return [
+        {
+            "id": f"d{start + i}:0",
+            "item_id": f"d{start + i}",
+            "part": 0,
+            "vector": v,
+            "group": (start + i) % 50,
+            "text": f"word{start + i} common",
+        }
+        for i, v in enumerate(vectors)
+    ]
+
+
+def _store(folder: Path) -> VectorStore:
+    store = VectorStore(str(folder / "milvus.db"), shared_dir=folder, ann_min_rows=MIN_ROWS)
+    assert store._graphs is not None
+    store._graphs.quiet_s = 0.0
+    return store
+
+
+def _graph_ready(store: VectorStore, name: str, query: np.ndarray, timeout_s: float = 60) -> None:
+    """Search until the graph of ``name`` answers (the first search starts its build)."""
+    deadline = time.monotonic() + timeout_s
+    while not store._graph_fresh(name):
+        assert time.monotonic() < deadline, "the graph was not built"
+        store.search(name, query[None], limit=K)
+        time.sleep(0.1)
+
+
+def _exact(vectors: np.ndarray, ids: list[str], query: np.ndarray, k: int = K) -> list[str]:
+    order = np.argsort(-(vectors @ query), kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+@pytest.fixture
+def big(tmp_path: Path):
+    """A store and a collection of ROWS rows (past MIN_ROWS), its vectors and item ids."""
+    store = _store(tmp_path)
+    name = f"graph_{uuid.uuid4().hex[:8]}"
+    store.ensure(_spec(name))
+    vectors = _vectors(ROWS, seed=1)
+    store.upsert(name, _rows(vectors))
+    store.flush(name)
+    yield store, name, vectors, [f"d{i}" for i in range(ROWS)]
+    store.close()
+
+
+def test_a_small_collection_gets_no_graph_and_a_big_one_is_searched_through_it(
+    big, tmp_path: Path
+) -> None:
+    store, name, vectors, ids = big
+    small = f"small_{uuid.uuid4().hex[:8]}"
+    store.ensure(_spec(small))
+    store.upsert(small, _rows(_vectors(MIN_ROWS - 1, seed=2)))
+    queries = _vectors(40, seed=3)
+    for q in queries[:5]:
+        store.search(small, q[None], limit=K)
+    time.sleep(0.5)
+    assert not store._graph_fresh(small) and store._graphs.held(small) is None  # type: ignore[union-attr]
+
+    # the first search of the big one answers from Milvus (exact) and starts the build
+    first = store.search(name, queries[:1], limit=K)[0]
+    assert [h.item_id for h in first] == _exact(vectors, ids, queries[0])
+    _graph_ready(store, name, queries[0])
+    graph = store._graphs.held(name)  # type: ignore[union-attr]
+    assert graph is not None and graph.rows == ROWS and not graph.restored
+
+    found = store.search(name, queries, limit=K, output_fields=["group", "text"])
+    recall = np.mean(
+        [
+            len({h.item_id for h in hits} & set(_exact(vectors, ids, q))) / K
+            for hits, q in zip(found, queries, strict=True)
+        ]
+    )
+    assert recall >= 0.95
+    for hits, q in zip(found, queries, strict=True):
+        assert len(hits) == K
+        scores = [h.distance for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        for h in hits:  # Milvus's fields and the cosine as Milvus reports it
+            i = int(h.item_id[1:])
+            assert h.id == f"d{i}:0"
+            assert h.fields["group"] == i % 50 and h.fields["text"] == f"word{i} common"
+            assert h.distance == pytest.approx(float(vectors[i] @ q), abs=1e-4)
+    # exact=True (the molecule app's bound) never goes through the graph
+    exact = store.search(name, queries, limit=K, exact=True)
+    assert [[h.item_id for h in hits] for hits in exact] == [
+        _exact(vectors, ids, q) for q in queries
+    ]
+
+
+def test_filters_are_milvus_s_and_a_narrow_one_is_answered_by_milvus(big) -> None:
+    store, name, vectors, ids = big
+    queries = _vectors(20, seed=4)
+    _graph_ready(store, name, queries[0])
+    group = np.asarray([i % 50 for i in range(ROWS)])
+    keep = group < 25  # half the rows
+    found = store.search(name, queries, limit=K, filter="group < 25", output_fields=["group"])
+    hits_ok = 0
+    for hits, q in zip(found, queries, strict=True):
+        assert len(hits) == K and all(h.fields["group"] < 25 for h in hits)
+        truth = set(_exact(vectors[keep], [i for i, k in zip(ids, keep, strict=True) if k], q))
+        hits_ok += len({h.item_id for h in hits} & truth)
+    assert hits_ok / (K * len(queries)) >= 0.95
+    # 3 rows pass: fewer than asked for among the graph's candidates, so Milvus answers,
+    # over every row, and all three come back
+    narrow = store.search(name, queries[:1], limit=K, filter='item_id in ["d7", "d900", "d1499"]')
+    assert sorted(h.item_id for h in narrow[0]) == ["d1499", "d7", "d900"]
+
+
+def test_this_process_s_writes_keep_the_graph_current(big) -> None:
+    store, name, vectors, ids = big
+    queries = _vectors(5, seed=5)
+    _graph_ready(store, name, queries[0])
+    graphs = store._graphs
+    assert graphs is not None
+    builds = graphs.builds
+    # a new row equal to a query: found first, through the same (updated) graph
+    store.upsert(name, _rows(queries[:1], start=ROWS))
+    assert store._graph_fresh(name)
+    assert store.search(name, queries[:1], limit=K)[0][0].item_id == f"d{ROWS}"
+    # an existing row moved onto another query: found there, and no longer where it was
+    moved = ids[0]
+    old_vector = vectors[0]
+    store.upsert(name, [{**_rows(queries[1:2])[0], "id": f"{moved}:0", "item_id": moved}])
+    assert store.search(name, queries[1:2], limit=1)[0][0].item_id == moved
+    assert moved not in {h.item_id for h in store.search(name, old_vector[None], limit=K)[0]}
+    # a deleted row is never returned, with or without the graph's knowing
+    store.delete(name, filter=f'item_id == "d{ROWS}"')
+    assert store._graph_fresh(name)
+    assert f"d{ROWS}" not in {h.item_id for h in store.search(name, queries[:1], limit=K)[0]}
+    assert graphs.builds == builds  # kept up to date, not built again
+    assert graphs.held(name).rows == ROWS  # type: ignore[union-attr]
+
+
+def test_another_process_s_write_makes_milvus_answer_until_the_graph_is_rebuilt(
+    big, tmp_path: Path
+) -> None:
+    store, name, vectors, ids = big
+    queries = _vectors(3, seed=6)
+    _graph_ready(store, name, queries[0])
+    other = VectorStore(str(tmp_path / "milvus.db"), shared_dir=tmp_path)  # another worker
+    try:
+        other.upsert(name, _rows(queries[:1], start=5000))
+    finally:
+        other.close()
+    assert not store._graph_fresh(name)
+    # answered by Milvus at once, new row included
+    assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"
+    builds = store._graphs.builds  # type: ignore[union-attr]
+    _graph_ready(store, name, queries[1])
+    assert store._graphs.builds == builds + 1  # type: ignore[union-attr]
+    assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"
+
+
+def test_a_graph_is_saved_read_back_after_a_restart_and_dropped_with_its_collection(
+    big, tmp_path: Path
+) -> None:
+    store, name, vectors, ids = big
+    queries = _vectors(10, seed=7)
+    _graph_ready(store, name, queries[0])
+    store.upsert(name, _rows(queries[:1], start=ROWS))  # kept current, saved at close
+    store.close()
+    assert (tmp_path / GRAPHS_DIR / f"{name}.usearch").exists()
+
+    again = _store(tmp_path)
+    try:
+        _graph_ready(again, name, queries[0])
+        graph = again._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and graph.restored and graph.rows == ROWS + 1
+        assert again.search(name, queries[:1], limit=K)[0][0].item_id == f"d{ROWS}"
+        # a write while it was down (another process) is not missed: built, not read back
+        again.close()
+        other = VectorStore(str(tmp_path / "milvus.db"), shared_dir=tmp_path)
+        other.upsert(name, _rows(queries[1:2], start=6000))
+        other.close()
+        third = _store(tmp_path)
+        _graph_ready(third, name, queries[1])
+        graph = third._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and not graph.restored and graph.rows == ROWS + 2
+        assert third.search(name, queries[1:2], limit=1)[0][0].item_id == "d6000"
+        assert third.drop(name)
+        assert not (tmp_path / GRAPHS_DIR / f"{name}.usearch").exists()
+        third.close()
+    finally:
+        again.close()
+
+
+def test_hybrid_search_through_the_graph_fuses_ranks_as_milvus_does(big) -> None:
+    store, name, vectors, ids = big
+    queries = _vectors(3, seed=8)
+    _graph_ready(store, name, queries[0])
+    # the dense leg points at the query's neighbours, the lexical one at d321 alone
+    hits = store.hybrid_search(name, "word321", queries[0], limit=K, metric="COSINE")
+    top_dense = _exact(vectors, ids, queries[0], 1)[0]
+    assert {"d321", top_dense} <= {h.item_id for h in hits[:2]}
+    fused = [h.rank_score for h in hits]
+    assert fused == sorted(fused, reverse=True)
+    assert fused[0] == pytest.approx(1 / 61) or fused[0] == pytest.approx(2 / 61)
+    for h in hits:  # the dense similarity of every hit, as for Milvus's fusion
+        assert h.distance == pytest.approx(
+            float(vectors[int(h.item_id[1:])] @ queries[0]), abs=1e-4
+        )
+
+
+def test_the_server_searches_a_big_text_collection_through_its_graph(
+    tmp_path: Path, shared_encoders: dict
+) -> None:
+    """The text app over HTTP with a low FINDALIKE_ANN_MIN_ROWS: once the graph is built
+    the answers are those of an exact search, and a delete through the API keeps it."""
+    import csv
+    import gzip
+    import io
+    import json
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from findalike.api.main import create_app
+    from findalike.config import Settings
+    from findalike.encoders.base import encode_queries
+    from tests.conftest import wait_job
+
+    sentences = []
+    with gzip.open(Path(__file__).parent.parent / "datasets/sotu/sotu.jsonl.gz", "rt") as fh:
+        for line in fh:
+            doc = json.loads(line)
+            sentences += [(doc["year"], s) for s in re.split(r"(?<=[.!?])\s+", doc["text"])[:4]]
+            if len(sentences) >= 120:
+                break
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["title", "text", "year"])
+    writer.writerows((f"sentence {i}", s, year) for i, (year, s) in enumerate(sentences))
+    settings = Settings(data_dir=tmp_path, apps=["text"], ann_min_rows=50)
+    with TestClient(create_app(settings, encoders=shared_encoders)) as client:
+        r = client.post("/api/text/load", files=[("files", ("s.csv", out.getvalue().encode()))])
+        assert wait_job(client, r.json()["id"])["state"] == "done"
+        store = client.app.state.store  # type: ignore[attr-defined]
+        rt = client.app.state.runtimes["text"]  # type: ignore[attr-defined]
+        assert store._graphs is not None
+        store._graphs.quiet_s = 0.0
+        queries = ["taxes and revenue", "war with foreign nations", "the army and navy"]
+
+        def search(query: str, **kw: object) -> list[str]:
+            r = client.post("/api/text/search", json={"query": query, "mode": "semantic", **kw})
+            assert r.status_code == 200, r.text
+            return [h["item_id"] for h in r.json()["hits"]]
+
+        deadline = time.monotonic() + 60
+        while not store._graph_fresh(rt.collection):
+            assert time.monotonic() < deadline
+            search(queries[0])
+            time.sleep(0.1)
+        for q in queries:
+            got = search(q, top_k=5)
+            exact = rt.store.search(
+                rt.collection,
+                encode_queries(rt.encoder, [q]),
+                limit=120,
+                exact=True,
+                output_fields=["meta"],
+            )[0]
+            assert got == list(dict.fromkeys(h.item_id for h in exact))[:5]
+            late = [h.item_id for h in exact if h.fields["meta"]["year"] >= 1800]
+            assert (
+                search(q, top_k=5, filters={"year": {"gte": 1800}}) == list(dict.fromkeys(late))[:5]
+            )
+        metrics = client.get("/metrics").text
+        (answered,) = (
+            float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("findalike_store_graph_searches_total ")
+        )
+        assert answered >= 2 * len(queries)  # the searches above, not Milvus's
+        first = search(queries[1], top_k=1)[0]
+        assert client.delete(f"/api/text/items/{first}").status_code == 200
+        assert store._graph_fresh(rt.collection)  # kept current by the delete
+        assert first not in search(queries[1], top_k=5)
