@@ -38,7 +38,6 @@ from findalike.config import Settings
 from findalike.errors import Conflict, InvalidInput
 from findalike.ingest import load_files
 from findalike.jobs import JobManager
-from findalike.liteserver import lite_is_python
 from findalike.media import MediaStore
 from findalike.store import CollectionSpec, FieldSpec, StoreError, VectorStore
 
@@ -278,8 +277,8 @@ def test_molecules_become_binary_vectors_on_the_server(server: tuple[Install, An
     spec = target.store.describe(target.runtimes["molecule"].collection)
     assert (spec.vector_kind, spec.metric, spec.index_type) == ("binary", "JACCARD", "BIN_FLAT")
     converted = {c.app: c.converted_from for c in report.collections}
-    from_lite = "float" if lite_is_python() else None  # Lite 2.5 holds bits already
-    assert converted == {"text": None, "image": None, "molecule": from_lite, "recommend": None}
+    # Lite 2.5 holds bits already
+    assert converted == {"text": None, "image": None, "molecule": None, "recommend": None}
 
 
 @pytest.mark.server
@@ -329,12 +328,8 @@ def test_server_back_to_lite_converts_fingerprints_back(
         restored = again.restore(archive)
         converted = {c.app: c.converted_from for c in restored.collections}["molecule"]
         spec = again.store.describe(again.runtimes["molecule"].collection)
-        if lite_is_python():  # Lite 3.2: no binary vectors, 0/1 floats
-            assert converted == "binary"
-            assert (spec.vector_kind, spec.metric) == ("float", "COSINE")
-        else:
-            assert converted is None
-            assert (spec.vector_kind, spec.metric) == ("binary", "JACCARD")
+        assert converted is None
+        assert (spec.vector_kind, spec.metric) == ("binary", "JACCARD")
         _same_answers(lite, again, minilm)
     finally:
         again.store.close()

@@ -14,10 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findalike.liteserver import lite_is_python
 from findalike.store import GRAPHS_DIR, CollectionSpec, FieldSpec, VectorStore
-
-pytestmark = pytest.mark.skipif(lite_is_python(), reason="the graph is for Milvus Lite 2.5")
 
 DIM = 32
 ROWS = 1500

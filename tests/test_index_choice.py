@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
 from findalike.config import Settings
-from findalike.liteserver import lite_is_python
 from tests.conftest import wait_job
 
 RNG = np.random.default_rng(7)
@@ -56,8 +55,6 @@ def test_the_default_index_fits_the_store(default_client: tuple[str, TestClient]
     index = _loaded(c)
     if uri.startswith("http"):
         assert index == {"type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
-    elif lite_is_python():  # Lite 3.2's own
-        assert index == {"type": "AUTOINDEX", "params": {}}
     else:  # Lite 2.5: exact (its IVF and AUTOINDEX go approximate from 100k rows)
         assert index == {"type": "FLAT", "params": {}}
     exact = _hits(c)
@@ -82,7 +79,7 @@ def test_a_chosen_index_is_built_recorded_and_searched(
     store_uri: str, tmp_path: Any, settings: dict[str, Any], expected: dict[str, Any]
 ) -> None:
     with _client(store_uri, tmp_path, **settings) as c:
-        if expected["type"] == "HNSW" and not store_uri.startswith("http") and not lite_is_python():
+        if expected["type"] == "HNSW" and not store_uri.startswith("http"):
             r = c.post("/api/dna/load", files=[("files", ("s.fa", FASTA))])
             job = wait_job(c, r.json()["id"])  # Lite 2.5 builds no HNSW: said so, at once
             assert job["state"] == "failed" and "needs a Milvus server" in job["message"], job

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.config import Settings
 from findalike.lite3 import BACKUP_SUFFIX, collections, move_to_lite25
-from findalike.liteserver import lite_is_python
 from findalike.store import StoreError, VectorStore
 from tests.conftest import REPO
 
@@ -56,10 +55,8 @@ def test_a_lite32_folder_serves_every_document_it_held(client: TestClient, tmp_p
     r = client.get("/api/text/count", params={"collection": "notes"})
     assert r.json()["items"] == EXPECTED["notes"]
     db = tmp_path / "milvus.db"
-    if lite_is_python():
-        assert db.is_dir()  # opened as it is
-    else:  # moved aside, kept, and a 2.5 file in its place
-        assert db.is_file() and (tmp_path / f"milvus.db{BACKUP_SUFFIX}" / "collections").is_dir()
+    # moved aside, kept, and a 2.5 file in its place
+    assert db.is_file() and (tmp_path / f"milvus.db{BACKUP_SUFFIX}" / "collections").is_dir()
 
 
 def test_the_folder_is_read_as_lite_wrote_it(tmp_path: Path) -> None:
@@ -103,5 +100,4 @@ def test_moving_writes_the_rows_with_the_installed_engine(tmp_path: Path) -> Non
         assert store.lexical_field("findalike_text") == "text_bm25"
     finally:
         store.close()
-    if not lite_is_python():
-        assert db.is_file() and move_to_lite25(db) is None  # nothing left to move
+    assert db.is_file() and move_to_lite25(db) is None  # nothing left to move

@@ -16,7 +16,6 @@ import pytest
 
 from findalike.config import Settings
 from findalike.errors import Conflict, Unavailable, Unprocessable
-from findalike.liteserver import lite_is_python
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter, quote
 from tests.conftest import count_connection_attempts
 
@@ -190,16 +189,14 @@ def test_a_collection_released_behind_its_back_is_loaded_again(
     store.drop(name)
 
 
-def test_concurrent_first_requests_open_a_lite_collection_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_concurrent_first_requests_on_a_lite_file_all_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """16 requests at once on a Milvus Lite folder this process has not opened yet
-    (a server just started): each reads the schema, then searches. Milvus Lite 3.2
-    built one copy of the collection per concurrent first request (10 here without
-    ``serialise_lite_collection_opening``) and kept the last, released: searches then
-    found it "not loaded", and a load could wait on a released copy forever. Lite's
-    own Collection class is counted (wrapped, not replaced). Lite 2.5 (its C++ core in
-    a process of its own) has no such cache: there the requests must all answer."""
+    """16 requests at once on a Milvus Lite file this process has not opened yet (a
+    server just started): each reads the schema, then searches, and all must answer.
+    (Milvus Lite 3.2, the engine before issue 25, built one copy of the collection per
+    concurrent first request and kept the last, released: searches then found it "not
+    loaded", and a load could wait on a released copy forever.)"""
     import shutil
 
     first = VectorStore(str(tmp_path / "a" / "milvus.db"))
@@ -211,17 +208,6 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
     first.close()
     shutil.copytree(tmp_path / "a", tmp_path / "b")  # a folder no Lite here has open
 
-    opened: list[str] = []
-    if lite_is_python():
-        from milvus_lite.engine.collection import Collection
-
-        build = Collection.__init__
-
-        def counted(self: Collection, name: str, *args: object, **kwargs: object) -> None:
-            opened.append(name)
-            build(self, name, *args, **kwargs)
-
-        monkeypatch.setattr(Collection, "__init__", counted)
     store = VectorStore(str(tmp_path / "b" / "milvus.db"))
     start = threading.Barrier(16)
     found: dict[int, str] = {}
@@ -239,7 +225,6 @@ def test_concurrent_first_requests_open_a_lite_collection_once(
             t.join(120)
     assert not any(t.is_alive() for t in threads), "a request never came back"
     assert found == {i: rows[i]["item_id"] for i in range(16)}
-    assert opened == ([name] if lite_is_python() else [])
     assert "not loaded" not in caplog.text
     store.close()
 
@@ -356,7 +341,7 @@ def test_filter_values_round_trip_whatever_their_characters(store: VectorStore, 
     store.upsert(name, rows)
     store.flush(name)
     for row, value in zip(rows, AWKWARD_VALUES, strict=True):
-        if ("\n" in value or "\r" in value) and not lite_is_python():
+        if "\n" in value or "\r" in value:
             with pytest.raises(Unprocessable, match="line break"):  # Lite 2.5: no escape
                 quote(value)
             continue

@@ -261,15 +261,9 @@ def test_a_lite_server_waits_for_the_folder_to_be_free(
 
 
 def _hold_lite_lock(db: Path) -> subprocess.Popen[str]:
-    """Another process holding the lock Milvus Lite takes on ``db``: ``LOCK`` in the
-    folder (Lite 3.2, flock) or ``.milvus.db.lock`` beside the file (Lite 2.5, lockf)."""
-    from findalike.liteserver import lite_is_python
-
-    if lite_is_python():
-        db.mkdir()
-        path, call = db / "LOCK", "flock"
-    else:
-        path, call = db.parent / f".{db.name}.lock", "lockf"
+    """Another process holding the lock Milvus Lite 2.5 takes on ``db``
+    (``.milvus.db.lock`` beside the file, lockf)."""
+    path, call = db.parent / f".{db.name}.lock", "lockf"
     code = (
         f"import fcntl, sys; f = open({str(path)!r}, 'a'); fcntl.{call}(f, fcntl.LOCK_EX); "
         "print('held', flush=True); sys.stdin.read()"

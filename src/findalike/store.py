@@ -41,7 +41,6 @@ import numpy as np
 from findalike import ann
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable, Unprocessable
-from findalike.liteserver import lite_is_python, serialise_lite_collection_opening
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +235,7 @@ def quote(value: str | int | float | bool) -> str:
         return repr(value)
     text = str(value)
     for ch in text:
-        if ch in "\n\r" and not lite_is_python():
+        if ch in "\n\r":
             raise Unprocessable(
                 "filter values may not contain a line break (U+000A, U+000D): Milvus Lite "
                 "2.5 has no way to write one in a filter"
@@ -325,7 +324,7 @@ class VectorStore:
         """Milvus Lite 2.5 (the Milvus C++ core), embedded or by URI: FLAT, IVF_FLAT and
         AUTOINDEX only, no collection properties, no weighted fusion of BM25."""
         if is_embedded_uri(self.uri):
-            return not lite_is_python()
+            return True  # the milvus-lite installed (pinned 2.5.1)
         if self._compiled_lite is None:
             self._compiled_lite = self.is_lite and self.ping() == LITE_25_VERSION
         return self._compiled_lite
@@ -411,12 +410,10 @@ class VectorStore:
 
         embedded = is_embedded_uri(self.uri)
         if embedded:
-            serialise_lite_collection_opening()  # the embedded Lite runs in this process
             Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-            if not lite_is_python():  # a Lite 3.2 folder here: moved to a 2.5 file first
-                from findalike.lite3 import move_to_lite25
+            from findalike.lite3 import move_to_lite25
 
-                move_to_lite25(Path(self.uri).expanduser().resolve())
+            move_to_lite25(Path(self.uri).expanduser().resolve())  # a Lite 3.2 folder here
             logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())
         kwargs: dict[str, Any] = {"uri": self.uri, "timeout": self._timeout_s}
         if embedded:
@@ -434,7 +431,7 @@ class VectorStore:
                 self._down_reason = f"Milvus is unreachable at {self.uri}: {reason}"
                 self._down_until = time.monotonic() + self._retry_after_s
             raise Unavailable(self._down_reason) from exc
-        if embedded and not lite_is_python():
+        if embedded:
             _opened_lite_server(self.uri)
         with self._lock:
             self._client = client
@@ -469,9 +466,9 @@ class VectorStore:
     def _load(self, name: str) -> None:
         """Load collection ``name`` and wait until Milvus says it is loaded, within the
         load deadline (``Unavailable`` after it). A load that Milvus reports released
-        again while it is waited on (another process released it, or Milvus Lite
-        swapped in a fresh copy: see ``serialise_lite_collection_opening``) is asked for
-        again, where pymilvus's own wait would poll the released copy until its timeout."""
+        again while it is waited on (another process released it, or a Milvus Lite 3.2
+        server by URI swapped in a fresh copy of it) is asked for again, where pymilvus's
+        own wait would poll the released copy until its timeout."""
         from pymilvus.client.types import LoadState
 
         client = self._connect()
@@ -550,7 +547,7 @@ class VectorStore:
         """The server's version; raises ``Unavailable`` if it cannot be reached.
         Milvus Lite 2.5 does not implement the version call (gRPC UNIMPLEMENTED, what
         no Milvus server answers): it is named so, reached by listing collections."""
-        if is_embedded_uri(self.uri) and not lite_is_python():
+        if is_embedded_uri(self.uri):
             self._no_version_call = True  # known without asking
         if not self._no_version_call:
             logging.getLogger("pymilvus.decorators").addFilter(_NO_VERSION_CALL_FILTER)
@@ -576,7 +573,7 @@ class VectorStore:
                     self._client = None
                     self._loaded.clear()
                     self._lexical.clear()
-                    if is_embedded_uri(self.uri) and not lite_is_python():
+                    if is_embedded_uri(self.uri):
                         _release_lite_server(self.uri)
 
     # -- collections --------------------------------------------------------------
