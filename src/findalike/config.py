@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         'exact (FLAT). 0: every search exact. See the docs\' "How big on what".',
     )
     ann_ef: int = Field(
-        128,
+        256,
         ge=8,
         le=4096,
         description="HNSW graph of the embedded store: candidates kept per search (ef), "
