@@ -325,3 +325,19 @@ def test_a_client_that_hangs_up_does_not_break_the_batch(live_image: tuple[str, 
     for resp in results[1::2]:
         assert resp.status_code == 200 and len(resp.json()["hits"]) == 2
     assert patient(1).status_code == 200
+
+
+def test_a_few_texts_get_the_vectors_sentence_transformers_gives(minilm: Any) -> None:
+    """Queries (up to ``FEW`` texts) go through the model's forward pass directly, not
+    ``SentenceTransformer.encode``: the same vectors, a long text cut at the same 256
+    word pieces, and the same rows as when they come in a batch of more."""
+    from findalike.encoders.sentence import FEW
+
+    texts = ["how to use the csv module", "a", " ".join(PARAGRAPHS) * 3]
+    expected = minilm._model.encode(
+        texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    np.testing.assert_allclose(minilm.encode(texts), expected, atol=1e-5)
+    many = minilm.encode(texts + QUERIES[: FEW + 1 - len(texts)])  # past FEW: the other path
+    np.testing.assert_allclose(many[: len(texts)], expected, atol=1e-5)
+    assert np.allclose(np.linalg.norm(minilm.encode(texts), axis=1), 1.0, atol=1e-5)

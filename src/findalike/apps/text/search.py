@@ -100,6 +100,8 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
 
     hits = fetch_grouped(fetch, req.top_k) if req.group else fetch(req.top_k)
     terms = query_terms(req.query)
+    # a document matched by its title shows its first passage: looked up at once
+    firsts = rt.part_rows([h.item_id for h in hits if is_title_row(h.fields)], 0, ["text"])
     results: list[TextHit] = []
     seen: set[str] = set()
     seen_passages: set[tuple[str, int]] = set()
@@ -108,7 +110,7 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
             continue
         text, part = str(hit.fields.get("text", "")), int(hit.fields.get("part", 0))
         if is_title_row(hit.fields):  # matched by its title: show its first passage
-            text, part = first_passage(rt, hit.item_id), 0
+            text, part = str(firsts.get(hit.item_id, {}).get("text", "")), 0
         if (hit.item_id, part) in seen_passages:
             continue
         seen.add(hit.item_id)
@@ -130,11 +132,6 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         if len(results) == req.top_k:
             break
     return TextSearchResponse(query=req.query, hits=results, **mode_fields(choice, req.query))
-
-
-def first_passage(rt: AppRuntime, item_id: str) -> str:
-    rows = rt.item_rows(item_id, ["text"])
-    return str(rows[0]["text"]) if rows else ""
 
 
 MAX_FETCH = MAX_RESULT_ROWS
