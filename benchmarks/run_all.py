@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SEPARATE = {"scale", "scale_store", "memory", "engines", "image_crops", "splade"}
+SEPARATE = {"scale", "scale_store", "memory", "engines", "image_crops", "splade", "txtai"}
 """Too long for `make bench` (an hour and more; bench_engines at 100k), or made for a
 bigger machine than the 2-core one (bench_scale_store at 1M), or a whole demo load
 (bench_memory), or a survey of many schemes (bench_image_crops, ~10 minutes), or a
