@@ -413,6 +413,7 @@ def findalike_in_process(data_dir: Path, queries: list[str], threads: int) -> di
     out: dict[str, Any] = {f"{k}_p50_ms": p50_ms(v) for k, v in took.items()}
     out |= {"items": items, "rows": rows, "queries": len(queries)}
     out["encoder_class"] = type(encoder).__name__
+    out["model_runtime"] = getattr(model, "runtime", "torch")  # onnx: FINDALIKE_TEXT_RUNTIME
     return out
 
 

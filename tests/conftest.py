@@ -91,11 +91,12 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def minilm() -> Any:
-    """The real text model, loaded once for the whole session."""
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real text model, loaded once for the whole session, as findalike runs it by
+    default: queries on ONNX Runtime (its export made here), loads on PyTorch."""
     from findalike.encoders.sentence import MiniLMEncoder
 
-    return MiniLMEncoder()
+    return MiniLMEncoder(onnx_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")

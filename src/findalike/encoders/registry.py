@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from findalike.encoders.base import Encoder
 
 
+MODELS_DIR = "models"
+"""Under ``data_dir``: models made here from installed ones (ONNX exports)."""
+
+
 @dataclass(frozen=True)
 class SharedEncoder:
     """A model several apps use: ``key`` names the shared instance, ``make`` builds it."""
@@ -45,7 +49,8 @@ class SharedEncoder:
 def _minilm(settings: Settings) -> Encoder:
     from findalike.encoders.sentence import MiniLMEncoder
 
-    return MiniLMEncoder(threads=settings.torch_threads)
+    exported = settings.data_dir / MODELS_DIR if settings.text_runtime == "onnx" else None
+    return MiniLMEncoder(threads=settings.torch_threads, onnx_dir=exported)
 
 
 def _minilm_int8(settings: Settings) -> Encoder:

@@ -1,0 +1,145 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime (``FINDALIKE_TEXT_RUNTIME=onnx``, the default): its
+own weights exported once under the data folder, the same vectors as PyTorch's, and
+PyTorch again whenever the export cannot be trusted.
+
+Real model, real export, real ONNX Runtime; nothing faked."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from findalike.api.main import create_app
+from findalike.config import Settings
+from findalike.encoders import onnx_export
+from findalike.encoders.registry import MODELS_DIR, TEXT
+from findalike.encoders.sentence import ONNX_MOST_TOKENS, MiniLMEncoder
+from tests.conftest import wait_job
+
+QUERIES = [
+    "how to use os.path.join",
+    "a",
+    "中文 查询 and Ünïcödé 🙂",
+    "sending astronauts to Mars and the price of oil in every state of the union " * 40,
+]
+
+
+@pytest.fixture(scope="module")
+def torch_minilm() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+def _sentence_transformers(encoder: MiniLMEncoder, texts: list[str]) -> np.ndarray:
+    return np.asarray(
+        encoder._model.encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+    )
+
+
+def test_the_onnx_export_gives_pytorchs_vectors(minilm: Any, torch_minilm: MiniLMEncoder) -> None:
+    """The suite's shared model is the default one, on ONNX Runtime. Queries alone and
+    gathered, a text past the 256-word-piece limit, and a load-sized batch (which goes
+    to PyTorch) all get sentence-transformers' vectors, rows in the caller's order."""
+    assert minilm.runtime == "onnx" and torch_minilm.runtime == "torch"
+    for text in QUERIES:
+        np.testing.assert_allclose(
+            minilm.encode([text]), _sentence_transformers(torch_minilm, [text]), atol=1e-5
+        )
+    gathered = QUERIES[:3] * 5  # 15 short texts: one ONNX Runtime call
+    assert minilm._tokenise(gathered)["input_ids"].size <= ONNX_MOST_TOKENS
+    np.testing.assert_allclose(
+        minilm.encode(gathered), _sentence_transformers(torch_minilm, gathered), atol=1e-5
+    )
+    load = [f"passage {i}: " + QUERIES[3][: 40 * (i % 7 + 1)] for i in range(40)]
+    assert minilm._tokenise(load)["input_ids"].size > ONNX_MOST_TOKENS  # PyTorch's share
+    np.testing.assert_allclose(
+        minilm.encode(load), _sentence_transformers(torch_minilm, load), atol=1e-5
+    )
+
+
+def test_queries_run_on_onnx_runtime_and_loads_on_pytorch(
+    minilm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which engine answers: ONNX Runtime up to ``ONNX_MOST_TOKENS`` word pieces a batch,
+    PyTorch beyond (its attention is the faster on long padded batches)."""
+    calls: list[int] = []
+    real_run = onnx_export.run
+
+    def counted(session: Any, batch: dict[str, Any]) -> np.ndarray:
+        calls.append(int(batch["input_ids"].size))
+        return real_run(session, batch)
+
+    monkeypatch.setattr(onnx_export, "run", counted)
+    minilm.encode(["one short query"])
+    assert len(calls) == 1 and calls[0] <= ONNX_MOST_TOKENS
+    minilm.encode([QUERIES[3]] * 4)  # 4 x 256 word pieces
+    assert len(calls) == 1
+
+
+def test_a_damaged_export_is_made_again(tmp_path: Path) -> None:
+    """A file that is not a model (a crash mid-copy, a disk error) is replaced by a new
+    export, which is used."""
+    path = onnx_export.export_path(tmp_path, MiniLMEncoder.name, MiniLMEncoder.version)
+    path.write_bytes(b"not an ONNX model")
+    encoder = MiniLMEncoder(onnx_dir=tmp_path)
+    assert encoder.runtime == "onnx"
+    assert path.stat().st_size > 10_000_000
+    assert not list(tmp_path.glob("*.part"))  # nothing half-written left behind
+
+
+def test_an_export_that_differs_falls_back_to_pytorch(
+    tmp_path: Path,
+    torch_minilm: MiniLMEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If ONNX Runtime's vectors are not PyTorch's (here: no difference is small enough),
+    the encoder says so and runs on PyTorch: its vectors are still the model's."""
+    monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)
+    with caplog.at_level(logging.WARNING, logger="findalike.encoders.sentence"):
+        encoder = MiniLMEncoder(onnx_dir=tmp_path)
+    assert encoder.runtime == "torch"
+    assert "runs on PyTorch" in caplog.text and "differ" in caplog.text
+    np.testing.assert_allclose(
+        encoder.encode(QUERIES[:2]), _sentence_transformers(torch_minilm, QUERIES[:2]), atol=1e-5
+    )
+
+
+def test_the_setting_chooses_the_runtime_and_the_app_searches_alike(tmp_path: Path) -> None:
+    """``text_runtime`` reaches the encoder the apps share: the export lands under
+    ``data_dir``/models with ``onnx``, nothing is written with ``torch``, and the text
+    app answers the same search the same on both."""
+    onnx_settings = Settings(data_dir=tmp_path / "a", apps=["text"], load_demo=False)
+    torch_settings = Settings(
+        data_dir=tmp_path / "b", apps=["text"], load_demo=False, text_runtime="torch"
+    )
+    on_onnx, on_torch = TEXT.make(onnx_settings), TEXT.make(torch_settings)
+    assert getattr(on_onnx, "runtime", None) == "onnx"
+    assert getattr(on_torch, "runtime", None) == "torch"
+    assert list((tmp_path / "a" / MODELS_DIR).glob("*.onnx"))
+    assert not (tmp_path / "b" / MODELS_DIR).exists()
+
+    docs = [
+        {"title": "Rivers", "text": "The Nile and the Amazon are the longest rivers."},
+        {"title": "Space", "text": "Astronauts flew to the Moon and will fly to Mars."},
+        {"title": "Taxes", "text": "Lower taxes for working families were promised."},
+    ]
+    answers = []
+    for settings, encoder in ((onnx_settings, on_onnx), (torch_settings, on_torch)):
+        app = create_app(settings, encoders={"minilm": encoder})
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            lines = "\n".join(json.dumps(d) for d in docs).encode()
+            r = client.post("/api/text/load", files=[("files", ("docs.jsonl", lines))])
+            assert r.status_code == 202, r.text
+            assert wait_job(client, r.json()["id"])["state"] == "done"
+            r = client.post("/api/text/search", json={"query": "a trip to Mars", "top_k": 3})
+            assert r.status_code == 200, r.text
+            answers.append([(h["title"], round(h["score"], 4)) for h in r.json()["hits"]])
+    assert answers[0] == answers[1] and answers[0][0][0] == "Space"
