@@ -100,8 +100,7 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
 
     hits = fetch_grouped(fetch, req.top_k) if req.group else fetch(req.top_k)
     terms = query_terms(req.query)
-    # a document matched by its title shows its first passage: looked up at once
-    firsts = rt.part_rows([h.item_id for h in hits if is_title_row(h.fields)], 0, ["text"])
+    firsts = first_passages(rt, hits)
     results: list[TextHit] = []
     seen: set[str] = set()
     seen_passages: set[tuple[str, int]] = set()
@@ -132,6 +131,20 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         if len(results) == req.top_k:
             break
     return TextSearchResponse(query=req.query, hits=results, **mode_fields(choice, req.query))
+
+
+def first_passages(rt: AppRuntime, hits: list[Hit]) -> dict[str, dict[str, object]]:
+    """The first passage of each document matched by its title row, which shows it:
+    taken from the hits when the passage is among them (often, since a title's
+    document tends to match), the others looked up at once, by primary key."""
+    titled = {h.item_id for h in hits if is_title_row(h.fields)}
+    firsts: dict[str, dict[str, object]] = {
+        h.item_id: h.fields
+        for h in hits
+        if h.item_id in titled and int(h.fields.get("part", 0)) == 0
+    }
+    missing = [i for i in titled if i not in firsts]
+    return firsts | rt.part_rows(missing, 0, ["text"]) if missing else firsts
 
 
 MAX_FETCH = MAX_RESULT_ROWS
@@ -254,4 +267,6 @@ def _content(word: str) -> bool:
 
 
 def _is_term(word: str, terms: list[str]) -> bool:
-    return _content(word) and word.lower()[:5] in terms
+    # the stem first: most words of a passage are not the query's, and that test is
+    # the cheaper (a snippet looks at every word of its passage)
+    return word.lower()[:5] in terms and _content(word)
