@@ -99,7 +99,9 @@ def test_a_sentence_transformers_folder_ranks_as_the_same_shipped_model(
     for query in QUERIES:
         own, shipped = _ranked(client, "own", query), _ranked(client, "shipped", query)
         assert [t for t, _ in own] == [t for t, _ in shipped]
-        assert all(abs(a - b) < 1e-4 for (_, a), (_, b) in zip(own, shipped, strict=True))
+        # the same vectors to ~1e-7 (the shipped model's queries run on ONNX Runtime, the
+        # folder's on PyTorch): scores rounded to 4 decimals may differ by one last digit
+        assert all(abs(a - b) < 1.5e-4 for (_, a), (_, b) in zip(own, shipped, strict=True))
 
 
 def test_an_onnx_folder_finds_the_right_documents(client: TestClient) -> None:
