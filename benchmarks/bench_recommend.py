@@ -1,7 +1,8 @@
 """Recommender benchmark: load and training time, recommendations/s over HTTP at
-1/4/16/64 concurrent clients (``--clients``), and the same top-k by brute force in numpy in the same
-run (throughput ratio and top-k overlap); and POST /for-users with 100 users a request
-at 1 and 16 clients (many users per request).
+1/4/16/64 concurrent connections (``--clients``; loaded by ``wrk``, Debian package
+``wrk``, which does not compete with the server for the cores), and the same top-k
+by brute force in numpy in the same run (throughput ratio and top-k overlap); and POST
+/for-users with 100 users a request at 1 and 16 connections (many users per request).
 
 Runs the real server (uvicorn, one process, loopback, a fresh data folder) on the
 InstEval ratings in datasets/ratings. Writes benchmarks/results/recommend.json.
@@ -13,7 +14,6 @@ InstEval ratings in datasets/ratings. Writes benchmarks/results/recommend.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -81,70 +81,53 @@ def load_and_train(client: httpx.Client, trainings: int) -> dict[str, Any]:
     }
 
 
-async def http_rate(base: str, users: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    """Requests/s of GET /users/{u}?top_k=10 with ``clients`` concurrent connections."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
-
-        async def worker(n: int) -> None:
-            i = n
-            while time.perf_counter() < deadline:
-                t = time.perf_counter()
-                r = await c.get(
-                    f"/api/recommend/users/{users[i % len(users)]}", params={"top_k": K}
-                )
-                r.raise_for_status()
-                latencies.append(time.perf_counter() - t)
-                i += clients
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
+def http_rate(base: str, users: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """Requests/s of GET /users/{u}?top_k=10 (one user a request, the users round robin)
+    with ``clients`` connections, loaded by wrk (C, one thread: it does not take the
+    server's cores the way a Python client would)."""
+    requests = [("GET", f"/api/recommend/users/{u}?top_k={K}", None) for u in users]
+    with tempfile.TemporaryDirectory() as tmp:
+        script = harness.wrk_script(requests, Path(tmp) / "users.lua")
+        harness.wrk(base, script, clients, 2)  # warm-up
+        m = harness.wrk(base, script, clients, seconds)
     return {
         "clients": clients,
-        "requests": len(latencies),
-        "recommendations_per_s": round(len(latencies) / elapsed, 1),
-        "latency_ms_p50": round(float(np.percentile(ms, 50)), 2),
-        "latency_ms_p99": round(float(np.percentile(ms, 99)), 2),
+        "requests": m["requests"],
+        "recommendations_per_s": m["rps"],
+        "latency_ms_p50": m["p50_ms"],
+        "latency_ms_p99": m["p99_ms"],
+        "load_generator": "wrk -t1",
     }
 
 
-async def http_batch_rate(
+def http_batch_rate(
     base: str, users: list[str], clients: int, seconds: float, per_request: int
 ) -> dict[str, Any]:
-    """Recommendations/s of POST /for-users with ``per_request`` users a request."""
-    latencies: list[float] = []
-    answered = 0
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
-
-        async def worker(n: int) -> None:
-            nonlocal answered
-            i = n * per_request
-            while time.perf_counter() < deadline:
-                batch = [users[(i + j) % len(users)] for j in range(per_request)]
-                t = time.perf_counter()
-                r = await c.post("/api/recommend/for-users", json={"users": batch, "top_k": K})
-                r.raise_for_status()
-                latencies.append(time.perf_counter() - t)
-                answered += r.json()["count"]
-                i += clients * per_request
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-    ms = np.array(latencies) * 1000
+    """Recommendations/s of POST /for-users with ``per_request`` users a request (wrk)."""
+    bodies = [
+        json.dumps({"users": [users[(i + j) % len(users)] for j in range(per_request)], "top_k": K})
+        for i in range(0, len(users), per_request)
+    ]
+    answered = httpx.post(
+        f"{base}/api/recommend/for-users",
+        content=bodies[0],
+        headers={"content-type": "application/json"},
+        timeout=60,
+    ).json()
+    assert answered["count"] == per_request, answered  # every user of a request is answered
+    requests = [("POST", "/api/recommend/for-users", b) for b in bodies]
+    with tempfile.TemporaryDirectory() as tmp:
+        script = harness.wrk_script(requests, Path(tmp) / "for_users.lua")
+        harness.wrk(base, script, clients, 2)
+        m = harness.wrk(base, script, clients, seconds)
     return {
         "clients": clients,
         "users_per_request": per_request,
-        "requests": len(latencies),
-        "recommendations_per_s": round(answered / elapsed, 1),
-        "latency_ms_p50": round(float(np.percentile(ms, 50)), 2),
-        "latency_ms_p99": round(float(np.percentile(ms, 99)), 2),
+        "requests": m["requests"],
+        "recommendations_per_s": round(m["rps"] * per_request, 1),
+        "latency_ms_p50": m["p50_ms"],
+        "latency_ms_p99": m["p99_ms"],
+        "load_generator": "wrk -t1",
     }
 
 
@@ -217,8 +200,8 @@ def main() -> None:
                 for u in sample
             }
         levels = [int(n) for n in args.clients.split(",")]
-        http = [asyncio.run(http_rate(base, sample, n, args.seconds)) for n in levels]
-        many = [asyncio.run(http_batch_rate(base, sample, n, args.seconds, 100)) for n in (1, 16)]
+        http = [http_rate(base, sample, n, args.seconds) for n in levels]
+        many = [http_batch_rate(base, sample, n, args.seconds, 100) for n in (1, 16)]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -96,7 +96,8 @@ RESULTS = HERE / "results" / "txtai.json"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from harness import free_port, wait_job  # noqa: E402
+import harness  # noqa: E402
+from harness import free_port, wait_job, wrk  # noqa: E402
 
 from tests.api.stdlib_docs import Doc, documents, identifier_queries  # noqa: E402
 
@@ -300,69 +301,17 @@ def search(client: httpx.Client, server: str, url: str, query: str) -> list[str]
 # -- wrk ----------------------------------------------------------------------------------
 
 
-def _lua(s: str) -> str:
-    """A Lua string literal of ``s`` (UTF-8 bytes; all but plain characters escaped)."""
-    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-./:,=?&%")
-    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in s.encode()) + '"'
-
-
 def wrk_script(server: str, queries: list[str], path: Path) -> Path:
     """A wrk script sending one request per query, round robin."""
-    specs = []
+    requests: list[tuple[str, str, str | None]] = []
     for q in queries:
         if server == "findalike":
             body = json.dumps({"query": q, "top_k": TOP_K, "mode": "semantic"})
-            specs.append(f'  {{"POST", "/api/text/search", {_lua(body)}}},')
+            requests.append(("POST", "/api/text/search", body))
         else:
             target = f"/search?query={urllib.parse.quote(q, safe='')}&limit={TOP_K}"
-            specs.append(f'  {{"GET", {_lua(target)}}},')
-    path.write_text(
-        "local specs = {\n" + "\n".join(specs) + "\n}\n"
-        "local requests = {}\n"
-        "init = function(args)\n"  # wrk.headers holds Host from here on
-        "  for i, s in ipairs(specs) do\n"
-        "    local headers = {}\n"
-        "    for k, v in pairs(wrk.headers) do headers[k] = v end\n"
-        '    if s[3] then headers["Content-Type"] = "application/json" end\n'
-        "    requests[i] = wrk.format(s[1], s[2], headers, s[3])\n"
-        "  end\n"
-        "end\n"
-        "local n = 0\n"
-        "request = function()\n"
-        "  n = n % #requests + 1\n"
-        "  return requests[n]\n"
-        "end\n"
-    )
-    return path
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def _ms(out: str, pattern: str) -> float:
-    m = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m)\b", out)
-    return round(float(m.group(1)) * _UNITS[m.group(2)], 2) if m else float("nan")
-
-
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, Any]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
-    command += ["--latency", "-s", str(script), url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    requests = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    if non_2xx or not requests:
-        raise RuntimeError(f"wrk on {url} ({script.name}): errors\n{out}")
-    return {
-        "p50_ms": _ms(out, "50%"),
-        "p99_ms": _ms(out, "99%"),
-        "mean_ms": _ms(out, "Latency"),
-        "rps": float(rps.group(1)) if rps else float("nan"),
-        "requests": int(requests.group(1)) if requests else 0,
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-        "socket_errors": errors.group(1).strip() if errors else "",
-    }
+            requests.append(("GET", target, None))
+    return harness.wrk_script(requests, path)
 
 
 # -- in-process references ----------------------------------------------------------------

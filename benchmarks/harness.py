@@ -1,14 +1,18 @@
-"""What every benchmark needs to measure findalike over HTTP: a free loopback port
-and the real server in a subprocess, ready before the clock starts."""
+"""What every benchmark needs to measure findalike over HTTP: a free loopback port,
+the real server in a subprocess, ready before the clock starts, and ``wrk`` (Debian
+package ``wrk``, written in C, one thread) to load it without competing with the
+server for the 2 cores the way a Python load generator would."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +87,70 @@ def wait_job(url: str, job_id: str, timeout_s: float = 600.0) -> dict[str, Any]:
                 job: dict[str, Any] = json.loads(line.partition(":")[2])
                 return job
     raise RuntimeError(f"the event stream of job {job_id} ended before the job did")
+
+
+# -- wrk ----------------------------------------------------------------------------------
+
+
+def _lua(s: str) -> str:
+    """A Lua string literal of ``s`` (UTF-8 bytes; all but plain characters escaped)."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-./:,=?&%")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03d}" for b in s.encode()) + '"'
+
+
+def wrk_script(requests: Sequence[tuple[str, str, str | None]], path: Path) -> Path:
+    """A wrk script sending ``requests`` (method, path and query, JSON body or None)
+    round robin, each connection from where the last one left off."""
+    specs = [
+        f"  {{{_lua(method)}, {_lua(target)}" + (f", {_lua(body)}}}," if body else "},")
+        for method, target, body in requests
+    ]
+    path.write_text(
+        "local specs = {\n" + "\n".join(specs) + "\n}\n"
+        "local requests = {}\n"
+        "init = function(args)\n"  # wrk.headers holds Host from here on
+        "  for i, s in ipairs(specs) do\n"
+        "    local headers = {}\n"
+        "    for k, v in pairs(wrk.headers) do headers[k] = v end\n"
+        '    if s[3] then headers["Content-Type"] = "application/json" end\n'
+        "    requests[i] = wrk.format(s[1], s[2], headers, s[3])\n"
+        "  end\n"
+        "end\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n % #requests + 1\n"
+        "  return requests[n]\n"
+        "end\n"
+    )
+    return path
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def _ms(out: str, pattern: str) -> float:
+    m = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m)\b", out)
+    return round(float(m.group(1)) * _UNITS[m.group(2)], 2) if m else float("nan")
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, Any]:
+    """One ``wrk -t1 -cN`` run of ``script`` against ``url``: latency percentiles (ms),
+    requests/s; a RuntimeError if any answer was not 2xx/3xx."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "30s"]
+    command += ["--latency", "-s", str(script), url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    requests = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if non_2xx or not requests:
+        raise RuntimeError(f"wrk on {url} ({script.name}): errors\n{out}")
+    return {
+        "p50_ms": _ms(out, "50%"),
+        "p99_ms": _ms(out, "99%"),
+        "mean_ms": _ms(out, "Latency"),
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "requests": int(requests.group(1)),
+        "non_2xx": 0,
+        "socket_errors": errors.group(1).strip() if errors else "",
+    }

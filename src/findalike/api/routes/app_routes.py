@@ -190,8 +190,10 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         summary=f"Search {spec.title}",
     )
     async def search(body: request_model, collection: CollectionQuery = None) -> Any:  # type: ignore[valid-type]
-        target = await anyio.to_thread.run_sync(rt.target, collection)
-        return await anyio.to_thread.run_sync(target.search, body)
+        def run() -> Any:  # one trip to a worker thread, not two
+            return rt.target(collection).search(body)
+
+        return await anyio.to_thread.run_sync(run)
 
     if spec.search_upload is not None and spec.upload_options is not None:
         options_model = spec.upload_options
