@@ -1,4 +1,6 @@
-"""Typed dependencies, so endpoints read like signatures."""
+"""Typed dependencies, so endpoints read like signatures. Each is ``async def``: FastAPI
+runs a plain ``def`` dependency in a worker thread, a trip per dependency per request,
+for what is an attribute read."""
 
 from __future__ import annotations
 
@@ -11,17 +13,17 @@ from findalike.jobs import JobManager
 from findalike.store import VectorStore
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_jobs(request: Request) -> JobManager:
+async def get_jobs(request: Request) -> JobManager:
     jobs: JobManager = request.app.state.jobs
     return jobs
 
 
-def get_store(request: Request) -> VectorStore:
+async def get_store(request: Request) -> VectorStore:
     store: VectorStore = request.app.state.store
     return store
 

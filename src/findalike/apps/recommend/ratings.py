@@ -329,8 +329,16 @@ class RatingsStore:
         return db
 
     def rated_items(self, user: str) -> set[str]:
-        rows = self._reader().execute("SELECT item FROM ratings WHERE user = ?", (user,))
-        return {r[0] for r in rows}
+        # one row (a JSON array), not a row per item: reading each row gives up the GIL
+        # and waits to get it back, and with 16 requests at once those waits made the
+        # per-user recommendations slower with more connections (531/s at 16 against
+        # 644/s at 1, wrk), most of a request's time spent here
+        (items,) = (
+            self._reader()
+            .execute("SELECT json_group_array(item) FROM ratings WHERE user = ?", (user,))
+            .fetchone()
+        )
+        return set(json.loads(items))
 
     def has_user(self, user: str) -> bool:
         row = (

@@ -27,7 +27,7 @@ from findalike.jobs import Job, JobManager
 from findalike.request_types import NAME_ID_PATTERN
 
 
-def _top_k(
+async def _top_k(  # async: FastAPI runs a plain def dependency in a worker thread
     top_k: Annotated[
         int | None,
         Query(
