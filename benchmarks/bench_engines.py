@@ -53,6 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import harness
 import numpy as np
 import psutil
 from bench_scale_store import SEED, _cpu_model, corpus, exact_top, query_texts
@@ -84,18 +85,8 @@ def log(msg: str) -> None:
 def side_python(version: str) -> Path:
     """A side venv's python with Milvus Lite ``version``, made (pip) when missing."""
     venv = HERE / ".venvs" / f"lite{version.replace('.', '')}"
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import milvus_lite, psutil, pymilvus"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    packages = SIDE_PACKAGES[version]
-    log(f"making {venv} (pip install {' '.join(packages)})")
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    (venv.parent / ".gitignore").write_text("*\n")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
-    subprocess.run(check, check=True)
-    return python
+    check = ["-c", "import milvus_lite, psutil, pymilvus"]
+    return harness.side_venv(venv, SIDE_PACKAGES[version], check)
 
 
 def python_of(engine: str) -> Path:

@@ -128,23 +128,13 @@ def side_python() -> Path:
     from importlib.metadata import version
 
     pins = [*SIDE_PACKAGES, *(f"{name}=={version(name)}" for name in SHARED)]
-    python = TXTAI_VENV / "bin" / "python"
     wanted = {p.split("==")[0].split("[")[0]: p.split("==")[1] for p in pins}
     check = [
-        str(python),
         "-c",
         "import sys, txtai.api, faiss; from importlib.metadata import version; "
         f"sys.exit(any(version(n) != v for n, v in {wanted!r}.items()))",
     ]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    log(f"making {TXTAI_VENV} (pip install {' '.join(pins)})")
-    TXTAI_VENV.parent.mkdir(parents=True, exist_ok=True)
-    (TXTAI_VENV.parent / ".gitignore").write_text("*\n")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(TXTAI_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
-    subprocess.run(check, check=True)
-    return python
+    return harness.side_venv(TXTAI_VENV, pins, check)
 
 
 def side_versions(python: Path) -> dict[str, str]:

@@ -89,6 +89,24 @@ def wait_job(url: str, job_id: str, timeout_s: float = 600.0) -> dict[str, Any]:
     raise RuntimeError(f"the event stream of job {job_id} ended before the job did")
 
 
+def side_venv(venv: Path, packages: Sequence[str], check: Sequence[str]) -> Path:
+    """The python of a benchmark's own venv (another engine, a peer project): ``check``
+    (a command) run with it first; if it fails, the venv is made again with
+    ``packages`` (pip, from the local mirror) and checked once more. The venvs' folder
+    is git-ignored."""
+    python = venv / "bin" / "python"
+    command = [str(python), *check]
+    if python.exists() and subprocess.run(command, capture_output=True).returncode == 0:
+        return python
+    print(f"making {venv} (pip install {' '.join(packages)})", flush=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    (venv.parent / ".gitignore").write_text("*\n")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    subprocess.run(command, check=True)
+    return python
+
+
 # -- wrk ----------------------------------------------------------------------------------
 
 

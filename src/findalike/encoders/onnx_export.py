@@ -46,6 +46,17 @@ def export_path(folder: Path, name: str, version: str) -> Path:
     return folder / f"{safe}-torch{torch.__version__}-opset{OPSET}.onnx"
 
 
+def mean_pooled(hidden: Any, attention_mask: Any) -> Any:
+    """sentence-transformers' pooling for MiniLM, in torch: the mean of the word pieces'
+    vectors (padding left out), made unit length. The export and PyTorch's own forward
+    pass (``MiniLMEncoder._forward``) both pool with this."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=1)
+
+
 def export_pooled(transformer: Any, path: Path) -> None:
     """Write ``transformer`` (a Hugging Face encoder) followed by mean pooling over the
     attention mask and L2 normalisation (sentence-transformers' modules for MiniLM) as
@@ -61,9 +72,7 @@ def export_pooled(transformer: Any, path: Path) -> None:
             out = self.model(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(out.dtype)
-            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=1)
+            return mean_pooled(out, attention_mask)
 
     example = tuple(torch.ones((2, 4), dtype=torch.long) for _ in INPUTS)
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS} | {"vectors": {0: "batch"}}

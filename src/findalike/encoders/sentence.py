@@ -99,28 +99,22 @@ class MiniLMEncoder:
         the same vector (largest difference 1.5e-8)."""
         import torch
 
-        tokenizer = self._model.tokenizer
+        from findalike.encoders.onnx_export import mean_pooled
+
         with torch.inference_mode():
-            batch = tokenizer(
-                texts,
-                padding=True,
-                truncation=True,
-                max_length=self._model.max_seq_length,
-                return_tensors="pt",
-            )
+            batch = self._tokenise(texts, tensors="pt")
             out = self._model[0].auto_model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(out.dtype)
-            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vectors = torch.nn.functional.normalize(pooled, dim=1)
+            vectors = mean_pooled(out, batch["attention_mask"])
         return np.asarray(vectors.numpy(), dtype=np.float32)
 
-    def _tokenise(self, texts: list[str]) -> Any:
+    def _tokenise(self, texts: list[str], tensors: str = "np") -> Any:
+        """Word pieces as the model reads them: padded to the longest, cut at its 256."""
         return self._model.tokenizer(
             texts,
             padding=True,
             truncation=True,
             max_length=self._model.max_seq_length,
-            return_tensors="np",
+            return_tensors=tensors,
         )
 
     def _onnx_session(self, folder: Path, threads: int) -> Any:
