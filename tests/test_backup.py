@@ -45,6 +45,8 @@ pytest.importorskip("rdkit")
 pytest.importorskip("implicit")
 
 from findalike.apps.image import APP as IMAGE  # noqa: E402
+from findalike.apps.image.labels import labels_of  # noqa: E402
+from findalike.apps.image.search import search_text  # noqa: E402
 from findalike.apps.molecule import APP as MOLECULE  # noqa: E402
 from findalike.apps.molecule.models import MoleculeSearch  # noqa: E402
 from findalike.apps.molecule.search import search_molecules  # noqa: E402
@@ -664,6 +666,68 @@ def test_cli_export_and_import_between_lite_files(lite: Install, tmp_path: Path)
         target.store.close()
     result = runner.invoke(cli_app, ["export", "nosuchapp", "-o", str(archive)], env=source_env)
     assert result.exit_code == 1 and "unknown app" in result.output
+
+
+def test_named_collections_and_image_labels_travel_and_go_with_a_drop(
+    lite: Install, tmp_path: Path, shared_encoders: dict[str, Any]
+) -> None:
+    """``findalike export`` carries an app's named collections (with their originals)
+    and the companions of each (the image labels that text-to-image search reads);
+    import restores them under the target's names. Dropping a named collection
+    removes its labels and its files too."""
+    image = lite.runtimes["image"]
+    named = image.named("logos")
+    photos = sorted((DATASETS / "images" / "photos").glob("*.jpg"))[PHOTOS : PHOTOS + 3]
+    jobs = JobManager(tmp_path / "jobs.sqlite")
+    try:
+        job = jobs.wait(jobs.submit("image", load_files(named, [(p.name, p) for p in photos])).id)
+        assert job.state == "done" and job.failed == 0, job.errors
+    finally:
+        jobs.shutdown()
+    try:
+        archive = tmp_path / "named.tar"
+        runner = CliRunner()
+        env = {"FINDALIKE_DATA_DIR": str(lite.settings.data_dir), "FINDALIKE_MILVUS_URI": ""}
+        result = runner.invoke(cli_app, ["export", "image", "-o", str(archive)], env=env)
+        assert result.exit_code == 0, result.output
+        archived = {(c.name, c.named, c.companion) for c in read_manifest(archive).collections}
+        assert archived == {
+            ("findalike_image", None, ""),
+            ("findalike_image__logos", "logos", ""),
+            ("findalike_image_labels", None, "_labels"),
+            ("findalike_image__logos_labels", "logos", "_labels"),
+        }
+        target_dir = tmp_path / "target"
+        env = {"FINDALIKE_DATA_DIR": str(target_dir), "FINDALIKE_MILVUS_URI": ""}
+        result = runner.invoke(cli_app, ["import", str(archive)], env=env)
+        assert result.exit_code == 0, result.output
+        target = _install(target_dir, str(target_dir / "milvus.db"), "findalike_", shared_encoders)
+        try:
+            copy = target.runtimes["image"].named("logos")
+            assert copy.count() == named.count() and named.count()[0] == 3
+            assert target.runtimes["image"].collection_names() == ["logos"]
+            for a, b in ((image, target.runtimes["image"]), (named, copy)):
+                assert labels_of(b).count() == labels_of(a).count() > 0
+            source_files = dict(_files(named.media))
+            assert len(source_files) == 6 and dict(_files(copy.media)) == source_files
+            for query in ("a dog", "a boat on the water", "food on a plate"):
+                want = search_text(named, query, top_k=3)
+                got = search_text(copy, query, top_k=3)
+                assert [h.item_id for h in got.hits] == [h.item_id for h in want.hits]
+                assert got.labelled_images == want.labelled_images == 3
+        finally:
+            target.store.close()
+    finally:
+        assert named.drop()
+    assert not lite.store.exists(labels_of(named).name)
+    assert named.media is not None and not list(_files(named.media))
+    assert image.collection_names() == [] and labels_of(image).exists()
+
+
+def _files(media: MediaStore | None) -> Iterator[tuple[str, bytes]]:
+    assert media is not None
+    for name, path in media.stored_files("image"):
+        yield name, path.read_bytes()
 
 
 def test_cli_says_to_stop_the_server_that_holds_a_lite_file(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import contextvars
 import hashlib
 import shutil
 import threading
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlencode
 
 import numpy as np
@@ -26,21 +26,12 @@ from pydantic_settings import BaseSettings
 from findalike.batching import BatchingEncoder, BatchStats, Coalescer
 from findalike.config import Settings
 from findalike.contract import apply_contract, index_search_params
-from findalike.encoders.base import Encoder
+from findalike.encoders.base import Encoder, Metric
 from findalike.encoders.registry import SharedEncoder, own_text_encoders
 from findalike.errors import Conflict, NotFound
 from findalike.request_types import CONTENT_ID_PATTERN
-from findalike.store import (
-    LANGUAGES,
-    MAX_RESULT_ROWS,
-    CollectionSpec,
-    FieldSpec,
-    Hit,
-    Language,
-    VectorStore,
-    in_filter,
-    quote,
-)
+from findalike.schema import MAX_RESULT_ROWS, FieldSpec, Hit, Language, in_filter, quote
+from findalike.store import LANGUAGES, CollectionSpec, VectorStore
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -56,6 +47,22 @@ _INDEX_PARAMS: contextvars.ContextVar[dict[str, int] | None] = contextvars.Conte
 """The ``ef``/``nprobe`` of the search request being answered (set by ``search``)."""
 NAMED_COLLECTION_SEPARATOR = "__"
 """Between the app's collection and a named one's name: ``findalike_image__logos``."""
+
+
+def collection_of(prefix: str, app: str, named: str | None = None, companion: str = "") -> str:
+    """The Milvus collection of ``app`` (its named collection ``named``, or the app's
+    own), or of its companion of suffix ``companion``: the one naming rule."""
+    base = f"{prefix}{app}"
+    if named is not None:
+        base += f"{NAMED_COLLECTION_SEPARATOR}{named}"
+    return f"{base}{companion}"
+
+
+def state_dir(data_dir: Path, app: str, collection: str) -> Path:
+    """Where an app keeps state beside one collection (the recommender's ratings and
+    model, a DNA collection's encoder choice): it travels with the collection in an
+    archive and goes when the collection is dropped."""
+    return data_dir / app / collection
 
 
 @dataclass
@@ -115,6 +122,19 @@ def one_row_per_record(rt: AppRuntime, records: Sequence[Record]) -> list[Encode
     return [
         EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class CompanionSpec:
+    """A collection an app keeps beside each of its own, named ``<collection><suffix>``:
+    one row per item of the main collection (``id`` ``"{item_id}:0"``), its vector of
+    ``dim`` floats made by ``encoder`` and compared by ``metric``."""
+
+    suffix: str
+    dim: int
+    metric: Metric
+    encoder: str
+    fields: tuple[FieldSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,9 +207,10 @@ class AppSpec:
     known as soon as the files are listed. Otherwise it is known once all are read."""
     stores_thumbnails: bool = False
     """The app keeps thumbnails (of items or frames): it gets ``/items/{item_id}/thumbnail``."""
-    companions: tuple[str, ...] = ()
-    """Suffixes of collections the app keeps beside each of its collections (the image
-    app's ``_labels``): not listed as named collections of their own."""
+    companions: tuple[CompanionSpec, ...] = ()
+    """Collections the app keeps beside each of its collections (the image app's
+    ``_labels``), reached through ``AppRuntime.companion``: not listed as named
+    collections of their own, dropped with theirs."""
     item_id_pattern: str = CONTENT_ID_PATTERN
     """What the app's item ids look like, stated on ``/items/{item_id}`` routes (a 422
     for any other): content hashes by default, names for the recommender's items."""
@@ -251,9 +272,7 @@ class AppRuntime:
         self.media = media
         self.collection_name = collection_name
         """None for the app's default collection, else the name of a named one."""
-        self.collection = f"{settings.collection_prefix}{spec.name}"
-        if collection_name is not None:
-            self.collection += f"{NAMED_COLLECTION_SEPARATOR}{collection_name}"
+        self.collection = collection_of(settings.collection_prefix, spec.name, collection_name)
         self._named: dict[str, AppRuntime] = {}
         self.state: dict[str, Any] = {}
         """App-specific state kept between requests (e.g. the recommender's model)."""
@@ -266,6 +285,7 @@ class AppRuntime:
         self._collection_ready = False
         self._ready_generation = -1
         self._searches: Coalescer[list[Hit]] = Coalescer(self._search_batch)
+        self._text_searches: Coalescer[list[Hit]] = Coalescer(self._text_batch)
         self.claims = ItemClaims()
         """Items loads in this process are writing to this collection."""
 
@@ -284,9 +304,7 @@ class AppRuntime:
         with self._lock:
             rt = self._named.get(collection_name)
             if rt is None:
-                media = None
-                if self.media is not None:
-                    media = type(self.media)(self.media.root / "collections" / collection_name)
+                media = None if self.media is None else self.media.of_collection(collection_name)
                 rt = AppRuntime(
                     self.spec,
                     self.settings,
@@ -303,7 +321,7 @@ class AppRuntime:
         """The app's named collections in the store (the default one not included)."""
         prefix = f"{self.collection}{NAMED_COLLECTION_SEPARATOR}"
         names = {n[len(prefix) :] for n in self.store.list_collections() if n.startswith(prefix)}
-        companions = {f"{n}{suffix}" for n in names for suffix in self.spec.companions}
+        companions = {f"{n}{c.suffix}" for n in names for c in self.spec.companions}
         return sorted(names - companions)
 
     def item_url(self, item_id: str, tail: str = "", **params: Any) -> str:
@@ -313,6 +331,12 @@ class AppRuntime:
             params = {"collection": self.collection_name, **params}
         query = f"?{urlencode(params)}" if params else ""
         return f"/api/{self.name}/items/{item_id}{tail}{query}"
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder of the app's state beside this collection (``state_dir``): backups
+        carry it, ``drop`` removes it. Not made here."""
+        return state_dir(self.settings.data_dir, self.name, self.collection)
 
     @property
     def app_settings(self) -> Any:
@@ -563,15 +587,20 @@ class AppRuntime:
             return [[] for _ in range(len(vectors))]
         fields = [f.name for f in self.spec.fields] if output_fields is None else output_fields
         limit = min(limit, MAX_RESULT_ROWS)
-        params = dict(_INDEX_PARAMS.get() or {})
-        if "ef" in params:  # HNSW finds at most ef rows
-            params["ef"] = max(params["ef"], limit)
-        if "nprobe" in params:
-            params["nprobe"] = min(params["nprobe"], self.settings.ivf_nlist)
-        key = (filter, ("part", *fields), limit, tuple(sorted(params.items())), exact)
+        key = (filter, ("part", *fields), limit, self._index_params(limit), exact)
         if self.settings.batch_queries:  # concurrent searches alike go as one request
             return self._searches(key, vectors)
         return self._search_batch(key, vectors)
+
+    def _index_params(self, limit: int) -> tuple[tuple[str, int], ...]:
+        """The ``ef``/``nprobe`` of the search request being answered, made valid for
+        ``limit`` hits: HNSW finds at most ``ef`` rows; IVF probes at most its lists."""
+        params = dict(_INDEX_PARAMS.get() or {})
+        if "ef" in params:
+            params["ef"] = max(params["ef"], limit)
+        if "nprobe" in params:
+            params["nprobe"] = min(params["nprobe"], self.settings.ivf_nlist)
+        return tuple(sorted(params.items()))
 
     def _search_batch(self, key: Hashable, vectors: np.ndarray) -> list[list[Hit]]:
         filter, fields, limit, params, exact = cast(
@@ -586,6 +615,175 @@ class AppRuntime:
             params=dict(params) or None,
             exact=exact,
         )
+
+    # -- text modes: full text (BM25) and hybrid, coalesced like dense searches --------
+
+    def has_full_text(self) -> bool:
+        """Whether the collection has a full-text (BM25) index, which lexical and hybrid
+        search need (one made before findalike had one, or on a Milvus before 2.5, has
+        none)."""
+        return self.has_data() and self.store.lexical_field(self.collection) is not None
+
+    def search_text(
+        self,
+        mode: Literal["lexical", "hybrid"],
+        text: str,
+        vector: np.ndarray,
+        *,
+        limit: int,
+        lexical_weight: float | None = None,
+        filter: str = "",
+        output_fields: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Hits for ``text`` by BM25 alone (``lexical``) or fused with the dense
+        ``vector`` (``hybrid``: reciprocal rank fusion, or a weighted sum given
+        ``lexical_weight``); each hit's ``distance`` is the dense similarity, so scores
+        keep one meaning (``VectorStore.hybrid_search``). Concurrent searches alike go to
+        Milvus as one request, as dense ones do, and the request's ``ef``/``nprobe``
+        reach the dense leg. Call ``has_full_text`` first."""
+        if not self.has_data():
+            return []
+        limit = min(limit, MAX_RESULT_ROWS)
+        weight = None if mode == "lexical" else lexical_weight
+        key = (mode, filter, tuple(output_fields), limit, weight, self._index_params(limit))
+        row = np.empty(1, dtype=object)
+        row[0] = (text, np.asarray(vector))
+        if self.settings.batch_queries:
+            return self._text_searches(key, row)[0]
+        return self._text_batch(key, row)[0]
+
+    def _text_batch(self, key: Hashable, rows: np.ndarray) -> list[list[Hit]]:
+        mode, filter, fields, limit, weight, params = cast(
+            "tuple[str, str, tuple[str, ...], int, float | None, tuple[tuple[str, int], ...]]",
+            key,
+        )
+        texts = [str(text) for text, _ in rows]
+        vectors = np.stack([vector for _, vector in rows])
+        metric = self.encoder.metric
+        if mode == "lexical":
+            return self.store.lexical_searches(
+                self.collection,
+                texts,
+                vectors,
+                limit=limit,
+                metric=metric,
+                filter=filter,
+                output_fields=fields,
+            )
+        return self.store.hybrid_searches(
+            self.collection,
+            texts,
+            vectors,
+            limit=limit,
+            metric=metric,
+            lexical_weight=weight,
+            filter=filter,
+            output_fields=fields,
+            params=dict(params) or None,
+        )
+
+    @property
+    def text_search_stats(self) -> BatchStats:
+        """How the app's lexical and hybrid searches were batched."""
+        return self._text_searches.stats
+
+    # -- reads and writes: the one door to the collection's rows --------------------
+
+    def query(
+        self,
+        filter: str = "",
+        *,
+        output_fields: Sequence[str],
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """The rows matching ``filter`` (literals written with
+        ``findalike.schema.quote``/``in_filter``), without vectors; at most ``limit``
+        from ``offset`` (their sum capped at ``MAX_RESULT_ROWS``). Nothing before the
+        first load."""
+        if not self.has_data():
+            return []
+        if limit is not None:
+            limit = max(0, min(limit, MAX_RESULT_ROWS - offset))
+        return self.store.query(
+            self.collection,
+            filter=filter,
+            output_fields=output_fields,
+            limit=limit,
+            offset=offset,
+        )
+
+    def rows(
+        self, output_fields: Sequence[str], *, batch_rows: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row, in pages of at most ``batch_rows`` (``VectorStore.iter_rows``: not
+        capped as ``query`` is)."""
+        if not self.has_data():
+            return iter(())
+        return self.store.iter_rows(
+            self.collection, output_fields=output_fields, batch_rows=batch_rows
+        )
+
+    def count_rows(self, filter: str = "", *, cached: bool = False) -> int:
+        """Rows (vectors) stored, those matching ``filter`` if given (``cached``: see
+        ``VectorStore.count``)."""
+        if not self.has_data():
+            return 0
+        return self.store.count(self.collection, filter=filter, cached=cached)
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert or overwrite ``rows`` (by ``id``; made with ``row``) and flush them,
+        creating the collection at its first write."""
+        self.ensure_collection()
+        written = self.store.upsert(
+            self.collection, rows, batch_rows=self.settings.insert_batch_rows
+        )
+        self.store.flush(self.collection)
+        return written
+
+    def delete_items(self, item_ids: Sequence[str], *, flush: bool = True) -> int:
+        """Delete items: every row of each, their rows in the companion collections
+        and their stored files; returns the rows deleted (0: none of them is stored)."""
+        if not item_ids or not self.has_data():
+            return 0
+        where = in_filter("item_id", item_ids)
+        deleted = self.store.delete(self.collection, filter=where)
+        for companion in self.spec.companions:
+            name = f"{self.collection}{companion.suffix}"
+            if self.store.exists(name):
+                self.store.delete(name, filter=where)
+        if flush:
+            self.store.flush(self.collection)
+        if deleted:
+            self.forget_files(item_ids)
+        return deleted
+
+    def stored_fields(self) -> set[str]:
+        """The scalar fields the collection was made with (an older one may lack a
+        field the app declares now); empty before the first load."""
+        if not self.store.exists(self.collection):
+            return set()
+        return {f.name for f in self.store.describe(self.collection).fields}
+
+    def stored_record(self) -> dict[str, str]:
+        """The collection's record (encoder, dimension, metric, vector kind, language),
+        empty before the first load."""
+        if not self.store.exists(self.collection):
+            return {}
+        return self.store.properties(self.collection)
+
+    @property
+    def binary_vectors(self) -> bool:
+        """Whether the store keeps binary vectors (Milvus Lite 3.2 does not)."""
+        return not self.store.is_lite or self.store.is_compiled_lite
+
+    def companion(self, suffix: str) -> Companion:
+        """The collection the app keeps beside this one under ``suffix`` (declared in
+        ``AppSpec.companions``): dropped with this one."""
+        spec = next((c for c in self.spec.companions if c.suffix == suffix), None)
+        if spec is None:
+            raise KeyError(f"the {self.name} app declares no companion {suffix!r}")
+        return Companion(self, spec)
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:
         """Which of ``item_ids`` are already stored (looked up by primary key, the
@@ -659,14 +857,9 @@ class AppRuntime:
         return sorted(rows, key=lambda r: int(r["part"]))
 
     def delete_item(self, item_id: str) -> int:
-        """Delete one item: every row of it and its stored files (original, thumbnails);
-        returns the rows deleted (0: unknown item, nothing done)."""
-        if not self.has_data():
-            return 0
-        deleted = self.store.delete(self.collection, filter=f"item_id == {quote(item_id)}")
-        if deleted:
-            self.forget_files([item_id])
-        return deleted
+        """Delete one item (``delete_items``); returns the rows deleted (0: unknown
+        item, nothing done)."""
+        return self.delete_items([item_id], flush=False)
 
     def forget_files(self, item_ids: Iterable[str]) -> None:
         """Remove the stored files of items whose rows are gone."""
@@ -683,8 +876,71 @@ class AppRuntime:
                 self._chosen = None
                 self._encoder = None
         dropped = self.store.drop(self.collection)
+        for companion in self.spec.companions:
+            self.store.drop(f"{self.collection}{companion.suffix}")
         if self.spec.on_drop is not None:
             self.spec.on_drop(self)
         if self.media is not None:  # the collection's stored files go with it
             shutil.rmtree(self.media.root / self.name, ignore_errors=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)  # and its state
         return dropped
+
+
+class Companion:
+    """A collection kept beside an app's own (``CompanionSpec``), reached through
+    ``AppRuntime.companion``: made at its first write, dropped with the app's."""
+
+    def __init__(self, rt: AppRuntime, spec: CompanionSpec) -> None:
+        self._rt = rt
+        self._store = rt.store
+        self.spec = spec
+        self.name = f"{rt.collection}{spec.suffix}"
+
+    def exists(self) -> bool:
+        return self._store.exists(self.name)
+
+    def ensure(self) -> None:
+        """Make the collection if it is not there (or check it is compatible)."""
+        self._store.ensure(
+            CollectionSpec(
+                name=self.name,
+                dim=self.spec.dim,
+                vector_kind="float",
+                metric=self.spec.metric,
+                encoder=self.spec.encoder,
+                fields=self.spec.fields,
+            )
+        )
+
+    def write(self, rows: Sequence[dict[str, Any]], *, flush: bool = True) -> int:
+        """Insert or overwrite rows (by ``id``), making the collection first."""
+        self.ensure()
+        written = self._store.upsert(self.name, rows)
+        if flush:
+            self._store.flush(self.name)
+        return written
+
+    def flush(self) -> None:
+        if self.exists():
+            self._store.flush(self.name)
+
+    def query(
+        self, filter: str = "", *, output_fields: Sequence[str], limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        if not self.exists():
+            return []
+        return self._store.query(self.name, filter=filter, output_fields=output_fields, limit=limit)
+
+    def count(self) -> int:
+        return self._store.count(self.name) if self.exists() else 0
+
+    def search(
+        self, vectors: np.ndarray, *, limit: int, output_fields: Sequence[str] = ()
+    ) -> list[list[Hit]]:
+        if not self.exists():
+            return [[] for _ in range(len(vectors))]
+        limit = min(limit, MAX_RESULT_ROWS)
+        return self._store.search(self.name, vectors, limit=limit, output_fields=output_fields)
+
+    def drop(self) -> bool:
+        return self._store.drop(self.name)

@@ -17,7 +17,8 @@ Archive layout (format version 1)::
                                        packed bits uint8 (n, dim / 8) for binary vectors
                                        and for float vectors that are all 0 or 1 (the
                                        chunk is marked ``packed``: 32x smaller, lossless)
-    media/<app>/<aa>/<hash>[.variant].<ext>   stored originals and thumbnails
+    media/<app>/<aa>/<hash>[.variant].<ext>   stored originals and thumbnails (of a
+                                       named collection: media/<app>/collections/<name>/...)
     state/<app>/<collection>/<file>    app state (SQLite files copied with SQLite's
                                        backup API, so a live database copies whole)
     manifest.json                      last: format, versions, collections, and the
@@ -65,23 +66,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from findalike.app import collection_of, state_dir
 from findalike.encoders.base import Metric, VectorKind
-from findalike.errors import Conflict, InvalidInput
+from findalike.errors import Conflict, InvalidInput, Unavailable
 from findalike.media import ByteStream, MediaStore
-from findalike.store import (
-    ID_MAX_LENGTH,
-    CollectionSpec,
-    FieldKind,
-    FieldSpec,
-    Language,
-    StoreError,
-    VectorStore,
-)
+from findalike.schema import FieldKind, FieldSpec, Language
+from findalike.store import ID_MAX_LENGTH, CollectionSpec, StoreError, VectorStore
+
+if TYPE_CHECKING:
+    from findalike.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +102,12 @@ _STATE_FILE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
 _CHUNK_MEMBER = re.compile(
     rf"^(?P<kind>rows|vectors)/(?P<collection>{_COLLECTION})/(?P<n>\d{{5,9}})\.(?:jsonl|npy)$"
 )
-_MEDIA_MEMBER = re.compile(rf"^media/(?P<app>{_APP})/(?P<name>[0-9a-f]{{2}}/[0-9a-z_.]{{1,128}})$")
+_NAMED = r"[a-z][a-z0-9_]{0,31}"
+"""A named collection's name (``request_types.COLLECTION_NAME_PATTERN``)."""
+_MEDIA_MEMBER = re.compile(
+    rf"^media/(?P<app>{_APP})/(?:collections/(?P<named>{_NAMED})/)?"
+    r"(?P<name>[0-9a-f]{2}/[0-9a-z_.]{1,128})$"
+)
 _STATE_MEMBER = re.compile(
     rf"^state/(?P<app>{_APP})/(?P<collection>{_COLLECTION})/(?P<file>{_STATE_FILE})$"
 )
@@ -158,6 +161,10 @@ class CollectionEntry(_Model):
     fields: tuple[FieldEntry, ...]
     language: Language = "en"
     """The language of the lexical field's text (its analyzer)."""
+    named: str | None = Field(None, pattern=rf"^{_NAMED}$")
+    """The app's named collection this is (or whose companion it is); None: the app's own."""
+    companion: str = Field("", pattern=r"^(_[a-z0-9_]{1,31})?$")
+    """The suffix of the companion collection this is (``_labels``); empty: none."""
     rows: int = Field(ge=0)
     bit_vectors: bool
     """Every vector is bits (binary, or float with only 0 and 1): convertible."""
@@ -227,10 +234,42 @@ class ArchiveReport:
 @dataclass(frozen=True)
 class ExportTarget:
     """A collection to export and the app it belongs to (whose originals and state
-    go with it)."""
+    go with it): the app's own, a named one (``named``), or the companion of either
+    (``companion``, its suffix)."""
 
     app: str
     collection: str
+    named: str | None = None
+    companion: str = ""
+
+
+def app_targets(
+    collections: Sequence[str], prefix: str, app: str, companions: Sequence[str] = ()
+) -> list[ExportTarget]:
+    """The collections among ``collections`` that belong to ``app`` (named with
+    ``prefix``): its own, its named ones and the companions (suffixes ``companions``)
+    of each, in that order."""
+    base = collection_of(prefix, app)
+    named_prefix = collection_of(prefix, app, "")
+    present = set(collections)
+    names = sorted(
+        n[len(named_prefix) :]
+        for n in present
+        if n.startswith(named_prefix) and re.fullmatch(_NAMED, n[len(named_prefix) :])
+    )
+    companion_names = {f"{n}{c}" for n in names for c in companions}
+    targets = [ExportTarget(app, base)] if base in present else []
+    targets += [
+        ExportTarget(app, collection_of(prefix, app, n), named=n)
+        for n in names
+        if n not in companion_names
+    ]
+    for t in list(targets):
+        for c in companions:
+            name = f"{t.collection}{c}"
+            if name in present:
+                targets.append(ExportTarget(app, name, named=t.named, companion=c))
+    return targets
 
 
 # -- export ----------------------------------------------------------------------------
@@ -265,8 +304,8 @@ def export_archive(
                 for t in targets
             ]
             if media is not None:
-                for app in dict.fromkeys(t.app for t in targets):
-                    report.media_files += _export_media(media, app, writer)
+                for app, named in dict.fromkeys((t.app, t.named) for t in targets):
+                    report.media_files += _export_media(media, app, named, writer)
             if data_dir is not None:
                 for t in targets:
                     report.state_files += _export_state(data_dir, t, writer)
@@ -342,6 +381,8 @@ def _export_collection(
             for f in spec.fields
         ),
         language=spec.language,
+        named=target.named,
+        companion=target.companion,
         rows=written,
         bit_vectors=all_bits and written > 0,
         chunks=tuple(chunks),
@@ -380,18 +421,17 @@ def _npy(vectors: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _export_media(media: MediaStore, app: str, writer: _MemberWriter) -> int:
+def _export_media(media: MediaStore, app: str, named: str | None, writer: _MemberWriter) -> int:
     n = 0
-    for name, path in media.stored_files(app):
-        writer.add_file(f"media/{app}/{name}", path)
+    folder = f"media/{app}/" if named is None else f"media/{app}/collections/{named}/"
+    source = media if named is None else media.of_collection(named)
+    for name, path in source.stored_files(app):
+        writer.add_file(f"{folder}{name}", path)
         n += 1
     return n
 
 
-def app_state_dir(data_dir: Path, app: str, collection: str) -> Path:
-    """Where an app keeps state beside one collection (the recommender's ratings
-    and model); it travels with the collection in an archive."""
-    return data_dir / app / collection
+app_state_dir = state_dir
 
 
 def _export_state(data_dir: Path, target: ExportTarget, writer: _MemberWriter) -> int:
@@ -892,7 +932,11 @@ def _plan(
     data_dir: Path | None,
     replace_existing: bool,
 ) -> _Plan:
-    name = f"{prefix}{entry.app}" if prefix is not None else entry.name
+    name = (
+        collection_of(prefix, entry.app, entry.named, entry.companion)
+        if prefix is not None
+        else entry.name
+    )
     spec = _target_spec(store, entry, name, target_form)
     exists = store.exists(name)
     if exists and not replace_existing:
@@ -908,7 +952,11 @@ def _target_spec(
 ) -> CollectionSpec:
     """The archived spec, in the vector kind the target uses for the app."""
     spec = entry.spec(name)
-    wanted = target_form(entry) if target_form is not None and entry.bit_vectors else None
+    wanted = (
+        target_form(entry)
+        if target_form is not None and entry.bit_vectors and not entry.companion
+        else None
+    )
     if wanted is not None and wanted.vector_kind != spec.vector_kind:
         if wanted.dim != spec.dim:
             raise Conflict(
@@ -1051,7 +1099,9 @@ def _write_file(
     """A media or state member, copied from the archive block by block."""
     if (found := _MEDIA_MEMBER.match(name)) is not None:
         if media is not None:
-            media.put_stored(found["app"], found["name"], source)
+            named = found["named"]
+            target = media if named is None else media.of_collection(named)
+            target.put_stored(found["app"], found["name"], source)
             report.media_files += 1
     elif data_dir is not None:
         report.state_files += _write_state(plans, name, source, data_dir)
@@ -1129,3 +1179,108 @@ def _check_count(store: VectorStore, plan: _Plan) -> None:
             f"Collection {plan.spec.name!r} holds {stored} rows after the import, expected "
             f"{plan.entry.rows}."
         )
+
+
+# -- a whole install, as the command line asks -----------------------------------------
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[VectorStore]:
+    """The settings' store, opened by this process (export and import work on it
+    directly, not through a server). ``Unavailable`` for a Milvus Lite file another
+    process holds says to stop that server."""
+    store = VectorStore(
+        settings.resolved_milvus_uri,
+        token=settings.milvus_token,
+        db_name=settings.milvus_db,
+        timeout_s=settings.milvus_timeout_s,
+    )
+    try:
+        yield store
+    except Unavailable as exc:
+        if not store.is_lite:
+            raise
+        raise Unavailable(
+            f"cannot open the Milvus Lite file {store.uri} ({exc.detail}). A Milvus Lite "
+            "file is used by one process at a time: if `findalike serve` is running on "
+            "it, stop it first."
+        ) from exc
+    finally:
+        store.close()
+
+
+def export_install(
+    settings: Settings,
+    apps: Sequence[str],
+    out_path: Path,
+    *,
+    on_progress: Progress | None = None,
+) -> ArchiveReport:
+    """Export ``apps`` (default: every app with data) of the install ``settings``
+    describe: each app's own collection, its named collections and their companions,
+    with their originals and state. ``InvalidInput`` for an unknown app or nothing to
+    export."""
+    from findalike.apps import ALL_APPS, discover
+
+    unknown = [n for n in apps if n not in ALL_APPS]
+    if unknown:
+        raise InvalidInput(f"unknown app(s) {', '.join(unknown)}; known: {', '.join(ALL_APPS)}")
+    companions = {s.name: [c.suffix for c in s.companions] for s in discover()[0]}
+    with opened_store(settings) as store:
+        present = store.list_collections()
+        targets = [
+            t
+            for app in apps or ALL_APPS
+            for t in app_targets(present, settings.collection_prefix, app, companions.get(app, []))
+        ]
+        if not targets:
+            named = f" for {', '.join(apps)}" if apps else ""
+            raise InvalidInput(f"nothing to export{named}: no app has data in {store.uri}")
+        return export_archive(
+            store,
+            targets,
+            out_path,
+            media=MediaStore(settings.data_dir / "media"),
+            data_dir=settings.data_dir,
+            on_progress=on_progress,
+        )
+
+
+def import_install(
+    settings: Settings,
+    archive: Path,
+    *,
+    replace: bool = False,
+    on_progress: Progress | None = None,
+) -> ArchiveReport:
+    """Import ``archive`` into the install ``settings`` describe (``import_archive``),
+    each collection under this install's prefix, in the vector kind this install's
+    app makes."""
+    with opened_store(settings) as store:
+        return import_archive(
+            store,
+            archive,
+            media=MediaStore(settings.data_dir / "media"),
+            data_dir=settings.data_dir,
+            replace=replace,
+            prefix=settings.collection_prefix,
+            target_form=install_form(settings, store),
+            batch_rows=settings.insert_batch_rows,
+            on_progress=on_progress,
+        )
+
+
+def install_form(settings: Settings, store: VectorStore) -> TargetForm:
+    """What this install's app would create for an archived collection (the molecule
+    app: packed bits on a server, 0/1 floats on Milvus Lite 3.2); None for an app
+    that is not installed here."""
+    from findalike.app import AppRuntime
+    from findalike.apps import discover
+
+    specs = {s.name: s for s in discover()[0]}
+
+    def form(entry: CollectionEntry) -> CollectionSpec | None:
+        spec = specs.get(entry.app)
+        return None if spec is None else AppRuntime(spec, settings, store).collection_spec()
+
+    return form

@@ -30,10 +30,9 @@ from rich.table import Table
 from findalike.client import DEFAULT_SERVER, ApiError, Client, Unreachable, files_in
 
 if TYPE_CHECKING:
-    from findalike.backup import ArchiveReport, CollectionEntry, ExportTarget, TargetForm
+    from findalike.backup import ArchiveReport
     from findalike.config import Settings
     from findalike.jobs import Job
-    from findalike.store import CollectionSpec, VectorStore
 
 app = typer.Typer(
     help="findalike: similarity search over unstructured data, on Milvus.", no_args_is_help=True
@@ -193,10 +192,9 @@ def _lite_server(settings: Settings) -> Iterator[None]:
     local server on loopback, started here and stopped on the way out;
     ``settings.milvus_uri`` becomes its URI. Otherwise nothing."""
     from findalike.liteserver import LiteServer
-    from findalike.store import is_embedded_uri
 
     uri = settings.resolved_milvus_uri
-    if not is_embedded_uri(uri) or (settings.workers == 1 and not settings.lite_process):
+    if not settings.embedded_store or (settings.workers == 1 and not settings.lite_process):
         yield
         return
     lite = LiteServer(
@@ -540,26 +538,20 @@ def export_command(
     ] = Path("findalike-backup.tar"),
     milvus_uri: MilvusUriOpt = None,
 ) -> None:
-    """Back up apps (vectors, fields, encoder record, originals) to one archive.
+    """Back up apps (each one's collection, named collections and image labels: vectors,
+    fields, encoder record, originals, state) to one archive.
 
     Reads the store of FINDALIKE_MILVUS_URI and FINDALIKE_DATA_DIR directly: stop a
     server that uses a Milvus Lite file first. Fails, writing nothing, if a collection
     changes while it is read."""
-    from findalike.backup import export_archive
-    from findalike.media import MediaStore
+    from findalike.backup import export_install
 
-    settings = _store_settings(milvus_uri)
-    with _direct_store(settings) as store:
-        targets = _export_targets(store, settings, apps or [])
-        with _row_progress("exporting") as on_progress:
-            report = export_archive(
-                store,
-                targets,
-                output,
-                media=MediaStore(settings.data_dir / "media"),
-                data_dir=settings.data_dir,
-                on_progress=on_progress,
+    with _row_progress("exporting") as on_progress:
+        report = _offline(
+            lambda: export_install(
+                _store_settings(milvus_uri), apps or [], output, on_progress=on_progress
             )
+        )
     _print_archive_report(report, "exported to")
 
 
@@ -583,23 +575,14 @@ def import_command(
     floats on Milvus Lite become binary vectors on a server, and back. The archive is
     checked whole before anything is written. Restart a findalike server that uses the
     target store afterwards."""
-    from findalike.backup import import_archive
-    from findalike.media import MediaStore
+    from findalike.backup import import_install
 
-    settings = _store_settings(milvus_uri)
-    with _direct_store(settings) as store:
-        with _row_progress("importing") as on_progress:
-            report = import_archive(
-                store,
-                archive,
-                media=MediaStore(settings.data_dir / "media"),
-                data_dir=settings.data_dir,
-                replace=replace,
-                prefix=settings.collection_prefix,
-                target_form=_target_form(settings, store),
-                batch_rows=settings.insert_batch_rows,
-                on_progress=on_progress,
+    with _row_progress("importing") as on_progress:
+        report = _offline(
+            lambda: import_install(
+                _store_settings(milvus_uri), archive, replace=replace, on_progress=on_progress
             )
+        )
     _print_archive_report(report, "imported from")
 
 
@@ -609,66 +592,14 @@ def _store_settings(milvus_uri: str | None) -> Settings:
     return Settings(milvus_uri=milvus_uri) if milvus_uri else Settings()
 
 
-@contextmanager
-def _direct_store(settings: Settings) -> Iterator[VectorStore]:
-    """The settings' store, opened by this process; a findalike error ends the
-    command with its message (and, for a Milvus Lite file that will not open, what
-    to do about it)."""
-    from findalike.errors import FindalikeError, Unavailable
-    from findalike.store import VectorStore
+def _offline(work: Callable[[], ArchiveReport]) -> ArchiveReport:
+    """Run an export or import; a findalike error ends the command with its message."""
+    from findalike.errors import FindalikeError
 
-    store = VectorStore(
-        settings.resolved_milvus_uri,
-        token=settings.milvus_token,
-        db_name=settings.milvus_db,
-        timeout_s=settings.milvus_timeout_s,
-    )
     try:
-        yield store
-    except Unavailable as exc:
-        if store.is_lite:
-            _fail(
-                f"cannot open the Milvus Lite file {store.uri} ({exc.detail}). A Milvus Lite "
-                "file is used by one process at a time: if `findalike serve` is running on "
-                "it, stop it first."
-            )
-        _fail(exc.detail)
+        return work()
     except FindalikeError as exc:
         _fail(exc.detail)
-    finally:
-        store.close()
-
-
-def _export_targets(store: VectorStore, settings: Settings, names: list[str]) -> list[ExportTarget]:
-    """The named apps' collections, or every app's that exists."""
-    from findalike.apps import ALL_APPS
-    from findalike.backup import ExportTarget
-
-    unknown = [n for n in names if n not in ALL_APPS]
-    if unknown:
-        _fail(f"unknown app(s) {', '.join(unknown)}; known: {', '.join(ALL_APPS)}")
-    targets = [ExportTarget(n, f"{settings.collection_prefix}{n}") for n in names or ALL_APPS]
-    if not names:
-        targets = [t for t in targets if store.exists(t.collection)]
-    if not targets:
-        _fail(f"nothing to export: no app has data in {store.uri}")
-    return targets
-
-
-def _target_form(settings: Settings, store: VectorStore) -> TargetForm:
-    """What this install's app would create for an archived collection (the molecule
-    app: packed bits on a server, 0/1 floats on Milvus Lite); None for an app that is
-    not installed here."""
-    from findalike.app import AppRuntime
-    from findalike.apps import discover
-
-    specs = {s.name: s for s in discover()[0]}
-
-    def form(entry: CollectionEntry) -> CollectionSpec | None:
-        spec = specs.get(entry.app)
-        return None if spec is None else AppRuntime(spec, settings, store).collection_spec()
-
-    return form
 
 
 @contextmanager

@@ -258,8 +258,18 @@ class Settings(BaseSettings):
         return str(self.data_dir / "milvus.db")
 
     @property
+    def embedded_store(self) -> bool:
+        """Whether the store is a Milvus Lite file (opened in this process), not a server."""
+        return is_embedded_uri(self.resolved_milvus_uri)
+
+    @property
     def resolved_search_consistency(self) -> str:
         """The consistency searches use: ``auto`` resolved by the number of workers."""
         if self.search_consistency != "auto":
             return self.search_consistency
         return "Session" if self.workers <= 1 else "Strong"
+
+
+def is_embedded_uri(uri: str) -> bool:
+    """Whether ``uri`` names a Milvus Lite file (opened in this process), not a server."""
+    return not uri.startswith(("http://", "https://", "tcp://", "grpc://"))

@@ -3,8 +3,9 @@ that hold the query's exact identifiers first), semantic (dense vectors), lexica
 over a full-text field) and hybrid (both, fused), and the relevance figures (recall@k,
 MRR, nDCG@10) that let a user choose between them.
 
-Independent of any app: an app passes its store, collection and query; the dense
-path stays the app's own (its runtime's ``search_vectors``). Whatever the mode, a
+Independent of any app: an app passes its runtime and query, and every search goes
+through the runtime (``search_vectors``, ``search_text``), coalesced with concurrent
+ones and tuned by the request's ``ef``/``nprobe``. Whatever the mode, a
 hit's score is the dense similarity of the query and the hit (cosine for the text
 model), so ``min_score`` and thresholds keep one meaning; the mode decides which hits
 come back and in what order.
@@ -18,13 +19,16 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from findalike.encoders.base import Metric
-from findalike.store import MAX_RESULT_ROWS, Hit, StoreError, VectorStore, quote
+from findalike.schema import MAX_RESULT_ROWS, Hit, quote
+from findalike.store import StoreError
+
+if TYPE_CHECKING:
+    from findalike.app import AppRuntime
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,6 @@ _IDENTIFIER = re.compile(
 or names joined by dots or ``::`` (each part two characters or more: not ``e.g``)."""
 MAX_SCANNED_TERMS = 3
 """Identifiers of one query matched with ``like`` (each one more scan)."""
-MAX_LIMIT = MAX_RESULT_ROWS
 _QUOTED = re.compile(r'"([^"\n]{2,80})"')
 NO_LEXICAL_NOTICE = (
     "This collection has no full-text (BM25) index: it was made before findalike had "
@@ -119,54 +122,36 @@ class ModeChoice:
     notice: str | None = None
 
 
-def choose_mode(
-    store: VectorStore, collection: str, asked: SearchMode | None, *, loaded: bool = True
-) -> ModeChoice:
+def choose_mode(rt: AppRuntime, asked: SearchMode | None, *, loaded: bool = True) -> ModeChoice:
     """``asked`` (default ``DEFAULT_MODE``) if the collection can serve it, else
     semantic with a notice. ``loaded`` False: the collection is empty or not made yet
     (nothing to rank: the mode is what was asked, hybrid and lexical read as semantic)."""
     wanted: SearchMode = asked or DEFAULT_MODE
     if not loaded:
         return ModeChoice(wanted if wanted == "auto" else "semantic")
-    if wanted in ("semantic", "auto") or store.lexical_field(collection) is not None:
+    if wanted in ("semantic", "auto") or rt.has_full_text():
         return ModeChoice(wanted)
     return ModeChoice("semantic", NO_LEXICAL_NOTICE)
 
 
 def ranked_search(
-    store: VectorStore,
-    collection: str,
+    rt: AppRuntime,
     mode: Literal["hybrid", "lexical"],
     text: str,
     query_vector: np.ndarray,
     *,
     limit: int,
-    metric: Metric,
     fusion: FusionOptions | None = None,
     filter: str = "",
     output_fields: Sequence[str] = (),
 ) -> list[Hit]:
-    """Lexical or hybrid hits for ``text`` (see ``VectorStore.lexical_search`` and
-    ``VectorStore.hybrid_search``)."""
-    limit = min(limit, MAX_LIMIT)
+    """Lexical or hybrid hits for ``text`` (``AppRuntime.search_text``)."""
     fusion = fusion or FusionOptions()
-    text = lexical_query(text)
-    if mode == "lexical":
-        return store.lexical_search(
-            collection,
-            text,
-            query_vector,
-            limit=limit,
-            metric=metric,
-            filter=filter,
-            output_fields=output_fields,
-        )
-    return store.hybrid_search(
-        collection,
-        text,
+    return rt.search_text(
+        mode,
+        lexical_query(text),
         query_vector,
         limit=limit,
-        metric=metric,
         lexical_weight=None if fusion.fusion == "rrf" else fusion.lexical_weight,
         filter=filter,
         output_fields=output_fields,
@@ -204,14 +189,12 @@ def held_terms(hit: Hit, terms: Sequence[str], fields: Sequence[str]) -> int:
 
 
 def auto_search(
-    store: VectorStore,
-    collection: str,
+    rt: AppRuntime,
     query: str,
     query_vector: np.ndarray,
     dense: Callable[[int, str], list[Hit]],
     *,
     limit: int,
-    metric: Metric,
     fields: Sequence[str],
     scan_fields: Sequence[str] = (),
     filter: str = "",
@@ -225,19 +208,18 @@ def auto_search(
     and for ``scan_fields`` (fields the full-text index does not read, such as a QA
     pair's answer), from a dense search filtered by ``like`` on the identifiers (a scan:
     meant for short fields or small collections). Returns the hits and the terms."""
-    limit = min(limit, MAX_LIMIT)
+    limit = min(limit, MAX_RESULT_ROWS)
     hits = dense(limit, "")
     terms = exact_terms(query)
     if not terms:
         return hits, []
     candidates = {h.id: h for h in hits}
-    if store.lexical_field(collection) is not None:
-        for h in store.lexical_search(
-            collection,
+    if rt.has_full_text():
+        for h in rt.search_text(
+            "lexical",
             lexical_query(" ".join(terms)),
             query_vector,
             limit=max(limit, EXACT_CANDIDATES),
-            metric=metric,
             filter=filter,
             output_fields=output_fields,
         ):
@@ -248,8 +230,10 @@ def auto_search(
             for h in dense(max(limit, EXACT_CANDIDATES), scan):
                 candidates.setdefault(h.id, h)
         except StoreError as exc:  # a Milvus before 2.4 matches prefixes only
-            log.info("auto mode: no infix match on %s (%s)", collection, exc)
-    sign = 1.0 if metric == "L2" else -1.0  # best first: the smallest distance, else the largest
+            log.info("auto mode: no infix match on %s (%s)", rt.collection, exc)
+    sign = (
+        1.0 if rt.encoder.metric == "L2" else -1.0
+    )  # best first: the smallest distance, else the largest
     held = {i: held_terms(h, terms, fields) for i, h in candidates.items()}
     first = sorted(
         (h for i, h in candidates.items() if held[i]),
@@ -260,12 +244,6 @@ def auto_search(
     for h in ranked:
         h.rank_score = None
     return ranked[:limit], terms
-
-
-def both(*filters: str) -> str:
-    """The filters that are not empty, and-ed."""
-    parts = [f for f in filters if f]
-    return parts[0] if len(parts) == 1 else " and ".join(f"({f})" for f in parts)
 
 
 def _like_filter(identifiers: Sequence[str], fields: Sequence[str]) -> str:

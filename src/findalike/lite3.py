@@ -28,15 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from findalike.store import (
-    FIELD_KINDS,
-    SKELETON_FIELDS,
-    CollectionSpec,
-    FieldKind,
-    FieldSpec,
-    StoreError,
-    VectorStore,
-)
+from findalike.schema import FieldKind, FieldSpec
+from findalike.store import FIELD_KINDS, SKELETON_FIELDS, CollectionSpec, StoreError, VectorStore
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,11 @@ class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def of_collection(self, name: str) -> MediaStore:
+        """The stored files of a named collection: a store of their own, under
+        ``collections/<name>/`` of this one."""
+        return MediaStore(self.root / "collections" / name)
+
     def _dir(self, app: str, media_id: str) -> Path:
         if not _ID.match(media_id):
             raise NotFound(f"No stored file with id {media_id!r}.")

@@ -61,3 +61,15 @@ CollectionQuery = Annotated[
     ),
 ]
 """The ``collection`` query parameter of every route that reads or writes a collection."""
+
+
+BODY_LIMIT_KEY = "x-max-body-bytes"
+"""Where a route's body limit is written in its OpenAPI operation (``api.limits``)."""
+MULTIPART_SLACK_BYTES = 64 * 1024
+"""Room for the multipart envelope and the form fields beside a query file."""
+
+
+def body_limit(max_bytes: int) -> dict[str, Any]:
+    """``openapi_extra`` that sets a route's body limit explicitly (an app route that
+    takes more than the core would give it)."""
+    return {BODY_LIMIT_KEY: max_bytes}

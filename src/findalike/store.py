@@ -29,26 +29,32 @@ import math
 import os
 import threading
 import time
-import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from findalike import ann
+from findalike.config import is_embedded_uri
 from findalike.encoders.base import Metric, VectorKind
-from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable, Unprocessable
+from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable
+from findalike.schema import (
+    MAX_RESULT_ROWS,
+    FieldKind,
+    FieldSpec,
+    Hit,
+    Language,
+    in_filter,
+    similarity,
+)
+from findalike.schema import quote as quote  # re-exported: older import paths
 
 log = logging.getLogger(__name__)
 
-FieldKind = Literal["str", "int", "float", "bool", "json"]
 ID_MAX_LENGTH = 160
-MAX_RESULT_ROWS = 16_384
-"""Milvus's cap on a search's ``limit`` and on a query's ``offset + limit``: the one
-place findalike writes it."""
 _PROPERTY_PREFIX = "findalike."
 _RECORD_MARK = "findalike record: "
 """Starts the collection's description, then its record as JSON: the copy read where
@@ -56,7 +62,6 @@ the engine keeps no collection properties (Milvus Lite 2.5 drops them)."""
 _CONNECT_FAILED_CODE = 2
 """pymilvus's code for "Fail connecting to server" (no server, or no answer in time)."""
 BM25_SUFFIX = "_bm25"
-Language = Literal["en", "zh", "multi"]
 _CHINESE_STOP = [
     *"，。？！、；：“”‘’（）《》【】…—·,.?!;:()\"'",
     *"的 了 吗 呢 吧 啊 呀 是 在 和 与 也 都 就 么".split(),
@@ -125,23 +130,6 @@ class StoreError(FindalikeError):
 
 
 @dataclass(frozen=True)
-class FieldSpec:
-    """A scalar field. ``max_length`` is in bytes (UTF-8) for ``str`` fields.
-
-    ``lexical`` (``str`` fields only, at most one per collection) asks for a full-text
-    index: Milvus analyses the text and a BM25 function fills a sparse vector field
-    ``{name}_bm25`` at insert, for ``lexical_search`` and ``hybrid_search``. Where the
-    Milvus cannot (a server before 2.5) the collection is made without it and
-    ``lexical_field`` says so. It is a wish, not part of the field's identity: two
-    specs that differ only in it compare equal."""
-
-    name: str
-    kind: FieldKind
-    max_length: int = 1024
-    lexical: bool = field(default=False, compare=False)
-
-
-@dataclass(frozen=True)
 class CollectionSpec:
     name: str
     dim: int
@@ -165,26 +153,6 @@ class CollectionSpec:
         }
 
 
-@dataclass
-class Hit:
-    """One search result row. ``distance`` is Milvus's raw value for the metric
-    (a similarity for COSINE/IP, a distance for L2/JACCARD/HAMMING).
-
-    From ``lexical_search`` and ``hybrid_search`` ``distance`` is still the dense
-    metric's value for the hit's vector against the query vector (so a score keeps one
-    meaning whatever ranked the hit), and ``rank_score`` is what ranked it: the BM25
-    score (lexical) or the fused score of the ranker (hybrid)."""
-
-    id: str
-    distance: float
-    fields: dict[str, Any] = field(default_factory=dict)
-    rank_score: float | None = None
-
-    @property
-    def item_id(self) -> str:
-        return str(self.fields.get("item_id", self.id.rsplit(":", 1)[0]))
-
-
 _SEARCH_CALLS = frozenset({"search", "hybrid_search"})
 _READ_CALLS = frozenset({"search", "hybrid_search", "query", "get", "query_iterator"})
 _NOT_LOADED = 101
@@ -202,58 +170,6 @@ nor the total rows, can leave stale)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
 LITE_25_VERSION = "milvus_lite 2.5"
 """What ``ping`` says of a Milvus Lite 2.5, which has no version call."""
-
-
-def similarity(metric: Metric, distance: float) -> float:
-    """Milvus's raw distance turned into "higher is more similar"."""
-    if metric in ("COSINE", "IP"):
-        return float(distance)
-    if metric == "JACCARD":
-        return 1.0 - float(distance)
-    return -float(distance)
-
-
-_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\t"}
-"""How a string is written in a filter. A tab is written as it is: Milvus Lite 2.5 reads
-no ``\\t`` (it matches nothing), and Lite 3.2 and the server read the tab itself."""
-
-
-def quote(value: str | int | float | bool) -> str:
-    """A literal for a Milvus boolean expression, so user input cannot change the
-    expression. Strings are double-quoted with backslash escapes for ``\\``, ``"``,
-    newline, carriage return and tab, the escapes that Milvus Lite and the Milvus
-    server both read; other control characters and lone surrogates have no escape
-    that both read, and non-finite numbers no literal: each raises ``Unprocessable``
-    (a 422 naming the character) rather than reaching Milvus."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Unprocessable(f"{value} is not a number a filter can compare with")
-        return repr(value)
-    text = str(value)
-    for ch in text:
-        if ch in "\n\r":
-            raise Unprocessable(
-                "filter values may not contain a line break (U+000A, U+000D): Milvus Lite "
-                "2.5 has no way to write one in a filter"
-            )
-        if ch not in _STRING_ESCAPES and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise Unprocessable(
-                f"filter values may not contain the control character U+{ord(ch):04X}"
-            )
-    return '"' + "".join(_STRING_ESCAPES.get(ch, ch) for ch in text) + '"'
-
-
-def in_filter(field_name: str, values: Iterable[str]) -> str:
-    return f"{field_name} in [{', '.join(quote(v) for v in values)}]"
-
-
-def is_embedded_uri(uri: str) -> bool:
-    """Whether ``uri`` names a Milvus Lite file (opened in this process), not a server."""
-    return not uri.startswith(("http://", "https://", "tcp://", "grpc://"))
 
 
 class VectorStore:
@@ -1023,28 +939,38 @@ class VectorStore:
             yield self.query(name, filter=in_filter("id", chunk), output_fields=["id", "vector"])
 
     def lexical_search(
+        self, name: str, text: str, query_vector: np.ndarray, **options: Any
+    ) -> list[Hit]:
+        """Rows ranked by BM25 of ``text`` against the collection's lexical field (see
+        ``FieldSpec.lexical``); rows sharing no word with ``text`` are not returned.
+        Each hit's ``distance`` is the dense ``metric`` of its vector against
+        ``query_vector`` and ``rank_score`` its BM25 score (>= 0). ``options``: those of
+        ``lexical_searches`` (``limit``, ``metric``, ``filter``, ``output_fields``).
+        ``StoreError`` if the collection has no lexical field (check ``lexical_field``
+        first)."""
+        vectors = np.asarray(query_vector)[None, :]
+        return self.lexical_searches(name, [text], vectors, **options)[0]
+
+    def lexical_searches(
         self,
         name: str,
-        text: str,
-        query_vector: np.ndarray,
+        texts: Sequence[str],
+        query_vectors: np.ndarray,
         *,
         limit: int,
         metric: Metric,
         filter: str = "",
         output_fields: Sequence[str] = (),
-    ) -> list[Hit]:
-        """Rows ranked by BM25 of ``text`` against the collection's lexical field (see
-        ``FieldSpec.lexical``); rows sharing no word with ``text`` are not returned.
-        Each hit's ``distance`` is the dense ``metric`` of its vector against
-        ``query_vector`` and ``rank_score`` its BM25 score (>= 0). ``StoreError`` if the
-        collection has no lexical field (check ``lexical_field`` first)."""
+    ) -> list[list[Hit]]:
+        """``lexical_search`` for several texts (each with its query vector) in one
+        request: a list of hits per text."""
         sparse = self._require_lexical(name)
         if self._empty(name):
-            return []
+            return [[] for _ in texts]
         raw = self._call(
             "search",
             name,
-            data=[text],
+            data=list(texts),
             anns_field=sparse,
             limit=limit,
             search_params={"metric_type": "BM25"},
@@ -1052,57 +978,86 @@ class VectorStore:
             **({"filter": filter} if filter else {}),
         )
         # Milvus Lite returns BM25 scores negated (as distances); a server positive
-        return self._rescored(raw[0], query_vector, metric, lambda d: abs(d))
+        return [
+            self._rescored(hits, q, metric, lambda d: abs(d))
+            for hits, q in zip(raw, query_vectors, strict=True)
+        ]
 
     def hybrid_search(
-        self,
-        name: str,
-        text: str,
-        query_vector: np.ndarray,
-        *,
-        limit: int,
-        metric: Metric,
-        lexical_weight: float | None = None,
-        filter: str = "",
-        output_fields: Sequence[str] = (),
+        self, name: str, text: str, query_vector: np.ndarray, **options: Any
     ) -> list[Hit]:
         """Dense (``query_vector``) and lexical (BM25 of ``text``) candidates fused by
         Milvus: reciprocal rank fusion (k = ``RRF_K``) by default, or, given
         ``lexical_weight`` w in [0, 1], a weighted sum of the normalised scores
         (dense x (1 - w) + BM25 x w; Milvus maps cosine to (1 + cos) / 2 and BM25 to
         2/pi arctan). ``distance`` is the dense ``metric`` of each hit (as in
-        ``lexical_search``), ``rank_score`` the fused score. ``StoreError`` if the
-        collection has no lexical field."""
+        ``lexical_search``), ``rank_score`` the fused score. ``options``: those of
+        ``hybrid_searches`` (``limit``, ``metric``, ``lexical_weight``, ``filter``,
+        ``output_fields``, and ``params`` that tune the dense leg's index search as in
+        ``search``). ``StoreError`` if the collection has no lexical field."""
+        vectors = np.asarray(query_vector)[None, :]
+        return self.hybrid_searches(name, [text], vectors, **options)[0]
+
+    def hybrid_searches(
+        self,
+        name: str,
+        texts: Sequence[str],
+        query_vectors: np.ndarray,
+        *,
+        limit: int,
+        metric: Metric,
+        lexical_weight: float | None = None,
+        filter: str = "",
+        output_fields: Sequence[str] = (),
+        params: dict[str, int] | None = None,
+    ) -> list[list[Hit]]:
+        """``hybrid_search`` for several texts (each with its query vector) in one
+        request: a list of hits per text."""
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
+        if lexical_weight is not None and not 0.0 <= lexical_weight <= 1.0:
+            raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
         sparse = self._require_lexical(name)
         if self._empty(name):
-            return []
+            return [[] for _ in texts]
+        query_vectors = np.asarray(query_vectors)
+        if (lexical_weight is None and self._graph_fresh(name)) or (
+            lexical_weight is not None and self.is_compiled_lite
+        ):  # the dense leg through the graph, or Lite 2.5's weighting: fused here
+            return self._fused_here(
+                name,
+                texts,
+                query_vectors,
+                limit,
+                metric,
+                lexical_weight,
+                filter,
+                output_fields,
+                params,
+            )
         expr = {"expr": filter} if filter else {}
+        dense_param: dict[str, Any] = {"metric_type": metric}
+        if params:
+            dense_param["params"] = dict(params)
         dense = AnnSearchRequest(
-            data=_to_milvus_vectors(np.asarray(query_vector)[None, :]),
+            data=_to_milvus_vectors(query_vectors),
             anns_field="vector",
-            param={"metric_type": metric},
+            param=dense_param,
             limit=limit,
             **expr,
         )
         lexical = AnnSearchRequest(
-            data=[text], anns_field=sparse, param={"metric_type": "BM25"}, limit=limit, **expr
+            data=list(texts),
+            anns_field=sparse,
+            param={"metric_type": "BM25"},
+            limit=limit,
+            **expr,
         )
-        if lexical_weight is None:
-            if self._graph_fresh(name):  # the dense leg through the graph: fused here
-                return self._fused_here(
-                    name, text, query_vector, limit, metric, None, filter, output_fields
-                )
-            ranker: Any = RRFRanker(RRF_K)
-        else:
-            if not 0.0 <= lexical_weight <= 1.0:
-                raise ValueError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
-            if self.is_compiled_lite:
-                return self._fused_here(
-                    name, text, query_vector, limit, metric, lexical_weight, filter, output_fields
-                )
-            ranker = WeightedRanker(1.0 - lexical_weight, lexical_weight, norm_score=True)
+        ranker: Any = (
+            RRFRanker(RRF_K)
+            if lexical_weight is None
+            else WeightedRanker(1.0 - lexical_weight, lexical_weight, norm_score=True)
+        )
         raw = self._call(
             "hybrid_search",
             name,
@@ -1111,62 +1066,49 @@ class VectorStore:
             limit=limit,
             output_fields=["item_id", "vector", *output_fields],
         )
-        return self._rescored(raw[0], query_vector, metric, float)
+        return [
+            self._rescored(hits, q, metric, float)
+            for hits, q in zip(raw, query_vectors, strict=True)
+        ]
 
     def _fused_here(
         self,
         name: str,
-        text: str,
-        query_vector: np.ndarray,
+        texts: Sequence[str],
+        query_vectors: np.ndarray,
         limit: int,
         metric: Metric,
         lexical_weight: float | None,
         filter: str,
         output_fields: Sequence[str],
-    ) -> list[Hit]:
+        params: dict[str, int] | None,
+    ) -> list[list[Hit]]:
         """The fusion Milvus does, done here. With ``lexical_weight``, the weighted sum
         (each list's scores normalised: cosine to (1 + cos) / 2, BM25 to 2/pi arctan; a
         row missing from a list scores 0 there): Milvus Lite 2.5's WeightedRanker ranks
         BM25 backwards (it takes its negated scores as distances). Without, reciprocal
         rank fusion (k = ``RRF_K``), so that the dense leg can go through the graph."""
-        dense = self.search(
+        denses = self.search(
             name,
-            np.asarray(query_vector)[None, :],
+            query_vectors,
             limit=limit,
             filter=filter,
             output_fields=output_fields,
-        )[0]
-        lexical = self.lexical_search(
+            params=params,
+        )
+        lexicals = self.lexical_searches(
             name,
-            text,
-            query_vector,
+            texts,
+            query_vectors,
             limit=limit,
             metric=metric,
             filter=filter,
             output_fields=output_fields,
         )
-        fused: dict[str, Hit] = {}
-        for rank, h in enumerate(dense, 1):
-            score = similarity(metric, h.distance)
-            fused[h.id] = Hit(
-                id=h.id,
-                distance=score,
-                fields=h.fields,
-                rank_score=1.0 / (RRF_K + rank)
-                if lexical_weight is None
-                else (1.0 - lexical_weight) * _normalised(metric, score),
-            )
-        for rank, h in enumerate(lexical, 1):
-            bm25 = (
-                1.0 / (RRF_K + rank)
-                if lexical_weight is None
-                else lexical_weight * 2.0 / math.pi * math.atan(h.rank_score or 0.0)
-            )
-            if h.id in fused:
-                fused[h.id].rank_score = (fused[h.id].rank_score or 0.0) + bm25
-            else:
-                fused[h.id] = Hit(id=h.id, distance=h.distance, fields=h.fields, rank_score=bm25)
-        return sorted(fused.values(), key=lambda h: -(h.rank_score or 0.0))[:limit]
+        return [
+            _fused(dense, lexical, metric, lexical_weight, limit)
+            for dense, lexical in zip(denses, lexicals, strict=True)
+        ]
 
     def _empty(self, name: str) -> bool:
         """No rows: Milvus Lite 2.5 refuses a BM25 search there (its average document
@@ -1470,6 +1412,38 @@ def _add_bm25(schema: Any, index: Any, text_field: str) -> None:
     index.add_index(
         field_name=sparse, index_name=sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
     )
+
+
+def _fused(
+    dense: Sequence[Hit],
+    lexical: Sequence[Hit],
+    metric: Metric,
+    lexical_weight: float | None,
+    limit: int,
+) -> list[Hit]:
+    """One query's dense and lexical hits fused (``VectorStore._fused_here``)."""
+    fused: dict[str, Hit] = {}
+    for rank, h in enumerate(dense, 1):
+        score = similarity(metric, h.distance)
+        fused[h.id] = Hit(
+            id=h.id,
+            distance=score,
+            fields=h.fields,
+            rank_score=1.0 / (RRF_K + rank)
+            if lexical_weight is None
+            else (1.0 - lexical_weight) * _normalised(metric, score),
+        )
+    for rank, h in enumerate(lexical, 1):
+        bm25 = (
+            1.0 / (RRF_K + rank)
+            if lexical_weight is None
+            else lexical_weight * 2.0 / math.pi * math.atan(h.rank_score or 0.0)
+        )
+        if h.id in fused:
+            fused[h.id].rank_score = (fused[h.id].rank_score or 0.0) + bm25
+        else:
+            fused[h.id] = Hit(id=h.id, distance=h.distance, fields=h.fields, rank_score=bm25)
+    return sorted(fused.values(), key=lambda h: -(h.rank_score or 0.0))[:limit]
 
 
 def _normalised(metric: Metric, score: float) -> float:

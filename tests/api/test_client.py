@@ -132,9 +132,13 @@ def test_errors_carry_the_servers_problem_details(live: str) -> None:
         assert no_job.value.status == 404
         with pytest.raises(FileNotFoundError):
             fa.text.load(REPO / "no-such-folder")
-        with pytest.raises(ApiError) as own_only:  # the recommender's model is the app's
+        with pytest.raises(ApiError) as no_such:  # app routes take a named collection
             fa.request("POST", "/api/recommend/train", params={"collection": "other"})
-        assert own_only.value.status == 422 and "own collection" in own_only.value.detail
+        assert no_such.value.status == 404
+        assert "POST /api/recommend/collections" in str(no_such.value.detail)
+        with pytest.raises(ApiError) as reads_none:  # one that reads no collection
+            fa.request("GET", "/api/molecule/depict", params={"smiles": "CCO", "collection": "x"})
+        assert reads_none.value.status == 422 and "reads no collection" in reads_none.value.detail
     with Client(f"http://127.0.0.1:{_free_port()}") as nowhere, pytest.raises(Unreachable):
         nowhere.health()
 

@@ -602,7 +602,7 @@ def test_a_named_collection_keeps_the_encoder_chosen_at_its_creation(tmp_path: P
         )
         assert r.status_code == 201 and r.json()["encoder"] == "kmer-profile@k5-acgt-canonical-v1"
         assert _load_into(c, "splice", _as_fasta(stored[:5]))["done"] == 5
-    (tmp_path / "dna_collections" / "splice.json").unlink()  # the record is all that is left
+    (tmp_path / "dna" / "findalike_dna__splice" / "encoder.json").unlink()  # the record is left
     with _app(tmp_path) as c:
         r = c.post("/api/dna/search?collection=splice", json={"sequence": query})
         assert r.status_code == 409 and "kmer-profile@k5-acgt-canonical-v1" in r.text, r.text

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from findalike.app import AppRuntime
 from findalike.apps.image import APP
-from findalike.apps.image.labels import classifier_of, labels_collection
+from findalike.apps.image.labels import classifier_of, labels_of
 from findalike.apps.image.models import ImageSearchRequest
 from findalike.apps.image.pipeline import app_settings
 from findalike.apps.image.search import search, search_bytes
@@ -271,9 +271,9 @@ def test_a_load_reads_the_labels_from_the_encoders_own_pass(loaded: dict) -> Non
 
 
 def test_the_runtime_removes_an_items_files_and_a_dropped_collections(tmp_path: Path) -> None:
-    """A collection owns its stored files (issue 27): deleting an item through the
-    runtime removes its original and thumbnail, dropping the collection removes them all
-    (not only the HTTP routes do)."""
+    """A collection owns its belongings (issue 27): deleting an item through the
+    runtime removes its original, thumbnail and labels row; dropping the collection
+    removes them all and the labels collection (not only the HTTP routes do)."""
     store = VectorStore(str(tmp_path / "milvus.db"))
     rt = AppRuntime(APP, Settings(data_dir=tmp_path), store, media=MediaStore(tmp_path / "media"))
     jobs = JobManager(tmp_path / "jobs.sqlite")
@@ -283,10 +283,19 @@ def test_the_runtime_removes_an_items_files_and_a_dropped_collections(tmp_path: 
         assert job.done == 2
         first, second = (r["item_id"] for r in rt.list_items(offset=0, limit=2))
         assert rt.media is not None and len(list(rt.media.stored_files("image"))) == 4
+        labels = labels_of(rt)
+        assert {r["item_id"] for r in labels.query("part == 0", output_fields=["item_id"])} == {
+            first,
+            second,
+        }
         assert rt.delete_item(first) == 2  # its two vectors
         assert len(list(rt.media.stored_files("image"))) == 2
+        assert [r["item_id"] for r in labels.query("part == 0", output_fields=["item_id"])] == [
+            second
+        ]
         assert rt.delete_item(first) == 0  # nothing left of it
         assert rt.drop() and not (tmp_path / "media" / "image").exists()
+        assert not labels.exists() and store.list_collections() == []
     finally:
         jobs.shutdown()
         store.close()
@@ -462,7 +471,7 @@ def _check_labels_backfill(client: Any, stored: int) -> None:
     rt = client.app.state.runtimes["image"]
     r = client.post("/api/image/search", json={"text": "a bird", "top_k": 3})
     assert r.status_code == 200 and r.json()["labelled_images"] == stored, r.text
-    assert rt.store.drop(labels_collection(rt).name)
+    assert labels_of(rt).drop()
     r = client.post("/api/image/search", json={"text": "a bird", "top_k": 3})
     assert r.status_code == 200 and r.json()["hits"] == [], r.text
     some = client.get("/api/image/items", params={"limit": 1}).json()["data"][0]["item_id"]

@@ -221,6 +221,7 @@ def test_openapi_marks_k_deprecated_and_keeps_the_evaluation_cut_off(client: Tes
     assert {p["name"]: p.get("deprecated", False) for p in params if p["in"] == "query"} == {
         "top_k": False,
         "k": True,
+        "collection": False,
     }
 
 
@@ -408,3 +409,50 @@ def test_deleting_an_item_by_its_name_removes_its_vector(tmp_path: Path) -> None
         assert r.json()["deleted_vectors"] == 1
         assert c.get("/api/recommend/items/977").status_code == 404
         assert c.get("/api/recommend/count").json()["items"] == 2
+
+
+def test_a_named_collection_has_its_own_ratings_model_and_routes(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Every recommender route takes ``?collection=``: a named collection is trained on
+    its own ratings, recommends only its own items, leaves the app's model as it was,
+    and its drop takes its ratings and model with it."""
+    before = client.get("/api/recommend/model").json()
+    assert client.post("/api/recommend/collections", json={"name": "small"}).status_code == 201
+    ratings = "user,item,rating\n" + "".join(
+        f"u{u},{i},{1 + (u * i) % 5}\n" for u in range(12) for i in range(900, 900 + 6 + u % 4)
+    )
+    r = client.post(
+        "/api/recommend/load",
+        params={"collection": "small"},
+        files=[("files", ("r.csv", ratings.encode()))],
+    )
+    assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
+    named = {"collection": "small"}
+    r = client.post("/api/recommend/train", params=named)
+    assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
+    info = client.get("/api/recommend/model", params=named).json()
+    assert (info["users"], info["items"]) == (12, 9)
+    assert client.get("/api/recommend/model").json() == before  # the app's own: untouched
+    mine = {str(i) for i in range(900, 909)}
+    hits = client.get("/api/recommend/users/u0", params={**named, "top_k": 5}).json()["hits"]
+    assert hits and {h["item_id"] for h in hits} <= mine - {str(i) for i in range(900, 906)}
+    similar = client.get("/api/recommend/items/900/similar", params=named).json()["hits"]
+    assert similar and {h["item_id"] for h in similar} <= mine
+    many = client.post(
+        "/api/recommend/for-users", params=named, json={"users": ["u0", "u5"], "top_k": 5}
+    )
+    assert many.status_code == 200, many.text
+    assert [d["hits"] for d in many.json()["data"]][0] == hits
+    folded = client.post("/api/recommend/fold-in", params=named, json={"items": ["900", "901"]})
+    assert folded.status_code == 200, folded.text
+    assert {h["item_id"] for h in folded.json()["hits"]} <= mine
+    assert client.get("/api/recommend/users/u0").status_code == 404  # not a user of the app's
+    r = client.post("/api/recommend/evaluate", params=named, json={"k": 3})
+    assert r.status_code == 200, r.text
+    rt = client.app.state.runtimes["recommend"].named("small")  # type: ignore[attr-defined]
+    state = rt.state_dir
+    assert (state / "ratings.sqlite").is_file() and (state / "model.npz").is_file()
+    assert client.delete("/api/recommend/collections/small").status_code == 200
+    assert not state.exists()
+    assert client.get("/api/recommend/model", params=named).status_code == 404

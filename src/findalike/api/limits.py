@@ -28,10 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findalike.api.errors import error_response
 from findalike.config import Settings
+from findalike.request_types import BODY_LIMIT_KEY, MULTIPART_SLACK_BYTES, body_limit
 
-BODY_LIMIT_KEY = "x-max-body-bytes"
-MULTIPART_SLACK_BYTES = 64 * 1024
-"""Room for the multipart envelope and the form fields beside a query file."""
+__all__ = ["BODY_LIMIT_KEY", "MULTIPART_SLACK_BYTES", "body_limit"]  # and the middleware
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -44,11 +43,6 @@ class BodyRefused(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-def body_limit(max_bytes: int) -> dict[str, Any]:
-    """``openapi_extra`` that sets a route's body limit explicitly."""
-    return {BODY_LIMIT_KEY: max_bytes}
 
 
 def annotate_body_limits(app: FastAPI, settings: Settings) -> None:

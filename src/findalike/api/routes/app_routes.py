@@ -26,8 +26,8 @@ from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, Un
 from findalike.ingest import load_files
 from findalike.jobs import Job, spool_root
 from findalike.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
+from findalike.schema import MAX_RESULT_ROWS, Language
 from findalike.sources import resolve_folder, safe_upload_name
-from findalike.store import MAX_RESULT_ROWS, Language
 from findalike.uploads import read_upload_search, upload_body
 
 LOAD_BODY_RULE = {
@@ -322,27 +322,28 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         target = await anyio.to_thread.run_sync(rt.target, name)
         return DroppedResponse(app=spec.name, dropped=await _drop(target))
 
-    if spec.routes is not None:  # they serve the app's own collection only: say so
-        router.include_router(spec.routes(rt), dependencies=[Depends(_own_collection_only)])
+    if spec.routes is not None:  # each takes `collection`, or reads no collection: say so
+        router.include_router(spec.routes(rt), dependencies=[Depends(_no_collection_here)])
     return router
 
 
-async def _own_collection_only(request: Request) -> None:
-    """A ``collection`` on an app's own route that does not take one (``train``,
-    ``labels``, ...) is a 422, not silently ignored: those routes work on the app's own
-    collection. Routes that declare a ``collection`` query (QA ``answer``, ``evaluate``)
-    take it. ``async``: FastAPI would run a plain ``def`` in a worker thread, a trip per
-    request of every app route for a dictionary lookup (measured: with it and the
-    recommender's ``top_k`` so, 44% of a recommendation's time under load was FastAPI's
-    dependency solving, most of it those trips)."""
+async def _no_collection_here(request: Request) -> None:
+    """A ``collection`` on an app's own route that does not take one is a 422, not
+    silently ignored. Every app route that reads or writes a collection declares a
+    ``collection`` query (QA ``answer``, DNA ``classify``, the recommender's routes,
+    image ``labels``, the people registry, ...); the ones that do not read none (the
+    molecule app's ``depict`` draws the SMILES it is given). ``async``: FastAPI would
+    run a plain ``def`` in a worker thread, a trip per request of every app route for a
+    dictionary lookup (measured: with it and the recommender's ``top_k`` so, 44% of a
+    recommendation's time under load was FastAPI's dependency solving, most of it
+    those trips)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is not None and any(p.name == "collection" for p in dependant.query_params):
         return
     if "collection" in request.query_params:
         raise Unprocessable(
-            f"{request.url.path} works on the app's own collection; `collection` is taken "
-            "by load, search, count, items and drop only.",
+            f"{request.url.path} reads no collection: `collection` is not one of its parameters.",
             field="collection",
         )
 

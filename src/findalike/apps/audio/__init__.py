@@ -18,7 +18,7 @@ from findalike.apps.audio.pipeline import AUDIO_EXTENSIONS, audio_rows, read_aud
 from findalike.apps.audio.search import search, search_upload
 from findalike.apps.audio.settings import AudioSettings
 from findalike.encoders.base import Encoder
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "audio"
 

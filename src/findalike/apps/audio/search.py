@@ -16,7 +16,7 @@ from findalike.apps.audio.models import (
 )
 from findalike.apps.audio.pipeline import clip_windows, encoder_rate_hz, settings_of
 from findalike.errors import NotFound
-from findalike.store import Hit, similarity
+from findalike.schema import Hit, similarity
 
 
 def search(rt: AppRuntime, request: AudioSearchRequest) -> AudioSearchResponse:

@@ -24,7 +24,7 @@ from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, dna_settings, read
 from findalike.apps.dna.routes import dna_routes
 from findalike.apps.dna.settings import DnaSettings
 from findalike.encoders.base import Encoder
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "dna"
 
@@ -41,8 +41,7 @@ def to_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     ``evaluate`` reads the preview of short sequences)."""
     items = one_row_per_record(rt, records)
     if "dna_stores_sequences" not in rt.state:
-        fields = {f.name for f in rt.store.describe(rt.collection).fields}
-        rt.state["dna_stores_sequences"] = "sequence" in fields
+        rt.state["dna_stores_sequences"] = "sequence" in rt.stored_fields()
     if not rt.state["dna_stores_sequences"]:
         for item in items:
             for row in item.rows:

@@ -26,7 +26,7 @@ from findalike.apps.dna.models import (
 )
 from findalike.apps.dna.reader import dna_settings
 from findalike.errors import InvalidInput, NotFound, Unprocessable
-from findalike.store import Hit, in_filter, quote
+from findalike.schema import Hit, in_filter, quote
 
 _FIELDS = ["label", "seq_id", "length", "preview"]
 _SEARCH_BATCH = 256
@@ -178,20 +178,14 @@ def _split_order(rt: AppRuntime, *, seed: int, max_sequences: int) -> list[tuple
     """(label, sequence) of up to ``max_sequences`` stored items in split order.
     Items stored without their sequence (longer than the field holds, or loaded
     before sequences were stored and longer than the preview) are left out."""
-    ids = [
-        str(row["item_id"])
-        for page in rt.store.iter_rows(rt.collection, output_fields=["item_id"])
-        for row in page
-    ]
+    ids = [str(row["item_id"]) for page in rt.rows(output_fields=["item_id"]) for row in page]
     chosen = sorted(dict.fromkeys(ids), key=lambda i: split_key(seed, i))[:max_sequences]
-    stored = {f.name for f in rt.store.describe(rt.collection).fields}
-    field = "sequence" if "sequence" in stored else "preview"
+    field = "sequence" if "sequence" in rt.stored_fields() else "preview"
     rows: dict[str, tuple[str, str]] = {}
     for start in range(0, len(chosen), _QUERY_BATCH):
         batch = chosen[start : start + _QUERY_BATCH]
-        for row in rt.store.query(
-            rt.collection,
-            filter=f"part == 0 and {in_filter('item_id', batch)}",
+        for row in rt.query(
+            f"part == 0 and {in_filter('item_id', batch)}",
             output_fields=["item_id", "label", "length", field],
             limit=len(batch),
         ):

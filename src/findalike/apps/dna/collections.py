@@ -4,7 +4,8 @@
 ``position_weights``, ``canonical``, ``k``) beside ``name``: the collection's
 vectors come from that encoder, its name@version is recorded with the collection
 (so a load or search under another is a 409, as for the default collection), and
-the options are kept in ``<data_dir>/dna_collections/<name>.json`` so that the
+the options are kept in the collection's state folder (``encoder.json`` in
+``AppRuntime.state_dir``, which backups carry and a drop removes) so that the
 collection's encoder is rebuilt the same after a restart. Without ``encoder`` a
 collection takes the app's settings (``FINDALIKE_DNA_*``), as the default one does.
 """
@@ -30,8 +31,19 @@ MAX_VECTOR_DIM = 32_768
 """Milvus's limit on a float vector's dimensions (one-hot: 4 per letter, 8,192 letters)."""
 
 
+CHOICE_FILE = "encoder.json"
+
+
 def choice_path(rt: AppRuntime) -> Path:
-    return rt.settings.data_dir / "dna_collections" / f"{rt.collection_name}.json"
+    """Where a named collection's encoder choice is kept (its state folder); one kept
+    where findalike 0.x kept it (``<data_dir>/dna_collections/<name>.json``) is moved
+    there at its first read."""
+    path = rt.state_dir / CHOICE_FILE
+    old = rt.settings.data_dir / "dna_collections" / f"{rt.collection_name}.json"
+    if not path.exists() and old.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        old.replace(path)
+    return path
 
 
 def collection_settings(app: DnaSettings, options: dict[str, Any]) -> DnaSettings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from findalike.app import AppSpec
-from findalike.apps.image.labels import drop_labels
+from findalike.apps.image.labels import LABELS
 from findalike.apps.image.models import (
     ImageSearchOptions,
     ImageSearchRequest,
@@ -19,7 +19,7 @@ from findalike.apps.image.routes import make_router
 from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings
 from findalike.encoders.registry import IMAGE
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 PHOTOS = Path(__file__).resolve().parents[4] / "datasets" / "images" / "photos"
 
@@ -55,6 +55,5 @@ APP = AppSpec(
     batch_size=32,
     demo_files=demo_files,
     routes=make_router,
-    on_drop=drop_labels,
-    companions=("_labels",),
+    companions=(LABELS,),
 )

@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from findalike.app import CompanionSpec
 from findalike.errors import Unavailable
 from findalike.imaging import decode_image
-from findalike.store import CollectionSpec, FieldSpec, quote
+from findalike.schema import FieldSpec, in_filter
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from findalike.app import AppRuntime
+    from findalike.app import AppRuntime, Companion
     from findalike.encoders.base import Encoder
     from findalike.jobs import JobContext
 
@@ -103,15 +104,18 @@ def top_classes(probabilities: np.ndarray, k: int = TOP_CLASSES) -> list[tuple[i
     return [(int(c), round(float(probabilities[c]), 4)) for c in order if probabilities[c] > 0]
 
 
-def labels_collection(rt: AppRuntime) -> CollectionSpec:
-    return CollectionSpec(
-        name=f"{rt.collection}_labels",
-        dim=CLASSES,
-        vector_kind="float",
-        metric="IP",
-        encoder=CLASSIFIER,
-        fields=(FieldSpec("labels", "str", LABELS_FIELD_BYTES),),
-    )
+LABELS = CompanionSpec(
+    suffix="_labels",
+    dim=CLASSES,
+    metric="IP",
+    encoder=CLASSIFIER,
+    fields=(FieldSpec("labels", "str", LABELS_FIELD_BYTES),),
+)
+"""The companion collection of image labels (``<image collection>_labels``)."""
+
+
+def labels_of(rt: AppRuntime) -> Companion:
+    return rt.companion(LABELS.suffix)
 
 
 def classifier_of(rt: AppRuntime) -> ImageNetClassifier:
@@ -152,9 +156,7 @@ def label_rows(
                 "labels": labels[:LABELS_FIELD_BYTES],
             }
         )
-    spec = labels_collection(rt)
-    rt.store.ensure(spec)
-    rt.store.upsert(spec.name, rows)
+    labels_of(rt).write(rows, flush=False)
 
 
 def label_stored_images(
@@ -166,8 +168,8 @@ def label_stored_images(
     media = rt.media
     if media is None or not rt.has_data():
         return 0
-    spec = labels_collection(rt)
-    rt.store.ensure(spec)
+    labels = labels_of(rt)
+    labels.ensure()
     done = seen = 0
     while seen < max_images:
         if job is not None:
@@ -179,23 +181,14 @@ def label_stored_images(
         ids = [str(r["item_id"]) for r in rows]
         have = {
             str(r["item_id"])
-            for r in rt.store.query(
-                spec.name,
-                filter=f"item_id in [{', '.join(quote(i) for i in ids)}]",
-                output_fields=["item_id"],
-            )
+            for r in labels.query(in_filter("item_id", ids), output_fields=["item_id"])
         }
         todo = [i for i in ids if i not in have]
         images = [decode_image(media.find(rt.name, i).read_bytes()) for i in todo]
         label_rows(rt, todo, images)
         done += len(todo)
-    rt.store.flush(spec.name)
+    labels.flush()
     return done
-
-
-def drop_labels(rt: AppRuntime) -> None:
-    """On drop: the labels go with the images."""
-    rt.store.drop(labels_collection(rt).name)
 
 
 def text_model_of(rt: AppRuntime) -> Encoder:

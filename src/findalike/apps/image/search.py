@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from findalike.app import AppRuntime
-from findalike.apps.image.labels import labels_collection, query_relevance
+from findalike.apps.image.labels import labels_of, query_relevance
 from findalike.apps.image.models import (
     ImageHit,
     ImageLabel,
@@ -18,7 +18,7 @@ from findalike.apps.image.models import (
 )
 from findalike.apps.image.pipeline import app_settings, decode_query, region_box
 from findalike.errors import NotFound
-from findalike.store import Hit, quote, similarity
+from findalike.schema import Hit, quote, similarity
 
 
 def search(rt: AppRuntime, request: ImageSearchRequest) -> ImageSearchResponse:
@@ -102,37 +102,23 @@ def search_text(
     and such images are left out)."""
     enc = rt.encoder
     threshold = app_settings(rt).image_near_duplicate_score
-    spec = labels_collection(rt)
+    labels = labels_of(rt)
     empty = ImageSearchResponse(
         hits=[],
         near_duplicate_score=threshold,
         model=f"{enc.name}@{enc.version}",
         labelled_images=0,
     )
-    if not rt.has_data() or not rt.store.exists(spec.name):
+    if not rt.has_data() or not labels.exists():
         return empty
     relevance = query_relevance(rt, text)
-    labelled = rt.store.count(spec.name)
+    labelled = labels.count()
     if not relevance.any():
         return empty.model_copy(update={"labelled_images": labelled})
     # a few more than asked for: label rows of images deleted since are skipped
-    found = rt.store.search(
-        spec.name, relevance[None, :], limit=top_k + 16, output_fields=["labels"]
-    )[0]
+    found = labels.search(relevance[None, :], limit=top_k + 16, output_fields=["labels"])[0]
     found = [h for h in found if h.distance > 0 and (min_score is None or h.distance >= min_score)]
-    ids = [h.item_id for h in found]
-    rows = (
-        {
-            str(r["item_id"]): r
-            for r in rt.store.query(
-                rt.collection,
-                filter=f"part == 0 and item_id in [{', '.join(quote(i) for i in ids)}]",
-                output_fields=["item_id", "name", "width", "height"],
-            )
-        }
-        if ids
-        else {}
-    )
+    rows = rt.part_rows([h.item_id for h in found], 0, ["name", "width", "height"])
     out = []
     for hit in found:
         row = rows.get(hit.item_id)

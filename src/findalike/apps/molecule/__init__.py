@@ -18,7 +18,7 @@ from findalike.apps.molecule.routes import molecule_routes
 from findalike.apps.molecule.search import molecule_rows, search_molecules
 from findalike.apps.molecule.settings import MoleculeSettings
 from findalike.encoders.base import Encoder
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "molecules"
 
@@ -32,12 +32,11 @@ def make_encoder(rt: AppRuntime) -> Encoder:
     own: MoleculeSettings = rt.app_settings
     binary = own.vectors == "binary"
     if own.vectors == "auto":
-        store = rt.store
-        stored = store.properties(rt.collection) if store.exists(rt.collection) else {}
+        stored = rt.stored_record()
         if "vector_kind" in stored:
             binary = stored["vector_kind"] == "binary"
         else:
-            binary = not store.is_lite or store.is_compiled_lite
+            binary = rt.binary_vectors
     return MorganEncoder(radius=own.radius, n_bits=own.bits, binary=binary)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from findalike.app import AppRuntime
-from findalike.store import MAX_RESULT_ROWS
+from findalike.schema import MAX_RESULT_ROWS
 
 WRITES = "molecule.writes"
 """``rt.state`` key of the counter ``molecule_rows`` bumps on every write."""
@@ -108,7 +108,7 @@ def fingerprint_index(rt: AppRuntime) -> FingerprintIndex | None:
         held = _held(rt)
         if held is not None and held.writes == writes and now - held.checked_at < RECHECK_S:
             return held.index
-        rows = rt.store.count(rt.collection)
+        rows = rt.count_rows()
         if held is None or (held.writes, held.rows) != (writes, rows):
             index = read_index(rt, rows) if 0 < rows <= MAX_IN_MEMORY else None
         else:
@@ -182,9 +182,8 @@ def _pages(rt: AppRuntime, total_rows: int) -> Iterator[list[dict[str, Any]]]:
     while total_rows / 16**digits > _PAGE_ROWS:
         digits += 1
     for prefix in range(16**digits):
-        page = rt.store.query(
-            rt.collection,
-            filter=f'item_id like "{prefix:0{digits}x}%" and part == 0',
+        page = rt.query(
+            f'item_id like "{prefix:0{digits}x}%" and part == 0',
             output_fields=_FIELDS,
             limit=_MAX_PAGE_ROWS,
         )

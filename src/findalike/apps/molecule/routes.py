@@ -19,7 +19,7 @@ from findalike.apps.molecule.chem import (
     parse_smiles,
 )
 from findalike.errors import NotFound
-from findalike.request_types import CONTENT_ID_PATTERN
+from findalike.request_types import CONTENT_ID_PATTERN, CollectionQuery
 
 SVG = "image/svg+xml"
 OPTIONAL_SMILES_PATTERN = rf"^({SMILES_PATTERN[1:-1]})?$"
@@ -85,9 +85,10 @@ def molecule_routes(rt: AppRuntime) -> APIRouter:
     )
     async def item_depiction(
         item_id: Annotated[str, Path(pattern=CONTENT_ID_PATTERN)],
+        collection: CollectionQuery = None,
     ) -> Response:
         def draw() -> str:
-            item = rt.get_item(item_id)
+            item = rt.target(collection).get_item(item_id)
             if item is None:
                 raise NotFound(f"No molecule with id {item_id!r}.")
             return depiction(str(item["smiles"]))

@@ -54,7 +54,7 @@ from findalike.apps.molecule.fingerprints import (
 from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
 from findalike.encoders.fingerprint import MorganEncoder
 from findalike.errors import Conflict, Unprocessable
-from findalike.store import MAX_RESULT_ROWS, Hit, in_filter
+from findalike.schema import MAX_RESULT_ROWS, Hit, in_filter
 
 PATTERN_BITS = 2048
 MAX_CANDIDATES = MAX_RESULT_ROWS
@@ -397,7 +397,7 @@ def scan_patterns(rt: AppRuntime) -> tuple[list[str], list[str], np.ndarray] | N
     on every write (``molecule_rows``), so a delete followed by a load is seen too."""
     if not rt.has_data():
         return None
-    key = (rt.store.count(rt.collection), rt.state.get(WRITES, 0))
+    key = (rt.count_rows(), rt.state.get(WRITES, 0))
     cached = rt.state.get(_SCAN_CACHE)
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
@@ -418,9 +418,8 @@ def _read_patterns(
     smiles: list[str] = []
     patterns: list[bytes] = []
     for expr in filters:
-        for row in rt.store.query(
-            rt.collection,
-            filter=expr,
+        for row in rt.query(
+            expr,
             limit=MAX_CANDIDATES,
             output_fields=["item_id", "smiles", "pattern_fp"],
         ):
@@ -454,9 +453,8 @@ def _hits(
             raise _StaleIndex
         by_id = {i: index.row(i) for _, i in scored}
     else:
-        rows = rt.store.query(
-            rt.collection,
-            filter=in_filter("item_id", [i for _, i in scored]),
+        rows = rt.query(
+            in_filter("item_id", [i for _, i in scored]),
             output_fields=["item_id", *_DETAIL_FIELDS],
         )
         by_id = {str(r["item_id"]): r for r in rows}

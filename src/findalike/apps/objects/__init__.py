@@ -14,7 +14,7 @@ from findalike.apps.objects.pipeline import IMAGE_EXTENSIONS, object_rows, read_
 from findalike.apps.objects.routes import make_router
 from findalike.apps.objects.settings import ObjectsSettings
 from findalike.encoders.registry import IMAGE
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets"
 DEMO_PHOTOS = {  # known object: a photo in datasets/images/photos/

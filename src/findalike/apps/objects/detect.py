@@ -17,8 +17,8 @@ from findalike.apps.objects.models import (
 from findalike.apps.objects.pipeline import crop_box, detector_of, settings_of
 from findalike.encoders.detector import Detection
 from findalike.jobs import checkpoint
+from findalike.schema import similarity
 from findalike.sightings import add_sighting, query_frames, scale_box
-from findalike.store import similarity
 from findalike.video import SampledFrame
 
 MAX_UNKNOWN = 200

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, File, Form, UploadFile
 
-from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.app import AppRuntime
 from findalike.apps.objects.models import DetectOptions, DetectResponse
 from findalike.errors import InvalidInput, TooLarge
+from findalike.request_types import MULTIPART_SLACK_BYTES, CollectionQuery, body_limit
 
 
 def make_router(rt: AppRuntime) -> APIRouter:
@@ -31,6 +31,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
         file: Annotated[UploadFile, File(description="A video (mp4, webm, ...) or image.")],
         min_match_score: Annotated[float | None, Form(ge=-1.0, le=1.0)] = None,
         include_unknown: Annotated[bool, Form()] = False,
+        collection: CollectionQuery = None,
     ) -> Any:
         max_bytes = rt.settings.max_item_bytes
         data = await file.read(max_bytes + 1)
@@ -43,6 +44,7 @@ def make_router(rt: AppRuntime) -> APIRouter:
             raise InvalidInput("the uploaded file is empty", field="file")
         name = (file.filename or "query.mp4").replace("\\", "/").rsplit("/", 1)[-1]
         options = DetectOptions(min_score=min_match_score, include_unknown=include_unknown)
-        return await anyio.to_thread.run_sync(rt.search_upload, name, data, options)
+        target = await anyio.to_thread.run_sync(rt.target, collection)
+        return await anyio.to_thread.run_sync(target.search_upload, name, data, options)
 
     return router

@@ -18,8 +18,8 @@ from findalike.apps.people.models import IdentifyOptions, IdentifyRequest, Ident
 from findalike.apps.people.register import make_face_model, person_rows
 from findalike.apps.people.routes import make_router
 from findalike.apps.people.settings import PeopleSettings
+from findalike.schema import FieldSpec
 from findalike.sightings import PHOTO_EXTENSIONS, read_photo
-from findalike.store import FieldSpec
 
 DATASETS = Path(__file__).resolve().parents[4] / "datasets"
 

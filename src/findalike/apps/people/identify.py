@@ -16,8 +16,8 @@ from findalike.apps.people.models import (
 from findalike.apps.people.register import face_model_of, settings_of
 from findalike.encoders.face import FaceCrop
 from findalike.jobs import checkpoint
+from findalike.schema import similarity
 from findalike.sightings import Sighting, add_sighting, query_frames, scale_box
-from findalike.store import similarity
 from findalike.video import SampledFrame
 
 MAX_UNKNOWN = 200

@@ -10,8 +10,8 @@ from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.people.settings import PeopleSettings
 from findalike.encoders.face import DlibFaceModel, FaceCrop
 from findalike.jobs import checkpoint
+from findalike.schema import quote
 from findalike.sightings import store_photo
-from findalike.store import in_filter, quote
 
 MAX_PHOTOS_LISTED = 10_000
 NO_FACE = "no face found in the photo (a registered photo needs one clear, frontal face)"
@@ -54,9 +54,8 @@ def list_people(rt: AppRuntime) -> dict[str, list[str]]:
     """Registered people by name, each with their photos' item ids."""
     if not rt.has_data():
         return {}
-    rows = rt.store.query(
-        rt.collection,
-        filter="part == 0",
+    rows = rt.query(
+        "part == 0",
         output_fields=["item_id", "name"],
         limit=MAX_PHOTOS_LISTED,
     )
@@ -71,16 +70,12 @@ def delete_person(rt: AppRuntime, name: str) -> tuple[list[str], int]:
     the vectors deleted (nothing if no one has that name)."""
     if not rt.has_data():
         return [], 0
-    rows = rt.store.query(
-        rt.collection,
-        filter=f"name == {quote(name)}",
+    rows = rt.query(
+        f"name == {quote(name)}",
         output_fields=["item_id"],
         limit=MAX_PHOTOS_LISTED,
     )
     item_ids = sorted({str(r["item_id"]) for r in rows})
     if not item_ids:
         return [], 0
-    deleted = rt.store.delete(rt.collection, filter=in_filter("item_id", item_ids))
-    rt.store.flush(rt.collection)
-    rt.forget_files(item_ids)
-    return item_ids, deleted
+    return item_ids, rt.delete_items(item_ids)

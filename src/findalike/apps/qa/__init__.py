@@ -41,7 +41,7 @@ from findalike.hybrid import (
     word_spans,
 )
 from findalike.request_types import CONTENT_ID_PATTERN, CollectionQuery
-from findalike.store import FieldSpec, Hit, quote
+from findalike.schema import FieldSpec, Hit, quote
 from findalike.textio import RowError, clip_utf8, read_rows
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
@@ -102,32 +102,28 @@ def _matches(
 ) -> tuple[list[QAMatch], ModeChoice]:
     vector = encode_queries(rt.encoder, [question])
     loaded = rt.has_data()
-    choice = choose_mode(rt.store, rt.collection, mode, loaded=loaded)
+    choice = choose_mode(rt, mode, loaded=loaded)
     hits: list[Hit]
     if choice.mode == "semantic":
         hits = rt.search_vectors(vector, limit=k)[0]
     elif choice.mode == "auto":
         hits = auto_search(
-            rt.store,
-            rt.collection,
+            rt,
             question,
             vector[0],
             lambda n, extra: rt.search_vectors(vector, limit=n, filter=extra)[0],
             limit=k,
-            metric=rt.encoder.metric,
             fields=("question", "answer"),
             scan_fields=("answer",),
             output_fields=["part", *(f.name for f in rt.spec.fields)],
         )[0]
     else:
         hits = ranked_search(
-            rt.store,
-            rt.collection,
+            rt,
             choice.mode,
             question,
             vector[0],
             limit=k,
-            metric=rt.encoder.metric,
             fusion=fusion,
             output_fields=["part", *(f.name for f in rt.spec.fields)],
         )
@@ -269,9 +265,7 @@ def _find_pair(rt: AppRuntime, expected: str) -> str | None:
         return None
     if re.match(CONTENT_ID_PATTERN, expected):
         return expected if rt.get_item(expected) is not None else None
-    rows = rt.store.query(
-        rt.collection, filter=f"question == {quote(expected)}", output_fields=["item_id"], limit=1
-    )
+    rows = rt.query(f"question == {quote(expected)}", output_fields=["item_id"], limit=1)
     return str(rows[0]["item_id"]) if rows else None
 
 

@@ -19,7 +19,7 @@ from findalike.apps.recommend.schemas import Recommendations, RecommendRequest
 from findalike.apps.recommend.settings import RecommendSettings
 from findalike.encoders.base import Encoder
 from findalike.request_types import NAME_ID_PATTERN
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 if TYPE_CHECKING:
     from fastapi import APIRouter

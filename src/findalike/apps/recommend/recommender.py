@@ -55,7 +55,7 @@ from findalike.encoders.factors import (
 )
 from findalike.errors import Conflict, InvalidInput, NotFound
 from findalike.jobs import JobContext
-from findalike.store import MAX_RESULT_ROWS
+from findalike.schema import MAX_RESULT_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Recommender:
     def __init__(self, rt: AppRuntime, settings: RecommendSettings | None = None) -> None:
         self.rt = rt
         self.settings: RecommendSettings = settings or rt.app_settings
-        self.folder: Path = rt.settings.data_dir / "recommend" / rt.collection
+        self.folder: Path = rt.state_dir
         self.ratings = RatingsStore(self.folder / "ratings.sqlite")
         self.model_path = self.folder / "model.npz"
         self._model: FactorModel | None = None
@@ -236,10 +236,7 @@ class Recommender:
         ]
         self._writing.set()
         try:
-            self.rt.store.upsert(
-                self.rt.collection, rows, batch_rows=self.rt.settings.insert_batch_rows
-            )
-            self.rt.store.flush(self.rt.collection)
+            self.rt.write(rows)
         finally:
             self._writing.clear()
 
@@ -372,7 +369,7 @@ class Recommender:
             and (now - stored.checked_at < STORED_ITEMS_RECHECK_S or self._writing.is_set())
         ):
             return stored.mask
-        rows = self.rt.store.count(self.rt.collection)
+        rows = self.rt.count_rows()
         if stored is None or stored.model is not model or stored.rows != rows:
             stored = _read_stored_items(self.rt, model, rows)
         else:
@@ -406,9 +403,7 @@ class StoredItems:
 def _read_stored_items(rt: AppRuntime, model: FactorModel, rows: int) -> StoredItems:
     mask = None
     if rows < _MAX_QUERY_ROWS:
-        found = rt.store.query(
-            rt.collection, filter="part == 0", output_fields=["item_id"], limit=_MAX_QUERY_ROWS
-        )
+        found = rt.query("part == 0", output_fields=["item_id"], limit=_MAX_QUERY_ROWS)
         mask = np.zeros(len(model.item_ids), dtype=bool)
         for row in found:
             n = model.item_index.get(str(row["item_id"]))

@@ -24,7 +24,7 @@ from findalike.apps.recommend.schemas import (
 from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
 from findalike.errors import Unprocessable
 from findalike.jobs import Job, JobManager
-from findalike.request_types import NAME_ID_PATTERN
+from findalike.request_types import NAME_ID_PATTERN, CollectionQuery
 
 
 async def _top_k(  # async: FastAPI runs a plain def dependency in a worker thread
@@ -60,6 +60,12 @@ ItemId = Annotated[str, Path(pattern=NAME_ID_PATTERN, description="An item id fr
 def make_router(rt: AppRuntime) -> APIRouter:
     router = APIRouter()
 
+    async def _target(collection: str | None) -> AppRuntime:
+        """The app's own collection, or the named one (which must exist: a 404)."""
+        if collection is None:  # the hot path: no worker-thread trip
+            return rt
+        return await anyio.to_thread.run_sync(rt.target, collection)
+
     @router.post(
         "/train",
         status_code=202,
@@ -69,46 +75,56 @@ def make_router(rt: AppRuntime) -> APIRouter:
         "202 with the job; its done/total count ALS iterations. The previous model serves "
         "until the new one is stored.",
     )
-    async def train(request: Request) -> Job:
+    async def train(request: Request, collection: CollectionQuery = None) -> Job:
         jobs: JobManager = request.app.state.jobs
-        return jobs.submit(rt.name, train_work(rt), kind="train")
+        target = await _target(collection)
+        return jobs.submit(rt.name, train_work(target), kind="train")
 
     @router.get("/model", response_model=ModelInfo, summary="The model in use")
-    async def model_info() -> ModelInfo:
-        return await anyio.to_thread.run_sync(recommender(rt).info)
+    async def model_info(collection: CollectionQuery = None) -> ModelInfo:
+        return await anyio.to_thread.run_sync(recommender(await _target(collection)).info)
 
     @router.get(
         "/users/{user}",
         response_model=Recommendations,
         summary="Items a stored user has not rated, best first",
     )
-    async def for_user(user: UserId, top_k: TopK) -> Recommendations:
-        return await anyio.to_thread.run_sync(recommender(rt).for_user, user, top_k)
+    async def for_user(
+        user: UserId, top_k: TopK, collection: CollectionQuery = None
+    ) -> Recommendations:
+        target = await _target(collection)
+        return await anyio.to_thread.run_sync(recommender(target).for_user, user, top_k)
 
     @router.get(
         "/items/{item}/similar",
         response_model=SimilarItems,
         summary="Items with the most similar factors",
     )
-    async def similar(item: ItemId, top_k: TopK) -> SimilarItems:
-        return await anyio.to_thread.run_sync(recommender(rt).similar, item, top_k)
+    async def similar(
+        item: ItemId, top_k: TopK, collection: CollectionQuery = None
+    ) -> SimilarItems:
+        target = await _target(collection)
+        return await anyio.to_thread.run_sync(recommender(target).similar, item, top_k)
 
     @router.post(
         "/fold-in",
         response_model=Recommendations,
         summary="Recommendations for a new user from items they liked",
     )
-    async def fold_in(body: FoldInRequest) -> Recommendations:
-        return await anyio.to_thread.run_sync(fold_in_search, rt, body)
+    async def fold_in(body: FoldInRequest, collection: CollectionQuery = None) -> Recommendations:
+        return await anyio.to_thread.run_sync(fold_in_search, await _target(collection), body)
 
     @router.post(
         "/for-users",
         response_model=UsersRecommendations,
         summary="Recommendations for many stored users in one request",
     )
-    async def for_users(body: UsersRequest) -> UsersRecommendations:
+    async def for_users(
+        body: UsersRequest, collection: CollectionQuery = None
+    ) -> UsersRecommendations:
+        target = await _target(collection)
         return await anyio.to_thread.run_sync(
-            recommender(rt).for_users, list(body.users), body.top_k
+            recommender(target).for_users, list(body.users), body.top_k
         )
 
     @router.post(
@@ -116,7 +132,10 @@ def make_router(rt: AppRuntime) -> APIRouter:
         response_model=EvaluationReport,
         summary="Hold-out precision/recall/NDCG@k vs most-popular",
     )
-    async def evaluate(body: EvaluateRequest) -> EvaluationReport:
-        return await anyio.to_thread.run_sync(recommender(rt).evaluate, body)
+    async def evaluate(
+        body: EvaluateRequest, collection: CollectionQuery = None
+    ) -> EvaluationReport:
+        target = await _target(collection)
+        return await anyio.to_thread.run_sync(recommender(target).evaluate, body)
 
     return router

@@ -26,7 +26,7 @@ from findalike.apps.text.search import evaluate_text, search_text
 from findalike.apps.text.settings import TextSettings
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.request_types import CollectionQuery
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 

@@ -23,7 +23,6 @@ from findalike.hybrid import (
     MODES,
     ZH_STOP_WORDS,
     auto_search,
-    both,
     choose_mode,
     figures,
     is_han,
@@ -31,7 +30,7 @@ from findalike.hybrid import (
     ranked_search,
     words,
 )
-from findalike.store import MAX_RESULT_ROWS, Hit, quote
+from findalike.schema import MAX_RESULT_ROWS, Hit, both, quote
 
 OUTPUT_FIELDS = ["title", "text", "source", "meta"]
 _STOP = frozenset(
@@ -59,7 +58,7 @@ def filter_expression(filters: dict[str, FilterValue]) -> str:
 def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
     vector = encode_queries(rt.encoder, [req.query])
     loaded = rt.has_data()
-    choice = choose_mode(rt.store, rt.collection, req.mode, loaded=loaded)
+    choice = choose_mode(rt, req.mode, loaded=loaded)
 
     def dense(limit: int, extra: str = "") -> list[Hit]:
         return rt.search_vectors(
@@ -74,25 +73,21 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
             return dense(limit)
         if choice.mode == "auto":
             return auto_search(
-                rt.store,
-                rt.collection,
+                rt,
                 req.query,
                 vector[0],
                 dense,
                 limit=limit,
-                metric=rt.encoder.metric,
                 fields=("title", "text"),
                 filter=filter_expression(req.filters),
                 output_fields=["part", *OUTPUT_FIELDS],
             )[0]
         return ranked_search(
-            rt.store,
-            rt.collection,
+            rt,
             choice.mode,
             req.query,
             vector[0],
             limit=limit,
-            metric=rt.encoder.metric,
             fusion=req,
             filter=filter_expression(req.filters),
             output_fields=["part", *OUTPUT_FIELDS],

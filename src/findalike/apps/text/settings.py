@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from findalike.store import Language
+from findalike.schema import Language
 
 
 class TextSettings(BaseSettings):

@@ -16,7 +16,7 @@ from findalike.apps.video.pipeline import read_video, video_rows
 from findalike.apps.video.search import search, search_upload
 from findalike.apps.video.settings import VideoSettings
 from findalike.encoders.registry import IMAGE
-from findalike.store import FieldSpec
+from findalike.schema import FieldSpec
 from findalike.video import VIDEO_EXTENSIONS
 
 CLIPS = Path(__file__).resolve().parents[4] / "datasets" / "video"

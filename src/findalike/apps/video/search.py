@@ -23,7 +23,7 @@ from findalike.apps.video.models import (
 from findalike.apps.video.pipeline import settings_of
 from findalike.errors import NotFound
 from findalike.imaging import decode_image
-from findalike.store import Hit, similarity
+from findalike.schema import Hit, similarity
 from findalike.video import probe, sample_frames
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
