@@ -169,7 +169,7 @@ def bench_text(requests: int) -> dict[str, Any]:
 
 
 def image_floors(data_dir: Path, photos: list[str]) -> dict[str, Any]:
-    from findalike.apps.image.pipeline import ENCODE_SIDE_PX
+    from findalike.apps.image.reader import ENCODE_SIDE_PX
     from findalike.config import Settings
     from findalike.encoders.image import make_image_encoder
     from findalike.imaging import decode_image

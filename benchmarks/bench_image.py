@@ -38,7 +38,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from findalike.app import AppRuntime
 from findalike.apps.image import APP
-from findalike.apps.image.pipeline import ENCODE_SIDE_PX
+from findalike.apps.image.reader import ENCODE_SIDE_PX
 from findalike.config import Settings
 from findalike.encoders.image import make_image_encoder
 from findalike.imaging import decode_image, jpeg_bytes

@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 
 from findalike.app import content_id
 from findalike.apps.image.labels import ImageNetClassifier
-from findalike.apps.image.pipeline import ENCODE_SIDE_PX
+from findalike.apps.image.reader import ENCODE_SIDE_PX
 from findalike.apps.image.settings import ImageSettings
 from findalike.encoders.image import make_image_encoder
 from findalike.imaging import decode_image, jpeg_bytes, thumbnail_jpeg

@@ -21,10 +21,10 @@ from skimage import data as photos
 
 from findalike.app import AppRuntime
 from findalike.apps.objects import APP as OBJECTS
-from findalike.apps.objects.detect import detect_known_objects
 from findalike.apps.objects.models import DetectOptions
+from findalike.apps.objects.search import detect_known_objects
 from findalike.apps.video import APP as VIDEO
-from findalike.apps.video.pipeline import settings_of
+from findalike.apps.video.reader import settings_of
 from findalike.config import Settings
 from findalike.encoders.base import Encoder
 from findalike.ingest import load_files

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.app import AppRuntime
 from findalike.apps.text import APP as TEXT_APP
-from findalike.apps.text.documents import passage_rows
+from findalike.apps.text.reader import passage_rows
 from findalike.config import Settings
 from findalike.ingest import load_files
 from findalike.jobs import JobManager, checkpoint
@@ -85,7 +85,7 @@ def test_a_load_of_few_long_documents_reports_progress_as_it_goes(client: TestCl
 def test_the_pipelined_load_stores_every_passage_once(client: TestClient) -> None:
     count = client.get("/api/text/count").json()
     settings = client.app.state.settings  # type: ignore[attr-defined]
-    from findalike.apps.text.documents import split_passages
+    from findalike.apps.text.reader import split_passages
 
     expected = sum(  # its passages, and one row for its title
         len(split_passages(json.loads(s)["text"], settings.text_chunk_words))

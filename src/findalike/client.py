@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from findalike.apps.objects.models import DetectResponse
     from findalike.apps.people.models import PeopleList, PersonDeleted
     from findalike.apps.qa.models import AnswerResponse, QAEvaluateResponse
-    from findalike.apps.recommend.schemas import (
+    from findalike.apps.recommend.models import (
         EvaluationReport,
         ModelInfo,
         Recommendations,
@@ -578,7 +578,7 @@ class _Dna(_App):
         )
 
 
-_RECOMMEND = "findalike.apps.recommend.schemas"
+_RECOMMEND = "findalike.apps.recommend.models"
 
 
 class _Recommend(_App):

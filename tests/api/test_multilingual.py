@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.apps.qa import demo_files
 from findalike.apps.qa.settings import QASettings
-from findalike.apps.text.documents import split_passages
+from findalike.apps.text.reader import split_passages
 from findalike.config import Settings
 from findalike.encoders.base import encode_queries
 from findalike.encoders.bge_small import BgeSmallEncoder

@@ -21,7 +21,7 @@ from findalike.app import AppRuntime
 from findalike.apps.image import APP
 from findalike.apps.image.labels import classifier_of, labels_of
 from findalike.apps.image.models import ImageSearchRequest
-from findalike.apps.image.pipeline import app_settings
+from findalike.apps.image.reader import app_settings
 from findalike.apps.image.search import search, search_bytes
 from findalike.config import Settings
 from findalike.encoders.registry import IMAGE

@@ -20,9 +20,9 @@ from skimage import data as photos  # noqa: E402
 
 from findalike.app import AppRuntime  # noqa: E402
 from findalike.apps.objects import APP  # noqa: E402
-from findalike.apps.objects.detect import detect_known_objects  # noqa: E402
 from findalike.apps.objects.models import DetectOptions  # noqa: E402
-from findalike.apps.objects.pipeline import object_name  # noqa: E402
+from findalike.apps.objects.reader import object_name  # noqa: E402
+from findalike.apps.objects.search import detect_known_objects  # noqa: E402
 from findalike.apps.objects.settings import ObjectsSettings  # noqa: E402
 from findalike.config import Settings  # noqa: E402
 from findalike.errors import Unprocessable  # noqa: E402

@@ -24,9 +24,9 @@ from PIL import Image  # noqa: E402
 
 from findalike.app import AppRuntime  # noqa: E402
 from findalike.apps.people import APP  # noqa: E402
-from findalike.apps.people.identify import identify_people  # noqa: E402
 from findalike.apps.people.models import IdentifyOptions  # noqa: E402
 from findalike.apps.people.register import delete_person, list_people  # noqa: E402
+from findalike.apps.people.search import identify_people  # noqa: E402
 from findalike.apps.people.settings import PeopleSettings  # noqa: E402
 from findalike.config import Settings  # noqa: E402
 from findalike.ingest import load_files  # noqa: E402

@@ -17,6 +17,7 @@ from findalike.api.main import create_app
 from findalike.app import AppRuntime
 from findalike.apps.recommend import APP
 from findalike.apps.recommend.evaluation import _split, evaluate
+from findalike.apps.recommend.models import EvaluateRequest
 from findalike.apps.recommend.ratings import (
     Rating,
     RatingsTable,
@@ -25,7 +26,6 @@ from findalike.apps.recommend.ratings import (
     read_csv,
 )
 from findalike.apps.recommend.recommender import Recommender, recommender
-from findalike.apps.recommend.schemas import EvaluateRequest
 from findalike.config import Settings
 from findalike.errors import Conflict
 from findalike.store import VectorStore

@@ -14,7 +14,7 @@ from findalike.apps.audio.models import (
     AudioSearchRequest,
     AudioSearchResponse,
 )
-from findalike.apps.audio.pipeline import AUDIO_EXTENSIONS, audio_rows, read_audio, settings_of
+from findalike.apps.audio.reader import AUDIO_EXTENSIONS, audio_rows, read_audio, settings_of
 from findalike.apps.audio.search import search, search_upload
 from findalike.apps.audio.settings import AudioSettings
 from findalike.encoders.base import Encoder

@@ -14,7 +14,7 @@ from findalike.apps.audio.models import (
     AudioSearchResponse,
     WindowMatch,
 )
-from findalike.apps.audio.pipeline import clip_windows, encoder_rate_hz, settings_of
+from findalike.apps.audio.reader import clip_windows, encoder_rate_hz, settings_of
 from findalike.errors import NotFound
 from findalike.schema import Hit, similarity
 

@@ -7,13 +7,13 @@ import anyio
 from fastapi import APIRouter
 
 from findalike.app import AppRuntime
-from findalike.apps.dna.classify import classify_sequence, evaluate
 from findalike.apps.dna.models import (
     DnaClassification,
     DnaClassifyRequest,
     DnaEvaluateRequest,
     DnaEvaluation,
 )
+from findalike.apps.dna.search import classify_sequence, evaluate
 from findalike.request_types import CollectionQuery
 
 

@@ -14,7 +14,7 @@ from findalike.apps.image.models import (
     ImageSearchRequest,
     ImageSearchResponse,
 )
-from findalike.apps.image.pipeline import IMAGE_EXTENSIONS, image_rows, read_image
+from findalike.apps.image.reader import IMAGE_EXTENSIONS, image_rows, read_image
 from findalike.apps.image.routes import make_router
 from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings

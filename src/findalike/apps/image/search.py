@@ -16,7 +16,7 @@ from findalike.apps.image.models import (
     ImageSearchRequest,
     ImageSearchResponse,
 )
-from findalike.apps.image.pipeline import app_settings, decode_query, region_box
+from findalike.apps.image.reader import app_settings, decode_query, region_box
 from findalike.errors import NotFound
 from findalike.schema import Hit, quote, similarity
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from findalike.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
+from findalike.apps.recommend.models import Recommendations, RecommendRequest
 from findalike.apps.recommend.ratings import ItemInfo, Rating, read_csv
-from findalike.apps.recommend.schemas import Recommendations, RecommendRequest
 from findalike.apps.recommend.settings import RecommendSettings
 from findalike.encoders.base import Encoder
 from findalike.request_types import NAME_ID_PATTERN

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
+from findalike.apps.recommend.models import EvaluateRequest, EvaluationReport, Metrics
 from findalike.apps.recommend.ratings import RatingsTable
-from findalike.apps.recommend.schemas import EvaluateRequest, EvaluationReport, Metrics
 from findalike.encoders.factors import TrainParams, confidence_matrix, train_als
 from findalike.errors import InvalidInput
 

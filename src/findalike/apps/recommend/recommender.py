@@ -32,8 +32,7 @@ from typing import Any
 import numpy as np
 
 from findalike.app import AppRuntime
-from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
-from findalike.apps.recommend.schemas import (
+from findalike.apps.recommend.models import (
     EvaluateRequest,
     EvaluationReport,
     FoldInRequest,
@@ -44,6 +43,7 @@ from findalike.apps.recommend.schemas import (
     SimilarItems,
     UsersRecommendations,
 )
+from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
 from findalike.apps.recommend.settings import RecommendSettings
 from findalike.contract import apply_contract
 from findalike.encoders.factors import (
@@ -440,7 +440,8 @@ def _file_key(path: Path) -> tuple[int, int] | None:
 
 
 def forget_everything(rt: AppRuntime) -> None:
-    """On drop: the ratings and the model go with the vectors."""
+    """On drop: the ratings and the model go with the vectors (the runtime then removes
+    their folder); the next use starts a new, empty recommender."""
     rec = recommender(rt)
     with rec._lock:
         rec.ratings.clear()
@@ -449,6 +450,9 @@ def forget_everything(rt: AppRuntime) -> None:
         rec._model_checked = True
         rec._model_key = None
         rec._titles = None
+    with _create_lock:
+        if rt.state.get("recommender") is rec:
+            del rt.state["recommender"]
 
 
 def fold_in_search(rt: AppRuntime, request: FoldInRequest) -> Recommendations:

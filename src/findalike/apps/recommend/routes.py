@@ -10,8 +10,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from findalike.app import AppRuntime
-from findalike.apps.recommend.recommender import fold_in_search, recommender, train_work
-from findalike.apps.recommend.schemas import (
+from findalike.apps.recommend.models import (
     EvaluateRequest,
     EvaluationReport,
     FoldInRequest,
@@ -21,6 +20,7 @@ from findalike.apps.recommend.schemas import (
     UsersRecommendations,
     UsersRequest,
 )
+from findalike.apps.recommend.recommender import fold_in_search, recommender, train_work
 from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
 from findalike.errors import Unprocessable
 from findalike.jobs import Job, JobManager

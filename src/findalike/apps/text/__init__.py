@@ -11,21 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
-from fastapi import APIRouter
-
-from findalike.app import AppRuntime, AppSpec, Record
-from findalike.apps.text.documents import passage_rows, read_documents
-from findalike.apps.text.models import (
-    TextEvaluateRequest,
-    TextEvaluateResponse,
-    TextSearchRequest,
-    TextSearchResponse,
-)
-from findalike.apps.text.search import evaluate_text, search_text
+from findalike.app import AppSpec
+from findalike.apps.text.models import TextSearchRequest, TextSearchResponse
+from findalike.apps.text.reader import passage_rows, passages_of, read_documents
+from findalike.apps.text.routes import text_routes
+from findalike.apps.text.search import search_text
 from findalike.apps.text.settings import TextSettings
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
-from findalike.request_types import CollectionQuery
 from findalike.schema import FieldSpec
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
@@ -34,28 +26,6 @@ DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 def demo_files() -> list[tuple[str, Path]]:
     """State of the Union addresses since 1981 (public domain)."""
     return [("sotu_recent.jsonl", DEMO_DIR / "sotu_recent.jsonl")]
-
-
-def passages_of(rt: AppRuntime, record: Record) -> int:
-    """About how many passages (model inputs) a document makes: a load batches by it
-    (its title, one short input more, is left out of the count)."""
-    return 1 + len(str(record.payload[1]).split()) // rt.settings.text_chunk_words
-
-
-def text_routes(rt: AppRuntime) -> APIRouter:
-    router = APIRouter()
-
-    @router.post(
-        "/evaluate",
-        response_model=TextEvaluateResponse,
-        summary="Relevance of each search mode over labelled queries",
-    )
-    async def evaluate(
-        body: TextEvaluateRequest, collection: CollectionQuery = None
-    ) -> TextEvaluateResponse:
-        return await anyio.to_thread.run_sync(lambda: evaluate_text(rt.target(collection), body))
-
-    return router
 
 
 APP = AppSpec(

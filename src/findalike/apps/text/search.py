@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 
 from findalike.app import AppRuntime
-from findalike.apps.text.documents import is_title_row
 from findalike.apps.text.models import (
     FilterValue,
     Range,
@@ -17,6 +16,7 @@ from findalike.apps.text.models import (
     TextSearchRequest,
     TextSearchResponse,
 )
+from findalike.apps.text.reader import is_title_row
 from findalike.encoders.base import encode_queries
 from findalike.errors import Unprocessable
 from findalike.hybrid import (

@@ -12,7 +12,7 @@ from findalike.apps.video.models import (
     VideoSearchRequest,
     VideoSearchResponse,
 )
-from findalike.apps.video.pipeline import read_video, video_rows
+from findalike.apps.video.reader import read_video, video_rows
 from findalike.apps.video.search import search, search_upload
 from findalike.apps.video.settings import VideoSettings
 from findalike.encoders.registry import IMAGE

@@ -20,7 +20,7 @@ from findalike.apps.video.models import (
     VideoSearchRequest,
     VideoSearchResponse,
 )
-from findalike.apps.video.pipeline import settings_of
+from findalike.apps.video.reader import settings_of
 from findalike.errors import NotFound
 from findalike.imaging import decode_image
 from findalike.schema import Hit, similarity

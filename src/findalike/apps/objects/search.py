@@ -14,7 +14,7 @@ from findalike.apps.objects.models import (
     Sighting,
     UnknownDetection,
 )
-from findalike.apps.objects.pipeline import crop_box, detector_of, settings_of
+from findalike.apps.objects.reader import crop_box, detector_of, settings_of
 from findalike.encoders.detector import Detection
 from findalike.jobs import checkpoint
 from findalike.schema import similarity

@@ -149,3 +149,9 @@ def _own_title(record: Record, passages: list[str]) -> str:
 def is_title_row(fields: dict[str, Any]) -> bool:
     """A title row holds its document's title as its text (and is never part 0)."""
     return int(fields.get("part", 0)) > 0 and fields.get("text") == fields.get("title")
+
+
+def passages_of(rt: AppRuntime, record: Record) -> int:
+    """About how many passages (model inputs) a document makes: a load batches by it
+    (its title, one short input more, is left out of the count)."""
+    return 1 + len(str(record.payload[1]).split()) // rt.settings.text_chunk_words
