@@ -166,8 +166,10 @@ class AppSpec:
     routes: RouterFactory | None = None
     requires: tuple[str, ...] = ()
     """Python modules the app needs; if one is missing the app is listed as disabled."""
-    demo_files: Callable[[], list[tuple[str, Path]]] | None = None
-    """Bundled demo data as (display name, path) pairs, loaded by ``serve --demo``."""
+    demo_files: Callable[[Path], list[tuple[str, Path]]] | None = None
+    """Demo data as (display name, path) pairs, loaded by ``serve --demo``, from the demo
+    data folder it is given (``Settings.resolved_demo_data_dir``) or from the package;
+    nothing where the folder lacks it."""
     follow_up: Callable[[AppRuntime], Work] | None = None
     """A job to run after the demo load (the recommender trains on what was loaded)."""
     on_drop: Callable[[AppRuntime], None] | None = None

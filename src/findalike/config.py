@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     load_demo: bool = Field(
         False, description="Load the bundled demo data into empty apps at start (`--demo`)."
     )
+    demo_data_dir: Path | None = Field(
+        None,
+        description="The folder of the demo data sets (a findalike checkout's `datasets/`: "
+        "images, clips, molecules, ratings, ...), which `--demo` loads from; text and QA "
+        "demo data ship inside the package. Default: the checkout's `datasets/` when "
+        "findalike runs from one; with an installed wheel, point it at a copy.",
+    )
     torch_threads: int = Field(
         0, ge=0, description="Threads for model inference (0: PyTorch's default)."
     )
@@ -256,6 +263,14 @@ class Settings(BaseSettings):
         if self.milvus_uri:
             return self.milvus_uri
         return str(self.data_dir / "milvus.db")
+
+    @property
+    def resolved_demo_data_dir(self) -> Path:
+        """``demo_data_dir``, or the ``datasets/`` folder of the checkout this runs from
+        (which may not exist: then only the demo data inside the package loads)."""
+        if self.demo_data_dir is not None:
+            return self.demo_data_dir.expanduser()
+        return Path(__file__).resolve().parents[2] / "datasets"
 
     @property
     def embedded_store(self) -> bool:

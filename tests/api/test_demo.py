@@ -12,6 +12,8 @@ from findalike.api.main import create_app
 from findalike.config import Settings
 from tests.conftest import wait_job
 
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+
 
 def test_demo_load_then_training_then_drop_forgets_everything(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, apps=["recommend"])
@@ -59,3 +61,20 @@ def test_video_and_objects_demo_load_and_find_the_demo_objects(tmp_path: Path) -
             found[clip] = [hit["name"] for hit in r.json()["hits"]]
         print(f"video + objects demo loaded in {load_s:.1f} s; found: {found}")
         assert found == {"cockatoo.mp4": ["cockatoo"], "bigbuckbunny.mp4": ["big buck bunny"]}
+
+
+def test_demo_data_come_from_the_folder_the_setting_names(tmp_path: Path) -> None:
+    """An installed wheel has no checkout beside it: ``demo_data_dir`` names the folder
+    of the demo data sets, and the demo loads what that folder holds, nothing else."""
+    smiles = (DATASETS / "molecules" / "nci_first_5K.smi").read_text().splitlines()[:20]
+    (tmp_path / "copy" / "molecules").mkdir(parents=True)
+    (tmp_path / "copy" / "molecules" / "nci_first_5K.smi").write_text("\n".join(smiles) + "\n")
+    settings = Settings(
+        data_dir=tmp_path / "data", apps=["molecule", "dna"], demo_data_dir=tmp_path / "copy"
+    )
+    with TestClient(create_app(settings, load_demo=True)) as c:
+        jobs = c.get("/api/jobs").json()["data"]
+        assert [j["app"] for j in jobs] == ["molecule"]  # no dna/ in the copy: no dna load
+        assert wait_job(c, jobs[0]["id"])["state"] == "done"
+        assert c.get("/api/molecule/count").json()["items"] == 20
+    assert Settings(data_dir=tmp_path).resolved_demo_data_dir == DATASETS  # the checkout's

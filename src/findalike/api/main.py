@@ -247,7 +247,7 @@ def submit_demo_loads(runtimes: dict[str, AppRuntime], jobs: JobManager) -> list
         try:
             if rt.count()[0] > 0:
                 continue
-            demo = rt.spec.demo_files()
+            demo = rt.spec.demo_files(rt.settings.resolved_demo_data_dir)
         except FindalikeError as exc:
             log.error("demo data for %s not loaded: %s", rt.name, exc.detail)
             continue

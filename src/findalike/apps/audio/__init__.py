@@ -20,8 +20,6 @@ from findalike.apps.audio.settings import AudioSettings
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 
-DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "audio"
-
 
 def make_encoder(rt: AppRuntime) -> Encoder:
     """The log-mel statistics encoder at the configured sample rate and window."""
@@ -31,9 +29,10 @@ def make_encoder(rt: AppRuntime) -> Encoder:
     return LogMelStatsEncoder(sample_rate_hz=s.sample_rate_hz, window_s=s.window_s)
 
 
-def demo_files() -> list[tuple[str, Path]]:
-    """The bundled clips (Sonic Pi samples, Asterisk prompts), if this is a checkout."""
-    return [(d.name, d) for d in (DATASET_DIR / "sonic-pi", DATASET_DIR / "asterisk") if d.is_dir()]
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    """The demo clips (Sonic Pi samples, Asterisk prompts) under ``datasets/audio/``."""
+    folders = (datasets / "audio" / "sonic-pi", datasets / "audio" / "asterisk")
+    return [(d.name, d) for d in folders if d.is_dir()]
 
 
 APP = AppSpec(

@@ -26,8 +26,6 @@ from findalike.apps.dna.settings import DnaSettings
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 
-DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "dna"
-
 
 def make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.apps.dna.encoders import configured_encoder
@@ -54,8 +52,8 @@ def forget_schema(rt: AppRuntime) -> None:
     forget_choice(rt)
 
 
-def demo_files() -> list[tuple[str, Path]]:
-    path = DATASETS / "ten_16s.100.fa.gz"
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    path = datasets / "dna" / "ten_16s.100.fa.gz"
     return [(path.name, path)] if path.exists() else []
 
 

@@ -21,12 +21,11 @@ from findalike.apps.image.settings import ImageSettings
 from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 
-PHOTOS = Path(__file__).resolve().parents[4] / "datasets" / "images" / "photos"
 
-
-def demo_files() -> list[tuple[str, Path]]:
-    """184 real photos (Tux Paint stamps, scikit-image samples), from a source checkout."""
-    return [("photos", PHOTOS)] if PHOTOS.is_dir() else []
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    """184 real photos (Tux Paint stamps, scikit-image samples), ``images/photos/``."""
+    photos = datasets / "images" / "photos"
+    return [("photos", photos)] if photos.is_dir() else []
 
 
 APP = AppSpec(

@@ -20,8 +20,6 @@ from findalike.apps.molecule.settings import MoleculeSettings
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 
-DATASETS = Path(__file__).resolve().parents[4] / "datasets" / "molecules"
-
 
 def make_encoder(rt: AppRuntime) -> Encoder:
     """A Morgan encoder: packed binary vectors (exact JACCARD) on a Milvus server and
@@ -40,8 +38,8 @@ def make_encoder(rt: AppRuntime) -> Encoder:
     return MorganEncoder(radius=own.radius, n_bits=own.bits, binary=binary)
 
 
-def demo_files() -> list[tuple[str, Path]]:
-    path = DATASETS / "nci_first_5K.smi"
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    path = datasets / "molecules" / "nci_first_5K.smi"
     return [(path.name, path)] if path.exists() else []
 
 

@@ -16,7 +16,6 @@ from findalike.apps.objects.settings import ObjectsSettings
 from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 
-DATASETS = Path(__file__).resolve().parents[4] / "datasets"
 DEMO_PHOTOS = {  # known object: a photo in datasets/images/photos/
     "owl": "animals-birds-owl.jpg",
     "flamingo": "animals-birds-pink-flamingo.jpg",
@@ -24,14 +23,14 @@ DEMO_PHOTOS = {  # known object: a photo in datasets/images/photos/
 }
 
 
-def demo_files() -> list[tuple[str, Path]]:
-    """Known objects for the demo, from a source checkout: a cockatoo and Big Buck Bunny
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    """Known objects for the demo, from the demo data folder: a cockatoo and Big Buck Bunny
     (frames of the video app's demo clips, datasets/objects/known/) and three photos
     (an owl, a flamingo, a rabbit) from datasets/images/ that those clips must not match."""
-    known = DATASETS / "objects" / "known"
+    known = datasets / "objects" / "known"
     if not known.is_dir():
         return []
-    photos = DATASETS / "images" / "photos"
+    photos = datasets / "images" / "photos"
     extra = [(f"known/{name}/{file}", photos / file) for name, file in DEMO_PHOTOS.items()]
     return [("known", known), *[(name, p) for name, p in extra if p.is_file()]]
 

@@ -21,13 +21,11 @@ from findalike.apps.people.settings import PeopleSettings
 from findalike.schema import FieldSpec
 from findalike.sightings import PHOTO_EXTENSIONS, read_photo
 
-DATASETS = Path(__file__).resolve().parents[4] / "datasets"
 
-
-def demo_files() -> list[tuple[str, Path]]:
-    """The registered people of the demo, from a source checkout: a folder per person
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    """The registered people of the demo, from the demo data folder: a folder per person
     under datasets/people/register/ (6 photos of 3 people, ~3 s to register on 2 cores)."""
-    folder = DATASETS / "people" / "register"
+    folder = datasets / "people" / "register"
     return [("register", folder)] if folder.is_dir() else []
 
 

@@ -18,7 +18,7 @@ from findalike.schema import FieldSpec
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 
 
-def demo_files() -> list[tuple[str, Path]]:
+def demo_files(datasets: Path | None = None) -> list[tuple[str, Path]]:
     """The Perl FAQ (perlfaq1-9 from Debian's perl-doc), ~300 question/answer pairs."""
     return [("perlfaq.csv", DEMO_DIR / "perlfaq.csv")]
 

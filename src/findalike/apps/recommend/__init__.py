@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     from findalike.jobs import Work
 
-DATASET_DIR = Path(__file__).resolve().parents[4] / "datasets" / "ratings"
-
 
 def _make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.encoders.factors import FactorsEncoder
@@ -77,10 +75,9 @@ def _forget(rt: AppRuntime) -> None:
     forget_everything(rt)
 
 
-def _demo_files() -> list[tuple[str, Path]]:
-    return [
-        (p.name, p) for p in (DATASET_DIR / "items.csv", DATASET_DIR / "ratings.csv") if p.exists()
-    ]
+def _demo_files(datasets: Path) -> list[tuple[str, Path]]:
+    files = (datasets / "ratings" / "items.csv", datasets / "ratings" / "ratings.csv")
+    return [(p.name, p) for p in files if p.exists()]
 
 
 APP = AppSpec(

@@ -23,7 +23,7 @@ from findalike.schema import FieldSpec
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 
 
-def demo_files() -> list[tuple[str, Path]]:
+def demo_files(datasets: Path | None = None) -> list[tuple[str, Path]]:
     """State of the Union addresses since 1981 (public domain)."""
     return [("sotu_recent.jsonl", DEMO_DIR / "sotu_recent.jsonl")]
 

@@ -19,13 +19,11 @@ from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 from findalike.video import VIDEO_EXTENSIONS
 
-CLIPS = Path(__file__).resolve().parents[4] / "datasets" / "video"
 
-
-def demo_files() -> list[tuple[str, Path]]:
+def demo_files(datasets: Path) -> list[tuple[str, Path]]:
     """Three real clips (a cockatoo, Big Buck Bunny, pedestrians; 43 s, 0.6 MB in all),
-    from a source checkout."""
-    return sorted((p.name, p) for p in CLIPS.glob("*.mp4"))
+    under ``video/``."""
+    return sorted((p.name, p) for p in (datasets / "video").glob("*.mp4"))
 
 
 APP = AppSpec(
