@@ -155,3 +155,34 @@ def test_ef_and_nprobe_reach_the_dense_leg_of_a_hybrid_search(
     assert _search(text_app, "ice valleys", mode="hybrid", ef=1) == plain
     # as asked; ef raised to the hits asked of the leg (top_k), nprobe kept within nlist
     assert seen == [None, {"ef": 64}, {"nprobe": 8}, {"ef": 3}]
+
+
+def test_models_are_built_once_for_all_the_apps_collections(tmp_path: Path) -> None:
+    """``rt.cached``: a model (the image app's classifier, the objects app's detector) is
+    built once, at first use, and shared by the default and the named collections, even
+    when several ask for it at once."""
+    from findalike.apps.text import APP as TEXT
+
+    rt = AppRuntime(TEXT, Settings(data_dir=tmp_path), VectorStore(str(tmp_path / "m.db")))
+    built: list[int] = []
+    gate = threading.Event()
+
+    def make() -> object:
+        built.append(1)
+        gate.wait(5)  # a slow build: the others ask meanwhile
+        return object()
+
+    got: list[object] = []
+    askers = [
+        threading.Thread(target=lambda r=r: got.append(r.cached("model", make)))
+        for r in (rt, rt.named("a"), rt.named("b"), rt)
+    ]
+    for t in askers:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in askers:
+        t.join(10)
+    assert built == [1] and len(got) == 4 and all(g is got[0] for g in got)
+    assert rt.named("a").cached("model", object) is got[0]
+    assert rt.cached("other", lambda: 7) == 7 and built == [1]

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import urlencode
 
 import numpy as np
@@ -122,6 +122,28 @@ def one_row_per_record(rt: AppRuntime, records: Sequence[Record]) -> list[Encode
     return [
         EncodedItem(record=r, rows=[rt.row(r, 0, v)]) for r, v in zip(records, vectors, strict=True)
     ]
+
+
+T = TypeVar("T")
+
+
+class _Shared:
+    """Objects an app builds once for all its collections (``AppRuntime.cached``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._made: dict[str, Any] = {}
+
+    def get(self, key: str, make: Callable[[], T]) -> T:
+        if key in self._made:
+            return cast("T", self._made[key])
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._made:
+                self._made[key] = make()
+            return cast("T", self._made[key])
 
 
 @dataclass(frozen=True)
@@ -277,7 +299,9 @@ class AppRuntime:
         self.collection = collection_of(settings.collection_prefix, spec.name, collection_name)
         self._named: dict[str, AppRuntime] = {}
         self.state: dict[str, Any] = {}
-        """App-specific state kept between requests (e.g. the recommender's model)."""
+        """App-specific state of this collection kept between requests (the
+        recommender's model); models the app's collections share: ``cached``."""
+        self._shared: _Shared = _Shared()
         self._app_settings = app_settings
         self._encoder: Encoder | None = None
         self._encoder_cache = encoder_cache if encoder_cache is not None else {}
@@ -316,6 +340,7 @@ class AppRuntime:
                     app_settings=self.app_settings,
                     collection_name=collection_name,
                 )
+                rt._shared = self._shared  # models are the app's, whichever collection
                 self._named[collection_name] = rt
             return rt
 
@@ -349,6 +374,12 @@ class AppRuntime:
                 if self._app_settings is None:
                     self._app_settings = self.spec.settings()
         return self._app_settings
+
+    def cached(self, key: str, make: Callable[[], T]) -> T:
+        """What ``make`` builds (a model, a table derived from one), built once at first
+        use and shared by the app's collections, the default one and the named ones;
+        callers asking at once wait for one build."""
+        return self._shared.get(key, make)
 
     def forget_encoder(self) -> None:
         """Build the encoder anew at its next use: its settings changed (an app's own

@@ -46,7 +46,6 @@ on 20 class-naming queries over datasets/images/ (README), 0.4 gave precision@5 
 0.3 gave 0.42."""
 LABELS_FIELD_BYTES = 2048
 LABEL_BATCH = 64
-_LOCK = threading.Lock()
 
 
 def _model_dir() -> Path:
@@ -119,12 +118,9 @@ def labels_of(rt: AppRuntime) -> Companion:
 
 
 def classifier_of(rt: AppRuntime) -> ImageNetClassifier:
-    with _LOCK:
-        found = rt.state.get("imagenet_classifier")
-        if not isinstance(found, ImageNetClassifier):
-            found = ImageNetClassifier(threads=rt.settings.torch_threads)
-            rt.state["imagenet_classifier"] = found
-    return found
+    return rt.cached(
+        "imagenet_classifier", lambda: ImageNetClassifier(threads=rt.settings.torch_threads)
+    )
 
 
 def label_rows(
@@ -195,35 +191,25 @@ def text_model_of(rt: AppRuntime) -> Encoder:
     """The text model (all-MiniLM-L6-v2), built once for this app."""
     from findalike.encoders.registry import TEXT
 
-    with _LOCK:
-        found = rt.state.get("label_text_model")
-        if found is None:
-            found = TEXT.make(rt.settings)
-            rt.state["label_text_model"] = found
-    encoder: Encoder = found
-    return encoder
+    return rt.cached("label_text_model", lambda: TEXT.make(rt.settings))
 
 
 def class_vectors(rt: AppRuntime) -> np.ndarray:
     """``(1000, d)`` unit vectors of the class names by the text model, computed once
     and cached in the data folder (about 20 s on 2 cores)."""
-    with _LOCK:
-        cached = rt.state.get("label_class_vectors")
-    if isinstance(cached, np.ndarray):
-        return cached
+    return rt.cached("label_class_vectors", lambda: _class_vectors(rt))
+
+
+def _class_vectors(rt: AppRuntime) -> np.ndarray:
     model = text_model_of(rt)
     path = Path(rt.settings.data_dir) / f"image-class-vectors-{model.name}@{model.version}.npy"
-    vectors: np.ndarray
     if path.is_file():
-        vectors = np.asarray(np.load(path), dtype=np.float32)
-    else:
-        vectors = np.asarray(model.encode(class_names()), dtype=np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(path)
-    with _LOCK:
-        rt.state["label_class_vectors"] = vectors
+        return np.asarray(np.load(path), dtype=np.float32)
+    vectors = np.asarray(model.encode(class_names()), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
     return vectors
 
 

@@ -4,7 +4,6 @@ that a crop from a video frame can match either."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 IMAGE_EXTENSIONS = PHOTO_EXTENSIONS
 MIN_MAIN_OBJECT_AREA = 0.05  # of the picture, for the registration crop
 CROP_PADDING = 0.08  # of the box's sides, added around each crop
-_LOCK = threading.Lock()
 
 
 def settings_of(rt: AppRuntime) -> ObjectsSettings:
@@ -31,12 +29,7 @@ def settings_of(rt: AppRuntime) -> ObjectsSettings:
 
 def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
     """The app's detector, loaded on first use."""
-    with _LOCK:
-        found = rt.state.get("detector")
-        if not isinstance(found, SsdMobileNetDetector):
-            found = SsdMobileNetDetector(threads=rt.settings.torch_threads)
-            rt.state["detector"] = found
-    return found
+    return rt.cached("detector", lambda: SsdMobileNetDetector(threads=rt.settings.torch_threads))
 
 
 object_name = name_from_label
