@@ -172,7 +172,7 @@ def image_floors(data_dir: Path, photos: list[str]) -> dict[str, Any]:
     from findalike.apps.image.reader import ENCODE_SIDE_PX
     from findalike.config import Settings
     from findalike.encoders.image import make_image_encoder
-    from findalike.imaging import decode_image
+    from findalike.formats.imaging import decode_image
 
     encoder = make_image_encoder(Settings().image_model)
     images = [decode_image(Path(p).read_bytes(), max_side_px=ENCODE_SIDE_PX) for p in photos]

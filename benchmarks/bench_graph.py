@@ -34,9 +34,8 @@ import psutil
 from bench_scale_store import corpus, query_texts
 from bench_text import CACHE, RESULTS, cached_vectors, documents
 
-from findalike import ann
 from findalike.encoders.sentence import MiniLMEncoder
-from findalike.store import CollectionSpec, FieldSpec, VectorStore
+from findalike.store import CollectionSpec, FieldSpec, VectorStore, ann
 
 N_REAL = 20_000
 K = 10

@@ -36,16 +36,16 @@ import numpy as np
 from harness import free_port
 from PIL import Image, ImageEnhance, ImageOps
 
-from findalike.app import AppRuntime
 from findalike.apps.image import APP
 from findalike.apps.image.reader import ENCODE_SIDE_PX
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.encoders.image import make_image_encoder
-from findalike.imaging import decode_image, jpeg_bytes
-from findalike.ingest import load_files
+from findalike.formats.imaging import decode_image, jpeg_bytes
 from findalike.jobs import JobManager
-from findalike.media import MediaStore
 from findalike.store import VectorStore
+from findalike.store.media import MediaStore
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "datasets" / "images" / "photos"

@@ -57,12 +57,12 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 from threadpoolctl import threadpool_limits
 
-from findalike.app import content_id
 from findalike.apps.image.labels import ImageNetClassifier
 from findalike.apps.image.reader import ENCODE_SIDE_PX
 from findalike.apps.image.settings import ImageSettings
+from findalike.core.app import content_id
 from findalike.encoders.image import make_image_encoder
-from findalike.imaging import decode_image, jpeg_bytes, thumbnail_jpeg
+from findalike.formats.imaging import decode_image, jpeg_bytes, thumbnail_jpeg
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "datasets" / "images" / "photos"

@@ -26,17 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from findalike.app import AppRuntime
 from findalike.apps.image import APP
 from findalike.apps.image.search import search_bytes
 from findalike.apps.image.settings import ImageSettings
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.encoders.base import Encoder
-from findalike.imaging import decode_image, jpeg_bytes
-from findalike.ingest import load_files
+from findalike.formats.imaging import decode_image, jpeg_bytes
 from findalike.jobs import JobManager
-from findalike.media import MediaStore
 from findalike.store import VectorStore
+from findalike.store.media import MediaStore
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "datasets" / "images" / "photos"

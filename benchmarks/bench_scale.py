@@ -250,9 +250,9 @@ def fill(
     index build."""
     from pymilvus import MilvusClient
 
-    from findalike.app import AppRuntime, Record
     from findalike.apps.text import APP
     from findalike.config import Settings
+    from findalike.core.app import AppRuntime, Record
     from findalike.store import VectorStore
 
     settings = Settings(

@@ -106,9 +106,9 @@ def cached_vectors(encoder: Any, docs: list[str]) -> np.ndarray:
 def fill_collection(data_dir: Path, docs: list[str], vectors: np.ndarray) -> None:
     """Write the documents straight into the text app's collection (as a load would,
     minus encoding, which is measured separately)."""
-    from findalike.app import AppRuntime, Record, content_id
     from findalike.apps.text import APP
     from findalike.config import Settings
+    from findalike.core.app import AppRuntime, Record, content_id
     from findalike.store import VectorStore
 
     settings = Settings(data_dir=data_dir, apps=["text"])
@@ -199,11 +199,11 @@ def in_process_latency(data_dir: Path, requests: int) -> dict[str, Any]:
     from findalike.encoders.sentence import MiniLMEncoder
 
     encoder = MiniLMEncoder()
-    from findalike.app import AppRuntime
     from findalike.apps.text import APP
     from findalike.apps.text.models import TextSearchRequest
     from findalike.apps.text.search import search_text
     from findalike.config import Settings
+    from findalike.core.app import AppRuntime
     from findalike.store import VectorStore
 
     settings = Settings(data_dir=data_dir, apps=["text"])

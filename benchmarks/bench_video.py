@@ -19,19 +19,19 @@ import numpy as np
 from PIL import Image
 from skimage import data as photos
 
-from findalike.app import AppRuntime
 from findalike.apps.objects import APP as OBJECTS
 from findalike.apps.objects.models import DetectOptions
 from findalike.apps.objects.search import detect_known_objects
 from findalike.apps.video import APP as VIDEO
 from findalike.apps.video.reader import settings_of
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.encoders.base import Encoder
-from findalike.ingest import load_files
+from findalike.formats.video import sample_frames, write_clip
 from findalike.jobs import JobManager
-from findalike.media import MediaStore
 from findalike.store import VectorStore
-from findalike.video import sample_frames, write_clip
+from findalike.store.media import MediaStore
 
 FPS = 25
 SIZE = (640, 480)

@@ -46,7 +46,7 @@ def milvus_server_uri() -> Iterator[str]:
 def lite_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Milvus Lite's own gRPC server (``LiteServer``) on a loopback port: a
     BM25-capable Milvus reached by URI (the 2.3 server above has no BM25)."""
-    from findalike.liteserver import LiteServer
+    from findalike.store.liteserver import LiteServer
 
     with LiteServer(tmp_path_factory.mktemp("lite-server") / "milvus.db") as server:
         yield server.uri

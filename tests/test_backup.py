@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from findalike.app import AppRuntime, AppSpec
 from findalike.backup import (
     CollectionEntry,
     ExportTarget,
@@ -35,11 +34,12 @@ from findalike.backup import (
 )
 from findalike.cli import app as cli_app
 from findalike.config import Settings
+from findalike.core.app import AppRuntime, AppSpec
+from findalike.core.ingest import load_files
 from findalike.errors import Conflict, InvalidInput
-from findalike.ingest import load_files
 from findalike.jobs import JobManager
-from findalike.media import MediaStore
 from findalike.store import CollectionSpec, FieldSpec, StoreError, VectorStore
+from findalike.store.media import MediaStore
 
 pytest.importorskip("rdkit")
 pytest.importorskip("implicit")
@@ -53,7 +53,7 @@ from findalike.apps.molecule.search import search_molecules  # noqa: E402
 from findalike.apps.recommend import APP as RECOMMEND  # noqa: E402
 from findalike.apps.recommend.recommender import recommender  # noqa: E402
 from findalike.apps.text import APP as TEXT  # noqa: E402
-from findalike.imaging import decode_image  # noqa: E402
+from findalike.formats.imaging import decode_image  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 SCORE_TOLERANCE = 1e-4

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from findalike.api.main import create_app
-from findalike.batching import BatchingEncoder, Coalescer
 from findalike.config import Settings
+from findalike.core.batching import BatchingEncoder, Coalescer
 from findalike.store import CollectionSpec, FieldSpec, Hit, VectorStore
 from tests.conftest import REPO, serving, wait_job
 

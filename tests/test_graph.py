@@ -1,4 +1,4 @@
-"""The HNSW graph beside the embedded Milvus Lite 2.5 (``findalike.ann``, issue 25): a
+"""The HNSW graph beside the embedded Milvus Lite 2.5 (``findalike.store.ann``, issue 25): a
 collection past ``ann_min_rows`` is searched through it, with Milvus's answers for the
 rows' fields and filters, and it never answers for a collection it does not hold as it
 is now (another process's write, a drop), while this process's own writes keep it

@@ -19,11 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
-from findalike.app import AppRuntime
 from findalike.apps.text import APP as TEXT_APP
 from findalike.apps.text.reader import passage_rows
 from findalike.config import Settings
-from findalike.ingest import load_files
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.jobs import JobManager, checkpoint
 from findalike.store import VectorStore
 from tests.conftest import REPO, wait_job

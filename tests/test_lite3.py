@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
 from findalike.config import Settings
-from findalike.lite3 import BACKUP_SUFFIX, collections, move_to_lite25
 from findalike.store import StoreError, VectorStore
+from findalike.store.lite3 import BACKUP_SUFFIX, collections, move_to_lite25
 from tests.conftest import REPO
 
 FIXTURE = REPO / "tests" / "data" / "lite3"

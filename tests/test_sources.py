@@ -17,13 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
-from findalike.app import AppRuntime, ReadFailure
 from findalike.apps.dna import APP as DNA_APP
 from findalike.config import Settings
-from findalike.errors import InvalidInput, TooLarge
-from findalike.ingest import load_files
-from findalike.jobs import JobManager
-from findalike.sources import (
+from findalike.core.app import AppRuntime, ReadFailure
+from findalike.core.ingest import load_files
+from findalike.core.sources import (
     SYMLINK_SKIPPED,
     SourceFile,
     SourceReader,
@@ -31,6 +29,8 @@ from findalike.sources import (
     gunzip_capped,
     resolve_folder,
 )
+from findalike.errors import InvalidInput, TooLarge
+from findalike.jobs import JobManager
 from findalike.store import VectorStore
 from tests.conftest import wait_job
 

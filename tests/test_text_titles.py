@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
-from findalike.app import AppRuntime
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
 from tests.conftest import wait_job
 
 DOCS = [

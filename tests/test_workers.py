@@ -244,7 +244,7 @@ def test_a_lite_server_waits_for_the_folder_to_be_free(
     (another server on the same data) is a clear error, not a dead child process. The
     lock is held by another process, as it would be (Lite 2.5's is a POSIX record lock,
     which never blocks the process that holds it)."""
-    from findalike import liteserver
+    from findalike.store import liteserver
 
     db = tmp_path / "milvus.db"
     holder = _hold_lite_lock(db)

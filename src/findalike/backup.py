@@ -71,12 +71,12 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from findalike.app import collection_of, state_dir
+from findalike.core.app import collection_of, state_dir
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, InvalidInput, Unavailable
-from findalike.media import ByteStream, MediaStore
 from findalike.schema import FieldKind, FieldSpec, Language
 from findalike.store import ID_MAX_LENGTH, CollectionSpec, StoreError, VectorStore
+from findalike.store.media import ByteStream, MediaStore
 
 if TYPE_CHECKING:
     from findalike.config import Settings
@@ -1274,8 +1274,8 @@ def install_form(settings: Settings, store: VectorStore) -> TargetForm:
     """What this install's app would create for an archived collection (the molecule
     app: packed bits on a server, 0/1 floats on Milvus Lite 3.2); None for an app
     that is not installed here."""
-    from findalike.app import AppRuntime
     from findalike.apps import discover
+    from findalike.core.app import AppRuntime
 
     specs = {s.name: s for s in discover()[0]}
 

@@ -191,7 +191,7 @@ def _lite_server(settings: Settings) -> Iterator[None]:
     """On Milvus Lite with several workers, or with ``lite_process``: Milvus Lite as a
     local server on loopback, started here and stopped on the way out;
     ``settings.milvus_uri`` becomes its URI. Otherwise nothing."""
-    from findalike.liteserver import LiteServer
+    from findalike.store.liteserver import LiteServer
 
     uri = settings.resolved_milvus_uri
     if not settings.embedded_store or (settings.workers == 1 and not settings.lite_process):

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from findalike.imaging import DEFAULT_MAX_PIXELS
+from findalike.formats.imaging import DEFAULT_MAX_PIXELS
 
 
 class Settings(BaseSettings):

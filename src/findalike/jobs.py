@@ -41,7 +41,7 @@ from asgi_correlation_id import correlation_id
 from pydantic import BaseModel, Field
 
 from findalike.errors import Conflict, FindalikeError, NotFound
-from findalike.sqlitedb import set_up_wal
+from findalike.store.sqlitedb import set_up_wal
 
 log = logging.getLogger(__name__)
 

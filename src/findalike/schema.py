@@ -1,7 +1,7 @@
 """What apps and the store both speak: a collection's scalar fields, a search hit, a
 filter's literals and Milvus's one cap on rows. No Milvus here: the store
 (``findalike.store``) implements these, and an app reaches them through its runtime
-(``findalike.app``), never through the store."""
+(``findalike.core.app``), never through the store."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def _clip_bytes(photos: list[Path]) -> bytes:
     import numpy as np
     from PIL import Image
 
-    from findalike.video import write_clip
+    from findalike.formats.video import write_clip
 
     frames = []
     for p in photos:

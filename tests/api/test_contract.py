@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from findalike.apps import ALL_APPS
-from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
+from findalike.core.contract import TOP_K_DEFAULT, TOP_K_MAX
 from tests.api.conftest import PHOTOS, run_bash, some_photos
 from tests.conftest import REPO
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.apps.qa import demo_files
 from findalike.config import Settings
-from findalike.hybrid import exact_terms
+from findalike.kit.hybrid import exact_terms
 from tests.api.relevance_sets import OFF_TOPIC as MORE_OFF_TOPIC
 from tests.api.relevance_sets import PERLFAQ_HELD_OUT, PERLFAQ_PARAPHRASES
 from tests.conftest import wait_job

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from findalike.api.main import create_app
 from findalike.apps.text import DEMO_DIR
 from findalike.config import Settings
-from findalike.hybrid import NO_LEXICAL_NOTICE
+from findalike.kit.hybrid import NO_LEXICAL_NOTICE
 from findalike.store import FieldSpec
 from tests.conftest import wait_job
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
 from findalike.config import Settings
-from findalike.hybrid import exact_terms
+from findalike.kit.hybrid import exact_terms
 from tests.api.stdlib_docs import Doc, documents, identifier_queries
 from tests.conftest import wait_job
 

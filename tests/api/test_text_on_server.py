@@ -101,7 +101,7 @@ def test_recall_at_10_against_brute_force_over_the_stored_vectors(
 def test_hybrid_falls_back_to_semantic_on_a_server_without_bm25(client: TestClient) -> None:
     """Milvus 2.3 has no BM25: the collection was made dense-only, and a hybrid or
     lexical search answers semantically, saying so."""
-    from findalike.hybrid import NO_LEXICAL_NOTICE
+    from findalike.kit.hybrid import NO_LEXICAL_NOTICE
 
     for mode in ("hybrid", "lexical"):
         r = client.post("/api/text/search", json={"query": "the Soviet Union", "mode": mode})

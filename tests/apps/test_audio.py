@@ -19,9 +19,9 @@ pytest.importorskip("soxr")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from findalike.api.main import create_app  # noqa: E402
-from findalike.app import content_id  # noqa: E402
 from findalike.apps.audio.decode import windows  # noqa: E402
 from findalike.config import Settings  # noqa: E402
+from findalike.core.app import content_id  # noqa: E402
 from tests.conftest import wait_job  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "audio"
@@ -271,10 +271,10 @@ def test_an_hour_long_query_decodes_only_query_max_s(
     import importlib
     import tracemalloc
 
-    from findalike.app import AppRuntime
     from findalike.apps.audio import APP
     from findalike.apps.audio.models import AudioSearchOptions
     from findalike.apps.audio.settings import AudioSettings
+    from findalike.core.app import AppRuntime
     from findalike.store import VectorStore
 
     audio_search = importlib.import_module("findalike.apps.audio.search")  # not the function

@@ -368,7 +368,7 @@ def test_a_collection_built_with_another_encoder_is_a_409(tmp_path: Path) -> Non
 def test_evaluate_compares_encoders_as_an_independent_computation_does(tmp_path: Path) -> None:
     """The first 1,500 splice windows; evaluate's one-hot figures equal a plain numpy
     kNN over the same split, and position beats composition by a wide margin."""
-    from findalike.app import content_id
+    from findalike.core.app import content_id
 
     records = list({(c, s): i for i, c, s in _fasta(SPLICE)[:1500]})
     seed, neighbours, fraction = 3, 5, 0.2
@@ -634,7 +634,7 @@ def test_codon_phase_is_found_by_position_not_by_composition(tmp_path: Path) -> 
     )
     assert onehot["current"] and report["accuracy"] == onehot["accuracy"]
     # the k-mer profile's and positional 3-mers' figures, computed here on the same split
-    from findalike.app import content_id
+    from findalike.core.app import content_id
 
     pairs = list(dict.fromkeys((c, s) for _, c, s in records))
     order = sorted(

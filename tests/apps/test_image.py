@@ -17,20 +17,20 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 from pydantic import ValidationError
 
-from findalike.app import AppRuntime
 from findalike.apps.image import APP
 from findalike.apps.image.labels import classifier_of, labels_of
 from findalike.apps.image.models import ImageSearchRequest
 from findalike.apps.image.reader import app_settings
 from findalike.apps.image.search import search, search_bytes
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.encoders.registry import IMAGE
 from findalike.errors import NotFound, TooLarge, Unprocessable
-from findalike.imaging import decode_image, jpeg_bytes
-from findalike.ingest import load_files
+from findalike.formats.imaging import decode_image, jpeg_bytes
 from findalike.jobs import JobManager
-from findalike.media import MediaStore
 from findalike.store import VectorStore
+from findalike.store.media import MediaStore
 from tests.conftest import wait_job
 
 PHOTOS = Path(__file__).resolve().parents[2] / "datasets" / "images" / "photos"

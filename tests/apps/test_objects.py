@@ -18,19 +18,19 @@ pytest.importorskip("skimage")
 from PIL import Image  # noqa: E402
 from skimage import data as photos  # noqa: E402
 
-from findalike.app import AppRuntime  # noqa: E402
 from findalike.apps.objects import APP  # noqa: E402
 from findalike.apps.objects.models import DetectOptions  # noqa: E402
 from findalike.apps.objects.reader import object_name  # noqa: E402
 from findalike.apps.objects.search import detect_known_objects  # noqa: E402
 from findalike.apps.objects.settings import ObjectsSettings  # noqa: E402
 from findalike.config import Settings  # noqa: E402
+from findalike.core.app import AppRuntime  # noqa: E402
+from findalike.core.ingest import load_files  # noqa: E402
 from findalike.errors import Unprocessable  # noqa: E402
-from findalike.ingest import load_files  # noqa: E402
+from findalike.formats.video import write_clip  # noqa: E402
 from findalike.jobs import JobManager  # noqa: E402
-from findalike.media import MediaStore  # noqa: E402
 from findalike.store import VectorStore  # noqa: E402
-from findalike.video import write_clip  # noqa: E402
+from findalike.store.media import MediaStore  # noqa: E402
 
 SIZE = (640, 480)
 FPS = 10

@@ -22,18 +22,18 @@ if importlib.util.find_spec("face_recognition_models") is None:  # importing nee
 
 from PIL import Image  # noqa: E402
 
-from findalike.app import AppRuntime  # noqa: E402
 from findalike.apps.people import APP  # noqa: E402
 from findalike.apps.people.models import IdentifyOptions  # noqa: E402
 from findalike.apps.people.register import delete_person, list_people  # noqa: E402
 from findalike.apps.people.search import identify_people  # noqa: E402
 from findalike.apps.people.settings import PeopleSettings  # noqa: E402
 from findalike.config import Settings  # noqa: E402
-from findalike.ingest import load_files  # noqa: E402
+from findalike.core.app import AppRuntime  # noqa: E402
+from findalike.core.ingest import load_files  # noqa: E402
+from findalike.formats.video import write_clip  # noqa: E402
 from findalike.jobs import JobManager  # noqa: E402
-from findalike.media import MediaStore  # noqa: E402
 from findalike.store import VectorStore  # noqa: E402
-from findalike.video import write_clip  # noqa: E402
+from findalike.store.media import MediaStore  # noqa: E402
 
 PEOPLE = Path(__file__).resolve().parents[2] / "datasets" / "people"
 NO_FACE = Path(__file__).resolve().parents[2] / "datasets/images/photos/animals-amphibians-frog.jpg"

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from findalike.api.main import create_app
-from findalike.app import AppRuntime
 from findalike.apps.recommend import APP
 from findalike.apps.recommend.evaluation import _split, evaluate
 from findalike.apps.recommend.models import EvaluateRequest
@@ -27,6 +26,7 @@ from findalike.apps.recommend.ratings import (
 )
 from findalike.apps.recommend.recommender import Recommender, recommender
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
 from findalike.errors import Conflict
 from findalike.store import VectorStore
 from tests.conftest import wait_job

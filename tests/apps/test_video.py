@@ -16,17 +16,17 @@ pytest.importorskip("skimage")
 from PIL import Image  # noqa: E402
 from skimage import data as photos  # noqa: E402
 
-from findalike.app import AppRuntime  # noqa: E402
 from findalike.apps.video import APP  # noqa: E402
 from findalike.apps.video.models import VideoSearchOptions, VideoSearchRequest  # noqa: E402
 from findalike.apps.video.search import search, search_upload  # noqa: E402
 from findalike.config import Settings  # noqa: E402
+from findalike.core.app import AppRuntime  # noqa: E402
+from findalike.core.ingest import load_files  # noqa: E402
 from findalike.errors import TooLarge, Unprocessable  # noqa: E402
-from findalike.ingest import load_files  # noqa: E402
+from findalike.formats.video import Sampling, probe, sample_frames, write_clip  # noqa: E402
 from findalike.jobs import JobManager  # noqa: E402
-from findalike.media import MediaStore  # noqa: E402
 from findalike.store import VectorStore  # noqa: E402
-from findalike.video import Sampling, probe, sample_frames, write_clip  # noqa: E402
+from findalike.store.media import MediaStore  # noqa: E402
 
 FPS = 10
 SIZE = (320, 240)
@@ -237,7 +237,7 @@ def _many_cuts_clip(path: Path, cuts: int = 40, *, seed: int | None = None) -> b
 
 
 def _count_opens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    import findalike.video as video
+    import findalike.formats.video as video
 
     opens: list[int] = []
     real_open = video._open

@@ -38,7 +38,7 @@ def cat_scene() -> np.ndarray:
 def make_cat_clip(path: Path) -> None:
     from PIL import Image
 
-    from findalike.video import write_clip
+    from findalike.formats.video import write_clip
 
     astronaut = np.asarray(Image.fromarray(photo("astronaut")).resize(SIZE))
     seconds = int(CAT_START_S * FPS)

@@ -26,7 +26,7 @@ def test_people_register_list_identify_and_remove(
     pytest.importorskip("av")
     if importlib.util.find_spec("face_recognition_models") is None:
         pytest.skip("face-recognition-models is not installed")
-    from findalike.video import write_clip
+    from findalike.formats.video import write_clip
     from tests.apps.test_people import PEOPLE, letterboxed
 
     photos = []  # named after the person: the loader sends file names only

@@ -34,7 +34,7 @@ def make_clip(path: Path, plan: list[tuple[str, float]], size: tuple[int, int] =
     two frames are identical)."""
     from PIL import Image
 
-    from findalike.video import write_clip
+    from findalike.formats.video import write_clip
 
     frames: list[np.ndarray] = []
     for name, seconds in plan:

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findalike.api.errors import error_response
 from findalike.config import Settings
-from findalike.request_types import BODY_LIMIT_KEY, MULTIPART_SLACK_BYTES, body_limit
+from findalike.core.request_types import BODY_LIMIT_KEY, MULTIPART_SLACK_BYTES, body_limit
 
 __all__ = ["BODY_LIMIT_KEY", "MULTIPART_SLACK_BYTES", "body_limit"]  # and the middleware
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -30,15 +30,15 @@ from findalike.api.routes import system
 from findalike.api.routes.app_routes import make_app_router
 from findalike.api.routes.jobs import EventWatchers
 from findalike.api.security import AccessGuard, ApiKeys
-from findalike.app import AppRuntime
 from findalike.apps import discover
 from findalike.config import Settings
+from findalike.core.app import AppRuntime
+from findalike.core.ingest import load_files
 from findalike.encoders.base import Encoder
 from findalike.errors import FindalikeError
-from findalike.ingest import load_files
 from findalike.jobs import JobContext, JobManager, Work, process_token, remove_dead_spools
-from findalike.media import MediaStore
 from findalike.store import VectorStore
+from findalike.store.media import MediaStore
 
 log = logging.getLogger("findalike")
 

@@ -6,13 +6,13 @@ Metrics (``prometheus_client``, one registry per application):
 - ``findalike_request_seconds``: latency histogram per method, route template and
   status class;
 - ``findalike_encoder_batch_callers`` / ``findalike_search_batch_callers``: how many
-  callers shared one model call / one Milvus request (``findalike.batching``), and
+  callers shared one model call / one Milvus request (``findalike.core.batching``), and
   ``findalike_encoder_queue_wait_seconds`` (sum and count): time queued for the model;
 - ``findalike_jobs``: jobs queued and running now; ``findalike_jobs_finished_total``
   by final state;
 - ``findalike_store_errors_total``: failed Milvus calls by method and error type;
 - ``findalike_store_graph_searches_total``: query vectors answered through a big
-  collection's HNSW graph on the embedded store (``findalike.ann``).
+  collection's HNSW graph on the embedded store (``findalike.store.ann``).
 
 With several worker processes (``serve --workers N``, which sets
 ``PROMETHEUS_MULTIPROC_DIR`` to a folder of that run), any worker's ``/metrics`` adds
@@ -58,12 +58,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from findalike.batching import BatchingEncoder, BatchStats
+from findalike.core.batching import BatchingEncoder, BatchStats
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from findalike.app import AppRuntime
+    from findalike.core.app import AppRuntime
     from findalike.store import VectorStore
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)

@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from findalike.app import AppSpec
+from findalike.core.app import AppSpec
 
 ALL_APPS: tuple[str, ...] = (
     "text",

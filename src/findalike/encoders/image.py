@@ -18,7 +18,7 @@ each, among 184 + 311 distractor images) rank-1 was 0.990 (lite0) vs 0.987
 against 3.5 (same machine, same load): lite3-int8 is the default.
 
 Inputs to ``encode`` are decoded RGB ``PIL.Image`` objects or ``(h, w, 3)`` uint8
-arrays; decode untrusted bytes with :func:`findalike.imaging.decode_image` first
+arrays; decode untrusted bytes with :func:`findalike.formats.imaging.decode_image` first
 (re-exported here). Heavy libraries are imported in the constructors only.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from findalike.encoders.base import Metric, VectorKind, l2_normalise
 from findalike.errors import InvalidInput, Unavailable
-from findalike.imaging import decode_image, thumbnail_jpeg
+from findalike.formats.imaging import decode_image, thumbnail_jpeg
 
 if TYPE_CHECKING:
     from PIL import Image

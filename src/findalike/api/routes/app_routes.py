@@ -20,15 +20,15 @@ from pydantic import BaseModel, Field, create_model
 from findalike.api.deps import JobsDep, SettingsDep
 from findalike.api.errors import ERROR_RESPONSES
 from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
-from findalike.app import AppRuntime
-from findalike.contract import StrictModel
+from findalike.api.uploads import read_upload_search, upload_body
+from findalike.core.app import AppRuntime
+from findalike.core.contract import StrictModel
+from findalike.core.ingest import load_files
+from findalike.core.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
+from findalike.core.sources import resolve_folder, safe_upload_name
 from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, UnsupportedMedia
-from findalike.ingest import load_files
 from findalike.jobs import Job, spool_root
-from findalike.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
 from findalike.schema import MAX_RESULT_ROWS, Language
-from findalike.sources import resolve_folder, safe_upload_name
-from findalike.uploads import read_upload_search, upload_body
 
 LOAD_BODY_RULE = {
     "requestBody": {

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from findalike.api.deps import StoreDep
 from findalike.api.security import KEY_SCOPE_STATE
-from findalike.app import AppRuntime
+from findalike.core.app import AppRuntime
 from findalike.errors import FindalikeError, Unavailable
 
 router = APIRouter(prefix="/api", tags=["system"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppRuntime, AppSpec
 from findalike.apps.audio.models import (
     AudioSearchOptions,
     AudioSearchRequest,
@@ -17,6 +16,7 @@ from findalike.apps.audio.models import (
 from findalike.apps.audio.reader import AUDIO_EXTENSIONS, audio_rows, read_audio, settings_of
 from findalike.apps.audio.search import search, search_upload
 from findalike.apps.audio.settings import AudioSettings
+from findalike.core.app import AppRuntime, AppSpec
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from findalike.contract import Base64Media, Hit, SearchRequest, SearchResponse
-from findalike.request_types import ContentId, exactly_one_of
+from findalike.core.contract import Base64Media, Hit, SearchRequest, SearchResponse
+from findalike.core.request_types import ContentId, exactly_one_of
 
 
 class AudioSearchOptions(SearchRequest):

@@ -11,9 +11,9 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.apps.audio.decode import DecodedAudio, Window, decode, windows
 from findalike.apps.audio.settings import AudioSettings
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.jobs import checkpoint
 
 ENCODE_CHUNK_WINDOWS = 256

@@ -4,7 +4,6 @@ hits are grouped per stored clip (``matching.group_by_clip``), best clip first."
 
 from __future__ import annotations
 
-from findalike.app import AppRuntime
 from findalike.apps.audio.decode import decode
 from findalike.apps.audio.matching import ClipScore, WindowHit, group_by_clip
 from findalike.apps.audio.models import (
@@ -15,6 +14,7 @@ from findalike.apps.audio.models import (
     WindowMatch,
 )
 from findalike.apps.audio.reader import clip_windows, encoder_rate_hz, settings_of
+from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
 from findalike.schema import Hit, similarity
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from findalike.app import AppRuntime, AppSpec, EncodedItem, Record, one_row_per_record
 from findalike.apps.dna.collections import choose_collection, forget_choice
 from findalike.apps.dna.models import DnaCollectionRequest, DnaQuery, DnaResults
 from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, dna_settings, read_dna
 from findalike.apps.dna.routes import dna_routes
 from findalike.apps.dna.search import search_sequences
 from findalike.apps.dna.settings import DnaSettings
+from findalike.core.app import AppRuntime, AppSpec, EncodedItem, Record, one_row_per_record
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 

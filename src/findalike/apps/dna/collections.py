@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from findalike.app import AppRuntime
 from findalike.apps.dna.encoders import configured_encoder
 from findalike.apps.dna.models import DnaCollectionRequest
 from findalike.apps.dna.settings import DnaSettings
+from findalike.core.app import AppRuntime
 from findalike.errors import Unprocessable
 
 ENCODER_OPTIONS = ("encoder", "sequence_length", "position_weights", "canonical", "k")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from findalike.apps.dna.settings import EncoderName
-from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel, deprecated_alias
-from findalike.request_types import COLLECTION_NAME_PATTERN, FILTER_TEXT_PATTERN
+from findalike.core.contract import (
+    Hit,
+    SearchRequest,
+    SearchResponse,
+    StrictModel,
+    deprecated_alias,
+)
+from findalike.core.request_types import COLLECTION_NAME_PATTERN, FILTER_TEXT_PATTERN
 
 MAX_QUERY_LETTERS = 1_000_000
 _LETTERS = r"[ACGTNacgtn\s]*[ACGTNacgtn][ACGTNacgtn\s]*"

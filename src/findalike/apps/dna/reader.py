@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from findalike.app import AppRuntime, ReadFailure, Record, content_id
 from findalike.apps.dna.encoders import length_problem
 from findalike.apps.dna.settings import DnaSettings
+from findalike.core.app import AppRuntime, ReadFailure, Record, content_id
+from findalike.core.sources import gunzip_capped
 from findalike.errors import InvalidInput, UnsupportedMedia
-from findalike.sources import gunzip_capped
 
 _NOT_DNA = re.compile(r"[^ACGTN]")
 _SPACE = re.compile(r"\s+")

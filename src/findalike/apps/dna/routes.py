@@ -6,7 +6,6 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter
 
-from findalike.app import AppRuntime
 from findalike.apps.dna.models import (
     DnaClassification,
     DnaClassifyRequest,
@@ -14,7 +13,8 @@ from findalike.apps.dna.models import (
     DnaEvaluation,
 )
 from findalike.apps.dna.search import classify_sequence, evaluate
-from findalike.request_types import CollectionQuery
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CollectionQuery
 
 
 def dna_routes(rt: AppRuntime) -> APIRouter:

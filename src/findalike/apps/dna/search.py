@@ -13,7 +13,6 @@ from typing import cast
 
 import numpy as np
 
-from findalike.app import AppRuntime
 from findalike.apps.dna.encoders import DnaEncoder, candidate_encoders, length_problem
 from findalike.apps.dna.models import (
     ClassScore,
@@ -25,6 +24,7 @@ from findalike.apps.dna.models import (
     EncoderEvaluation,
 )
 from findalike.apps.dna.reader import dna_settings
+from findalike.core.app import AppRuntime
 from findalike.errors import InvalidInput, NotFound, Unprocessable
 from findalike.schema import Hit, in_filter, quote
 

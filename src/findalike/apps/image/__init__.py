@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.image.labels import LABELS
 from findalike.apps.image.models import (
     ImageSearchOptions,
@@ -18,6 +17,7 @@ from findalike.apps.image.reader import IMAGE_EXTENSIONS, image_rows, read_image
 from findalike.apps.image.routes import make_router
 from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings
+from findalike.core.app import AppSpec
 from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from findalike.app import CompanionSpec
+from findalike.core.app import CompanionSpec
 from findalike.errors import Unavailable
-from findalike.imaging import decode_image
+from findalike.formats.imaging import decode_image
 from findalike.schema import FieldSpec, in_filter
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from findalike.app import AppRuntime, Companion
+    from findalike.core.app import AppRuntime, Companion
     from findalike.encoders.base import Encoder
     from findalike.jobs import JobContext
 

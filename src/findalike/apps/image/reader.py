@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.apps.image.labels import label_rows
 from findalike.apps.image.settings import ImageSettings
-from findalike.imaging import decode_image, image_size, thumbnail_jpeg
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.formats.imaging import decode_image, image_size, thumbnail_jpeg
 
 if TYPE_CHECKING:
     from PIL import Image

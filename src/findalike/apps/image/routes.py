@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Request
 
-from findalike.app import AppRuntime
 from findalike.apps.image.labels import label_stored_images
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CollectionQuery
 from findalike.jobs import Job, JobContext, JobManager
-from findalike.request_types import CollectionQuery
 
 
 def make_router(rt: AppRuntime) -> APIRouter:

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 
-from findalike.app import AppRuntime
 from findalike.apps.image.labels import labels_of, query_relevance
 from findalike.apps.image.models import (
     ImageHit,
@@ -17,6 +16,7 @@ from findalike.apps.image.models import (
     ImageSearchResponse,
 )
 from findalike.apps.image.reader import app_settings, decode_query, region_box
+from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
 from findalike.schema import Hit, quote, similarity
 

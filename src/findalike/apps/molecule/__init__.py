@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppRuntime, AppSpec
 from findalike.apps.molecule.models import MoleculeResults, MoleculeSearch
 from findalike.apps.molecule.reader import read_molecules
 from findalike.apps.molecule.routes import molecule_routes
 from findalike.apps.molecule.search import molecule_rows, search_molecules
 from findalike.apps.molecule.settings import MoleculeSettings
+from findalike.core.app import AppRuntime, AppSpec
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from findalike.app import AppRuntime
+from findalike.core.app import AppRuntime
 from findalike.schema import MAX_RESULT_ROWS
 
 WRITES = "molecule.writes"

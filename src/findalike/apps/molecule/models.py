@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from findalike.apps.molecule.chem import MAX_SMILES_CHARS, SMILES_PATTERN
-from findalike.contract import Hit, SearchRequest, SearchResponse, deprecated_alias
+from findalike.core.contract import Hit, SearchRequest, SearchResponse, deprecated_alias
 
 
 class MoleculeSearch(SearchRequest):

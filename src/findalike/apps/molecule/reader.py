@@ -11,8 +11,8 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from findalike.app import ReadFailure, Record, content_id
 from findalike.apps.molecule.chem import canonical_smiles, parse_smiles
+from findalike.core.app import ReadFailure, Record, content_id
 from findalike.errors import FindalikeError, UnsupportedMedia
 
 SMILES_COLUMNS = ("smiles", "canonical_smiles", "smi", "isosmiles", "structure")

@@ -9,7 +9,6 @@ import anyio
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from findalike.app import AppRuntime
 from findalike.apps.molecule.chem import (
     MAX_SMILES_CHARS,
     SMILES_PATTERN,
@@ -18,8 +17,9 @@ from findalike.apps.molecule.chem import (
     parse_smarts,
     parse_smiles,
 )
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CONTENT_ID_PATTERN, CollectionQuery
 from findalike.errors import NotFound
-from findalike.request_types import CONTENT_ID_PATTERN, CollectionQuery
 
 SVG = "image/svg+xml"
 OPTIONAL_SMILES_PATTERN = rf"^({SMILES_PATTERN[1:-1]})?$"

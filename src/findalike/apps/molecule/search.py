@@ -43,7 +43,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.molecule.chem import canonical_smiles, parse_smarts, parse_smiles
 from findalike.apps.molecule.fingerprints import (
     WRITES,
@@ -52,6 +51,7 @@ from findalike.apps.molecule.fingerprints import (
     forget_index,
 )
 from findalike.apps.molecule.models import MoleculeHit, MoleculeResults, MoleculeSearch
+from findalike.core.app import AppRuntime, EncodedItem, Record
 from findalike.encoders.fingerprint import MorganEncoder
 from findalike.errors import Conflict, Unprocessable
 from findalike.schema import MAX_RESULT_ROWS, Hit, in_filter

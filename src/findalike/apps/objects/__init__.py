@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.objects.models import DetectOptions, DetectRequest, DetectResponse
 from findalike.apps.objects.reader import IMAGE_EXTENSIONS, object_rows, read_object
 from findalike.apps.objects.routes import make_router
 from findalike.apps.objects.search import detect_known_objects, search
 from findalike.apps.objects.settings import ObjectsSettings
+from findalike.core.app import AppSpec
 from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 

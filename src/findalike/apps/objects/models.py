@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from findalike.contract import SearchRequest, SearchResponse, deprecated_alias
-from findalike.sightings import MediaQuery, SeenHit
-from findalike.sightings import Sighting as BaseSighting
+from findalike.core.contract import SearchRequest, SearchResponse, deprecated_alias
+from findalike.kit.sightings import MediaQuery, SeenHit
+from findalike.kit.sightings import Sighting as BaseSighting
 
 
 class DetectOptions(SearchRequest):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.objects.settings import ObjectsSettings
+from findalike.core.app import AppRuntime, EncodedItem, Record
 from findalike.encoders.detector import Detection, SsdMobileNetDetector
 from findalike.jobs import checkpoint
-from findalike.sightings import PHOTO_EXTENSIONS, name_from_label, read_photo, store_photo
+from findalike.kit.sightings import PHOTO_EXTENSIONS, name_from_label, read_photo, store_photo
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -33,7 +33,7 @@ def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
 
 
 object_name = name_from_label
-"""A known object's name from its file (see ``findalike.sightings.name_from_label``)."""
+"""A known object's name from its file (see ``findalike.kit.sightings.name_from_label``)."""
 
 
 read_object = read_photo

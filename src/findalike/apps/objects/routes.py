@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, File, Form, UploadFile
 
-from findalike.app import AppRuntime
 from findalike.apps.objects.models import DetectOptions, DetectResponse
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import MULTIPART_SLACK_BYTES, CollectionQuery, body_limit
 from findalike.errors import InvalidInput, TooLarge
-from findalike.request_types import MULTIPART_SLACK_BYTES, CollectionQuery, body_limit
 
 
 def make_router(rt: AppRuntime) -> APIRouter:

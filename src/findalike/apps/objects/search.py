@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from findalike.app import AppRuntime
 from findalike.apps.objects.models import (
     DetectOptions,
     DetectRequest,
@@ -15,11 +14,12 @@ from findalike.apps.objects.models import (
     UnknownDetection,
 )
 from findalike.apps.objects.reader import crop_box, detector_of, settings_of
+from findalike.core.app import AppRuntime
 from findalike.encoders.detector import Detection
+from findalike.formats.video import SampledFrame
 from findalike.jobs import checkpoint
+from findalike.kit.sightings import add_sighting, query_frames, scale_box
 from findalike.schema import similarity
-from findalike.sightings import add_sighting, query_frames, scale_box
-from findalike.video import SampledFrame
 
 MAX_UNKNOWN = 200
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from findalike.sightings import FrameScanSettings
+from findalike.kit.sightings import FrameScanSettings
 
 
 class ObjectsSettings(FrameScanSettings):

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.people.models import IdentifyOptions, IdentifyRequest, IdentifyResponse
 from findalike.apps.people.register import make_face_model, person_rows
 from findalike.apps.people.routes import make_router
 from findalike.apps.people.search import identify_people, search
 from findalike.apps.people.settings import PeopleSettings
+from findalike.core.app import AppSpec
+from findalike.kit.sightings import PHOTO_EXTENSIONS, read_photo
 from findalike.schema import FieldSpec
-from findalike.sightings import PHOTO_EXTENSIONS, read_photo
 
 
 def demo_files(datasets: Path) -> list[tuple[str, Path]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from findalike.contract import SearchRequest, SearchResponse
-from findalike.sightings import MediaQuery, SeenHit, Sighting
+from findalike.core.contract import SearchRequest, SearchResponse
+from findalike.kit.sightings import MediaQuery, SeenHit, Sighting
 
 
 class IdentifyOptions(SearchRequest):

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from findalike.app import AppRuntime, EncodedItem, Record
 from findalike.apps.people.settings import PeopleSettings
+from findalike.core.app import AppRuntime, EncodedItem, Record
 from findalike.encoders.face import DlibFaceModel, FaceCrop
 from findalike.jobs import checkpoint
+from findalike.kit.sightings import store_photo
 from findalike.schema import quote
-from findalike.sightings import store_photo
 
 MAX_PHOTOS_LISTED = 10_000
 NO_FACE = "no face found in the photo (a registered photo needs one clear, frontal face)"

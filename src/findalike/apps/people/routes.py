@@ -8,11 +8,11 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Path
 
-from findalike.app import AppRuntime
 from findalike.apps.people.models import PeopleList, Person, PersonDeleted
 from findalike.apps.people.register import delete_person, list_people
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CollectionQuery
 from findalike.errors import NotFound
-from findalike.request_types import CollectionQuery
 
 PersonName = Annotated[str, Path(min_length=1, max_length=256, description="The person's name.")]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from findalike.app import AppRuntime
 from findalike.apps.people.models import (
     IdentifyOptions,
     IdentifyRequest,
@@ -14,11 +13,12 @@ from findalike.apps.people.models import (
     UnknownFace,
 )
 from findalike.apps.people.register import face_model_of, settings_of
+from findalike.core.app import AppRuntime
 from findalike.encoders.face import FaceCrop
+from findalike.formats.video import SampledFrame
 from findalike.jobs import checkpoint
+from findalike.kit.sightings import Sighting, add_sighting, query_frames, scale_box
 from findalike.schema import similarity
-from findalike.sightings import Sighting, add_sighting, query_frames, scale_box
-from findalike.video import SampledFrame
 
 MAX_UNKNOWN = 200
 MAX_FACES_PER_FRAME = 32

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.qa.models import QASearchRequest, QASearchResponse
 from findalike.apps.qa.reader import pair_rows, read_pairs
 from findalike.apps.qa.routes import qa_routes
 from findalike.apps.qa.search import search_pairs
 from findalike.apps.qa.settings import QASettings
+from findalike.core.app import AppSpec
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.schema import FieldSpec
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel
-from findalike.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
-from findalike.request_types import FILTER_TEXT_PATTERN
+from findalike.core.contract import Hit, SearchRequest, SearchResponse, StrictModel
+from findalike.core.request_types import FILTER_TEXT_PATTERN
+from findalike.kit.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
 
 SCORE_MEANING = (
     "Cosine similarity of the question asked and the stored pair's vector, -1..1, in "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.encoders.base import l2_normalise
-from findalike.textio import RowError, clip_utf8, read_rows
+from findalike.formats.textio import RowError, clip_utf8, read_rows
 
 
 def read_pairs(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFailure]:

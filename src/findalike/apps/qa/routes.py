@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter
 
-from findalike.app import AppRuntime
 from findalike.apps.qa.models import (
     AnswerResponse,
     AskRequest,
@@ -13,7 +12,8 @@ from findalike.apps.qa.models import (
     QAEvaluateResponse,
 )
 from findalike.apps.qa.search import answer, evaluate_pairs
-from findalike.request_types import CollectionQuery
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CollectionQuery
 
 
 def qa_routes(rt: AppRuntime) -> APIRouter:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from findalike.app import AppRuntime
 from findalike.apps.qa.models import (
     AnswerResponse,
     AskRequest,
@@ -17,9 +16,11 @@ from findalike.apps.qa.models import (
     QASearchResponse,
     RelatedQuestion,
 )
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CONTENT_ID_PATTERN
 from findalike.encoders.base import encode_queries
 from findalike.errors import Unprocessable
-from findalike.hybrid import (
+from findalike.kit.hybrid import (
     MODES,
     FusionOptions,
     ModeChoice,
@@ -32,7 +33,6 @@ from findalike.hybrid import (
     ranked_search,
     word_spans,
 )
-from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.schema import Hit, quote
 
 

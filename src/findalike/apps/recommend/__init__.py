@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from findalike.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
 from findalike.apps.recommend.models import Recommendations, RecommendRequest
 from findalike.apps.recommend.ratings import ItemInfo, Rating, read_csv
 from findalike.apps.recommend.settings import RecommendSettings
+from findalike.core.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
+from findalike.core.request_types import NAME_ID_PATTERN
 from findalike.encoders.base import Encoder
-from findalike.request_types import NAME_ID_PATTERN
 from findalike.schema import FieldSpec
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from findalike.apps.recommend.ratings import MAX_ABS_RATING
-from findalike.contract import (
+from findalike.core.contract import (
     TOP_K_DEFAULT,
     TOP_K_MAX,
     Hit,
@@ -16,7 +16,7 @@ from findalike.contract import (
     StrictModel,
     deprecated_alias,
 )
-from findalike.request_types import NameId, exactly_one_of
+from findalike.core.request_types import NameId, exactly_one_of
 
 MAX_USERS_PER_REQUEST = 1000
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from findalike.app import ReadFailure, Record, content_id
+from findalike.core.app import ReadFailure, Record, content_id
 from findalike.errors import InvalidInput
-from findalike.sqlitedb import set_up_wal
+from findalike.store.sqlitedb import set_up_wal
 
 MAX_ABS_RATING = 1e6
 """Ratings (loaded or folded in) lie in -1e6..1e6: ALS turns a rating into a float32

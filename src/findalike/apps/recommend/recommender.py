@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from findalike.app import AppRuntime
 from findalike.apps.recommend.models import (
     EvaluateRequest,
     EvaluationReport,
@@ -45,7 +44,8 @@ from findalike.apps.recommend.models import (
 )
 from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
 from findalike.apps.recommend.settings import RecommendSettings
-from findalike.contract import apply_contract
+from findalike.core.app import AppRuntime
+from findalike.core.contract import apply_contract
 from findalike.encoders.factors import (
     FactorModel,
     TrainParams,

@@ -9,7 +9,6 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from findalike.app import AppRuntime
 from findalike.apps.recommend.models import (
     EvaluateRequest,
     EvaluationReport,
@@ -21,10 +20,11 @@ from findalike.apps.recommend.models import (
     UsersRequest,
 )
 from findalike.apps.recommend.recommender import fold_in_search, recommender, train_work
-from findalike.contract import TOP_K_DEFAULT, TOP_K_MAX
+from findalike.core.app import AppRuntime
+from findalike.core.contract import TOP_K_DEFAULT, TOP_K_MAX
+from findalike.core.request_types import NAME_ID_PATTERN, CollectionQuery
 from findalike.errors import Unprocessable
 from findalike.jobs import Job, JobManager
-from findalike.request_types import NAME_ID_PATTERN, CollectionQuery
 
 
 async def _top_k(  # async: FastAPI runs a plain def dependency in a worker thread

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.text.models import TextSearchRequest, TextSearchResponse
 from findalike.apps.text.reader import passage_rows, passages_of, read_documents
 from findalike.apps.text.routes import text_routes
 from findalike.apps.text.search import search_text
 from findalike.apps.text.settings import TextSettings
+from findalike.core.app import AppSpec
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.schema import FieldSpec
 

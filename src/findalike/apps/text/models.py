@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, field_validator
 
-from findalike.contract import Hit, SearchRequest, SearchResponse, StrictModel
-from findalike.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
-from findalike.request_types import FILTER_TEXT_PATTERN, ContentId, at_least_one_of
+from findalike.core.contract import Hit, SearchRequest, SearchResponse, StrictModel
+from findalike.core.request_types import FILTER_TEXT_PATTERN, ContentId, at_least_one_of
+from findalike.kit.hybrid import FusionOptions, ModeFigures, ModeOptions, SearchMode
 
 FILTER_KEY = r"^[A-Za-z_][A-Za-z0-9_\- ]{0,63}$"
 

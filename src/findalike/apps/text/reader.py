@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
-from findalike.textio import RowError, clip_utf8, coerce, decode_text, read_rows
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
+from findalike.formats.textio import RowError, clip_utf8, coerce, decode_text, read_rows
 
 TITLE_MAX_BYTES = 2048
 PASSAGE_MAX_BYTES = 60_000

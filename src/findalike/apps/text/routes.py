@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter
 
-from findalike.app import AppRuntime
 from findalike.apps.text.models import TextEvaluateRequest, TextEvaluateResponse
 from findalike.apps.text.search import evaluate_text
-from findalike.request_types import CollectionQuery
+from findalike.core.app import AppRuntime
+from findalike.core.request_types import CollectionQuery
 
 
 def text_routes(rt: AppRuntime) -> APIRouter:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from findalike.app import AppRuntime
 from findalike.apps.text.models import (
     FilterValue,
     Range,
@@ -17,9 +16,10 @@ from findalike.apps.text.models import (
     TextSearchResponse,
 )
 from findalike.apps.text.reader import is_title_row
+from findalike.core.app import AppRuntime
 from findalike.encoders.base import encode_queries
 from findalike.errors import Unprocessable
-from findalike.hybrid import (
+from findalike.kit.hybrid import (
     MODES,
     ZH_STOP_WORDS,
     auto_search,

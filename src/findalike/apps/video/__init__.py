@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.app import AppSpec
 from findalike.apps.video.models import (
     VideoSearchOptions,
     VideoSearchRequest,
@@ -15,9 +14,10 @@ from findalike.apps.video.models import (
 from findalike.apps.video.reader import read_video, video_rows
 from findalike.apps.video.search import search, search_upload
 from findalike.apps.video.settings import VideoSettings
+from findalike.core.app import AppSpec
 from findalike.encoders.registry import IMAGE
+from findalike.formats.video import VIDEO_EXTENSIONS
 from findalike.schema import FieldSpec
-from findalike.video import VIDEO_EXTENSIONS
 
 
 def demo_files(datasets: Path) -> list[tuple[str, Path]]:

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from findalike.contract import Base64Media, Hit, SearchRequest, SearchResponse
-from findalike.request_types import ContentId, exactly_one_of
+from findalike.core.contract import Base64Media, Hit, SearchRequest, SearchResponse
+from findalike.core.request_types import ContentId, exactly_one_of
 
 
 class VideoSearchOptions(SearchRequest):

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.apps.video.settings import VideoSettings
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record, content_id
 from findalike.errors import FindalikeError
-from findalike.video import SampledFrame, jpeg_bytes, probe, sample_frames
+from findalike.formats.video import SampledFrame, jpeg_bytes, probe, sample_frames
 
 if TYPE_CHECKING:
     from PIL import Image

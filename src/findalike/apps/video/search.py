@@ -11,7 +11,6 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from findalike.app import AppRuntime
 from findalike.apps.video.models import (
     FrameMatch,
     Segment,
@@ -21,10 +20,11 @@ from findalike.apps.video.models import (
     VideoSearchResponse,
 )
 from findalike.apps.video.reader import settings_of
+from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
-from findalike.imaging import decode_image
+from findalike.formats.imaging import decode_image
+from findalike.formats.video import probe, sample_frames
 from findalike.schema import Hit, similarity
-from findalike.video import probe, sample_frames
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 MAX_SEGMENTS = 20

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from findalike.video import Sampling
+from findalike.formats.video import Sampling
 
 
 class VideoSettings(BaseSettings):

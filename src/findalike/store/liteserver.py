@@ -7,7 +7,7 @@ interface unless told), hands the workers its ``http://127.0.0.1:<port>`` URI, a
 it with the server. Milvus Lite 2.5 (the default): its C++ server (``milvus_lite/lib/
 milvus``) over the file, holding the lock pymilvus's own start of Lite takes, so it ends
 when the lock is let go. (Milvus Lite 3.2, the pure-Python engine before issue 25, is
-not run any more: its folders are moved to a 2.5 file, ``findalike.lite3``.)
+not run any more: its folders are moved to a 2.5 file, ``findalike.store.lite3``.)
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class LiteServer:
 
         import milvus_lite
 
-        from findalike.lite3 import move_to_lite25
+        from findalike.store.lite3 import move_to_lite25
 
         move_to_lite25(self.data_path)  # a Lite 3.2 folder here: moved to a 2.5 file first
         lib = Path(milvus_lite.__file__).parent / "lib"

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
 
-from findalike.app import AppRuntime, ReadFailure, Record, content_id
-from findalike.contract import Base64Media, Hit
+from findalike.core.app import AppRuntime, ReadFailure, Record, content_id
+from findalike.core.contract import Base64Media, Hit
 from findalike.errors import FindalikeError
-from findalike.imaging import decode_image, thumbnail_jpeg
-from findalike.video import SampledFrame, Sampling, probe, sample_frames
+from findalike.formats.imaging import decode_image, thumbnail_jpeg
+from findalike.formats.video import SampledFrame, Sampling, probe, sample_frames
 
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 MAX_PHOTO_SIDE_PX = 1024

@@ -16,7 +16,7 @@ from fastapi import Query
 from pydantic import StringConstraints
 
 CONTENT_ID_PATTERN = r"^[0-9a-f]{32}$"
-"""Ids made by ``findalike.app.content_id``: 32 lower-case hex digits (sha256)."""
+"""Ids made by ``findalike.core.app.content_id``: 32 lower-case hex digits (sha256)."""
 
 NAME_ID_MAX_CHARS = 128
 NAME_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,128}$"

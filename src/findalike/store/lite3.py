@@ -29,7 +29,13 @@ from typing import Any
 import numpy as np
 
 from findalike.schema import FieldKind, FieldSpec
-from findalike.store import FIELD_KINDS, SKELETON_FIELDS, CollectionSpec, StoreError, VectorStore
+from findalike.store.milvus import (
+    FIELD_KINDS,
+    SKELETON_FIELDS,
+    CollectionSpec,
+    StoreError,
+    VectorStore,
+)
 
 log = logging.getLogger(__name__)
 

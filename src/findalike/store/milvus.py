@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from findalike import ann
 from findalike.config import is_embedded_uri
 from findalike.encoders.base import Metric, VectorKind
 from findalike.errors import Conflict, FindalikeError, NotFound, Unavailable
@@ -50,7 +49,7 @@ from findalike.schema import (
     in_filter,
     similarity,
 )
-from findalike.schema import quote as quote  # re-exported: older import paths
+from findalike.store import ann
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +326,7 @@ class VectorStore:
         embedded = is_embedded_uri(self.uri)
         if embedded:
             Path(self.uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-            from findalike.lite3 import move_to_lite25
+            from findalike.store.lite3 import move_to_lite25
 
             move_to_lite25(Path(self.uri).expanduser().resolve())  # a Lite 3.2 folder here
             logging.getLogger("grpc._server").addFilter(_LiteUnimplementedFilter())

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO
 
-from findalike.app import ReadFailure
+from findalike.core.app import ReadFailure
 from findalike.errors import Forbidden, InvalidInput, NotFound, TooLarge
 
 MAX_PATH_CHARS = 4096

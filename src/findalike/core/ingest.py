@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from findalike.app import AppRuntime, EncodedItem, ReadFailure, Record
+from findalike.core.app import AppRuntime, EncodedItem, ReadFailure, Record
+from findalike.core.sources import SourceFile, SourceReader, expand
 from findalike.errors import FindalikeError
 from findalike.jobs import JobCancelled, JobContext, Work, checkpoint
-from findalike.sources import SourceFile, SourceReader, expand
 
 log = logging.getLogger(__name__)
 

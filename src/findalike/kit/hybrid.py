@@ -28,7 +28,7 @@ from findalike.schema import MAX_RESULT_ROWS, Hit, quote
 from findalike.store import StoreError
 
 if TYPE_CHECKING:
-    from findalike.app import AppRuntime
+    from findalike.core.app import AppRuntime
 
 log = logging.getLogger(__name__)
 

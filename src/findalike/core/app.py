@@ -23,13 +23,13 @@ import numpy as np
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
-from findalike.batching import BatchingEncoder, BatchStats, Coalescer
 from findalike.config import Settings
-from findalike.contract import apply_contract, index_search_params
+from findalike.core.batching import BatchingEncoder, BatchStats, Coalescer
+from findalike.core.contract import apply_contract, index_search_params
+from findalike.core.request_types import CONTENT_ID_PATTERN
 from findalike.encoders.base import Encoder, Metric
 from findalike.encoders.registry import SharedEncoder, own_text_encoders
 from findalike.errors import Conflict, NotFound
-from findalike.request_types import CONTENT_ID_PATTERN
 from findalike.schema import MAX_RESULT_ROWS, FieldSpec, Hit, Language, in_filter, quote
 from findalike.store import LANGUAGES, CollectionSpec, VectorStore
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from findalike.jobs import Work
-    from findalike.media import MediaStore
+    from findalike.store.media import MediaStore
 
 
 _SHARED_ENCODERS_LOCK = threading.Lock()
@@ -177,7 +177,7 @@ class AppSpec:
     shared_encoder: SharedEncoder | None = None
     """Or a model other apps use too, from ``findalike.encoders.registry`` (built once
     per process for all the apps that name it, and run on one model thread that encodes
-    concurrent queries together: ``findalike.batching``)."""
+    concurrent queries together: ``findalike.core.batching``)."""
     encoder_choices: tuple[SharedEncoder, ...] = ()
     own_text_models: bool = False
     """The operator's own text models (``FINDALIKE_TEXT_MODELS``) are choices too."""
@@ -486,7 +486,7 @@ class AppRuntime:
 
     @property
     def search_stats(self) -> BatchStats:
-        """How the app's searches were batched (``findalike.batching``)."""
+        """How the app's searches were batched (``findalike.core.batching``)."""
         return self._searches.stats
 
     @property
@@ -586,7 +586,7 @@ class AppRuntime:
 
     def search(self, request: BaseModel) -> BaseModel:
         """The app's search, held to the contract: at most ``top_k`` hits, none
-        under ``min_score`` (see ``findalike.contract``); its ``ef``/``nprobe`` reach
+        under ``min_score`` (see ``findalike.core.contract``); its ``ef``/``nprobe`` reach
         every index search it makes (``search_vectors``)."""
         token = _INDEX_PARAMS.set(index_search_params(request))
         try:
