@@ -22,8 +22,8 @@ from skimage import data as photos
 from findalike.apps.objects import APP as OBJECTS
 from findalike.apps.objects.models import DetectOptions
 from findalike.apps.objects.search import detect_known_objects
+from findalike.apps.objects.settings import ObjectsSettings
 from findalike.apps.video import APP as VIDEO
-from findalike.apps.video.reader import settings_of
 from findalike.config import Settings
 from findalike.core.app import AppRuntime
 from findalike.core.ingest import load_files
@@ -70,7 +70,7 @@ def main() -> None:
     store = VectorStore(str(tmp / "milvus.db"))
     cache: dict[str, Encoder] = {}
     video = AppRuntime(VIDEO, settings, store, media=MediaStore(tmp / "media"), encoder_cache=cache)
-    sampling = settings_of(video).sampling()
+    sampling = video.config(ObjectsSettings).sampling()
 
     t0 = time.perf_counter()
     frames = sample_frames(data, sampling)

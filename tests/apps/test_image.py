@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from findalike.apps.image import APP
 from findalike.apps.image.labels import classifier_of, labels_of
 from findalike.apps.image.models import ImageSearchRequest
-from findalike.apps.image.reader import app_settings
 from findalike.apps.image.search import search, search_bytes
+from findalike.apps.image.settings import ImageSettings
 from findalike.config import Settings
 from findalike.core.app import AppRuntime
 from findalike.core.ingest import load_files
@@ -185,7 +185,7 @@ def test_modes_and_formats_decode_to_the_same_photo(loaded: dict) -> None:
 
 def test_transformed_copies_find_their_original_first(loaded: dict) -> None:
     rt = loaded["rt"]
-    threshold = app_settings(rt).image_near_duplicate_score
+    threshold = rt.config(ImageSettings).image_near_duplicate_score
     files = _photo_files()[:: max(1, len(_photo_files()) // QUERY_PHOTOS)][:QUERY_PHOTOS]
     originals = [decode_image(p.read_bytes()) for p in files]
     names = [f"photos/{p.name}" for p in files]

@@ -125,6 +125,7 @@ def one_row_per_record(rt: AppRuntime, records: Sequence[Record]) -> list[Encode
 
 
 T = TypeVar("T")
+S = TypeVar("S", bound=BaseSettings)
 
 
 class _Shared:
@@ -144,6 +145,30 @@ class _Shared:
             if key not in self._made:
                 self._made[key] = make()
             return cast("T", self._made[key])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How an app measures itself on its stored data (``POST /api/{app}/evaluate``,
+    served by the core on any of the app's collections): ``run(rt, request)``."""
+
+    request: type[BaseModel]
+    response: type[BaseModel]
+    run: Callable[[AppRuntime, Any], BaseModel]
+    summary: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AppJob:
+    """A background job an app offers beside loads (``POST /api/{app}/{name}``, 202 with
+    the job, served by the core on any of the app's collections): ``work(rt)`` is the
+    job's work function."""
+
+    name: str
+    work: Callable[[AppRuntime], Work]
+    summary: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -235,6 +260,10 @@ class AppSpec:
     """Collections the app keeps beside each of its collections (the image app's
     ``_labels``), reached through ``AppRuntime.companion``: not listed as named
     collections of their own, dropped with theirs."""
+    evaluation: Evaluation | None = None
+    """How the app measures itself (served as ``POST /api/{app}/evaluate``)."""
+    jobs: tuple[AppJob, ...] = ()
+    """Jobs the app offers beside loads (the recommender's ``train``, image ``labels``)."""
     item_id_pattern: str = CONTENT_ID_PATTERN
     """What the app's item ids look like, stated on ``/items/{item_id}`` routes (a 422
     for any other): content hashes by default, names for the recommender's items."""
@@ -374,6 +403,14 @@ class AppRuntime:
                 if self._app_settings is None:
                     self._app_settings = self.spec.settings()
         return self._app_settings
+
+    def config(self, kind: type[S]) -> S:
+        """The app's own settings (``AppSpec.settings``), typed: ``rt.config(TextSettings)``.
+        ``TypeError`` if the app's settings are of another class."""
+        found = self.app_settings
+        if not isinstance(found, kind):
+            raise TypeError(f"the {self.name} app's settings are {type(found).__name__}")
+        return found
 
     def cached(self, key: str, make: Callable[[], T]) -> T:
         """What ``make`` builds (a model, a table derived from one), built once at first

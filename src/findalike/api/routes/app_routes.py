@@ -21,7 +21,7 @@ from findalike.api.deps import JobsDep, SettingsDep
 from findalike.api.errors import ERROR_RESPONSES
 from findalike.api.limits import MULTIPART_SLACK_BYTES, body_limit
 from findalike.api.uploads import read_upload_search, upload_body
-from findalike.core.app import AppRuntime
+from findalike.core.app import AppJob, AppRuntime, Evaluation
 from findalike.core.contract import StrictModel
 from findalike.core.ingest import load_files
 from findalike.core.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
@@ -195,6 +195,11 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
 
         return await anyio.to_thread.run_sync(run)
 
+    if spec.evaluation is not None:
+        _evaluation_route(router, rt, spec.evaluation)
+    for app_job in spec.jobs:
+        _job_route(router, rt, app_job)
+
     if spec.search_upload is not None and spec.upload_options is not None:
         options_model = spec.upload_options
         upload_max_bytes = spec.upload_max_bytes(rt.settings)
@@ -325,6 +330,37 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
     if spec.routes is not None:  # each takes `collection`, or reads no collection: say so
         router.include_router(spec.routes(rt), dependencies=[Depends(_no_collection_here)])
     return router
+
+
+def _evaluation_route(router: APIRouter, rt: AppRuntime, evaluation: Evaluation) -> None:
+    request_model = evaluation.request
+
+    @router.post(
+        "/evaluate",
+        response_model=evaluation.response,
+        summary=evaluation.summary,
+        description=evaluation.description,
+    )
+    async def evaluate(body: request_model, collection: CollectionQuery = None) -> Any:  # type: ignore[valid-type]
+        def run() -> Any:
+            return evaluation.run(rt.target(collection), body)
+
+        return await anyio.to_thread.run_sync(run)
+
+
+def _job_route(router: APIRouter, rt: AppRuntime, app_job: AppJob) -> None:
+    @router.post(
+        f"/{app_job.name}",
+        status_code=202,
+        response_model=Job,
+        summary=app_job.summary,
+        description=app_job.description,
+    )
+    async def submit(jobs: JobsDep, collection: CollectionQuery = None) -> Job:
+        target = rt if collection is None else await anyio.to_thread.run_sync(rt.target, collection)
+        return jobs.submit(rt.name, app_job.work(target), kind=app_job.name)
+
+    submit.__name__ = f"{rt.name}_{app_job.name}"
 
 
 async def _no_collection_here(request: Request) -> None:

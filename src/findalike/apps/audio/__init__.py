@@ -13,7 +13,7 @@ from findalike.apps.audio.models import (
     AudioSearchRequest,
     AudioSearchResponse,
 )
-from findalike.apps.audio.reader import AUDIO_EXTENSIONS, audio_rows, read_audio, settings_of
+from findalike.apps.audio.reader import AUDIO_EXTENSIONS, audio_rows, read_audio
 from findalike.apps.audio.search import search, search_upload
 from findalike.apps.audio.settings import AudioSettings
 from findalike.core.app import AppRuntime, AppSpec
@@ -25,7 +25,7 @@ def make_encoder(rt: AppRuntime) -> Encoder:
     """The log-mel statistics encoder at the configured sample rate and window."""
     from findalike.encoders.audio import LogMelStatsEncoder
 
-    s = settings_of(rt)
+    s = rt.config(AudioSettings)
     return LogMelStatsEncoder(sample_rate_hz=s.sample_rate_hz, window_s=s.window_s)
 
 

@@ -29,14 +29,8 @@ class AudioPayload:
     suffix: str
 
 
-def settings_of(rt: AppRuntime) -> AudioSettings:
-    """The app's settings (built once by the runtime)."""
-    settings: AudioSettings = rt.app_settings
-    return settings
-
-
 def encoder_rate_hz(rt: AppRuntime) -> int:
-    return int(getattr(rt.encoder, "sample_rate_hz", settings_of(rt).sample_rate_hz))
+    return int(getattr(rt.encoder, "sample_rate_hz", rt.config(AudioSettings).sample_rate_hz))
 
 
 def read_audio(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | ReadFailure]:
@@ -60,7 +54,7 @@ def read_audio(name: str, data: bytes, rt: AppRuntime) -> Iterator[Record | Read
 def clip_windows(rt: AppRuntime, samples: np.ndarray, *, query: bool = False) -> list[Window]:
     """The windows of a clip at the encoder's rate: the stored hop, or for a query the
     finer query hop, widened so that at most ``query_max_windows`` windows are cut."""
-    s = settings_of(rt)
+    s = rt.config(AudioSettings)
     rate_hz = encoder_rate_hz(rt)
     hop_s = s.hop_s
     if query:

@@ -13,7 +13,8 @@ from findalike.apps.audio.models import (
     AudioSearchResponse,
     WindowMatch,
 )
-from findalike.apps.audio.reader import clip_windows, encoder_rate_hz, settings_of
+from findalike.apps.audio.reader import clip_windows, encoder_rate_hz
+from findalike.apps.audio.settings import AudioSettings
 from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
 from findalike.schema import Hit, similarity
@@ -49,7 +50,7 @@ def search_clip_bytes(
 ) -> AudioSearchResponse:
     """Search by the clip in ``data`` (any format the app loads); only its first
     ``query_max_s`` seconds are decoded. ``InvalidInput`` if it cannot be decoded."""
-    s = settings_of(rt)
+    s = rt.config(AudioSettings)
     audio = decode(data, encoder_rate_hz(rt), name=name, max_seconds=s.query_max_s)
     max_samples = int(s.query_max_s * audio.sample_rate_hz)
     truncated = audio.truncated or audio.samples.size > max_samples

@@ -17,12 +17,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from findalike.apps.dna.collections import choose_collection, forget_choice
-from findalike.apps.dna.models import DnaCollectionRequest, DnaQuery, DnaResults
+from findalike.apps.dna.models import (
+    DnaCollectionRequest,
+    DnaEvaluateRequest,
+    DnaEvaluation,
+    DnaQuery,
+    DnaResults,
+)
 from findalike.apps.dna.reader import SEQUENCE_FIELD_LETTERS, dna_settings, read_dna
 from findalike.apps.dna.routes import dna_routes
-from findalike.apps.dna.search import search_sequences
+from findalike.apps.dna.search import evaluate_request, search_sequences
 from findalike.apps.dna.settings import DnaSettings
-from findalike.core.app import AppRuntime, AppSpec, EncodedItem, Record, one_row_per_record
+from findalike.core.app import (
+    AppRuntime,
+    AppSpec,
+    EncodedItem,
+    Evaluation,
+    Record,
+    one_row_per_record,
+)
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
 
@@ -81,6 +94,15 @@ APP = AppSpec(
     search_response=DnaResults,
     search=search_sequences,
     routes=dna_routes,
+    evaluation=Evaluation(
+        DnaEvaluateRequest,
+        DnaEvaluation,
+        evaluate_request,
+        summary="Compare the DNA encoders on the stored labelled sequences",
+        description="Held-out accuracy, per-class precision/recall, confusion matrix and "
+        "the majority-class baseline of each encoder (the top-level figures are the stored "
+        "vectors' encoder's).",
+    ),
     demo_files=demo_files,
     one_row_per_item=True,
     batch_size=500,

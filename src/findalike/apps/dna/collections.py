@@ -70,11 +70,11 @@ def choose_collection(rt: AppRuntime, body: Any) -> None:
                 field=sorted(options)[0],
             )
         path.unlink(missing_ok=True)
-        rt.state["dna_settings"] = rt.app_settings
+        rt.state["dna_settings"] = rt.config(DnaSettings)
         rt.forget_encoder()
         return
     try:
-        settings = collection_settings(rt.app_settings, options)
+        settings = collection_settings(rt.config(DnaSettings), options)
         dim = configured_encoder(settings).dim  # its own checks (finite weights, ...) too
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
@@ -102,7 +102,7 @@ def choose_collection(rt: AppRuntime, body: Any) -> None:
 def recorded_settings(rt: AppRuntime) -> DnaSettings:
     """A named collection's settings: as chosen at its creation (read back from its
     file after a restart), else the app's."""
-    app: DnaSettings = rt.app_settings
+    app = rt.config(DnaSettings)
     path = choice_path(rt)
     try:
         if path.stat().st_size > _MAX_CHOICE_BYTES:

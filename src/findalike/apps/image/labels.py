@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from findalike.core.app import AppRuntime, Companion
     from findalike.encoders.base import Encoder
-    from findalike.jobs import JobContext
+    from findalike.jobs import JobContext, Work
 
 CLASSIFIER = "efficientnet-lite3-int8-imagenet"
 CLASSES = 1000
@@ -153,6 +153,15 @@ def label_rows(
             }
         )
     labels_of(rt).write(rows, flush=False)
+
+
+def labelling(rt: AppRuntime) -> Work:
+    """The ``labels`` job: label the images stored without labels (``label_stored_images``)."""
+
+    def work(job: JobContext) -> str:
+        return f"{label_stored_images(rt, job=job)} image(s) labelled"
+
+    return work
 
 
 def label_stored_images(

@@ -20,12 +20,6 @@ ENCODE_SIDE_PX = 512
 encoders look at 224-280 px); originals are stored untouched."""
 
 
-def app_settings(rt: AppRuntime) -> ImageSettings:
-    """The image app's settings (built once by the runtime)."""
-    settings: ImageSettings = rt.app_settings
-    return settings
-
-
 def decode_query(rt: AppRuntime, data: bytes) -> Image.Image:
     """A query image decoded with the same limits as a loaded one (``TooLarge``,
     ``Unprocessable``)."""
@@ -95,7 +89,7 @@ def image_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     encode_regions = getattr(rt.encoder, "encode_regions", None)
     regions = (
         encode_regions([region_of(p) for p in pictures])
-        if encode_regions is not None and app_settings(rt).image_regions
+        if encode_regions is not None and rt.config(ImageSettings).image_regions
         else None
     )
     label_rows(rt, [r.item_id for r in records], pictures, probabilities)

@@ -15,7 +15,8 @@ from findalike.apps.image.models import (
     ImageSearchRequest,
     ImageSearchResponse,
 )
-from findalike.apps.image.reader import app_settings, decode_query, region_box
+from findalike.apps.image.reader import decode_query, region_box
+from findalike.apps.image.settings import ImageSettings
 from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
 from findalike.schema import Hit, quote, similarity
@@ -60,7 +61,7 @@ def search_vector(
     min_score: float | None = None,
     filter: str = "",
 ) -> ImageSearchResponse:
-    threshold = app_settings(rt).image_near_duplicate_score
+    threshold = rt.config(ImageSettings).image_near_duplicate_score
     # an image has at most 2 vectors (the whole, its centre): 2 x top_k rows hold at
     # least top_k images; each image scores its best vector
     rows = rt.search_vectors(vector[None, :], limit=2 * top_k, filter=filter)[0]
@@ -101,7 +102,7 @@ def search_text(
     image's top classes of probability x class relevance; 0 means no label matches,
     and such images are left out)."""
     enc = rt.encoder
-    threshold = app_settings(rt).image_near_duplicate_score
+    threshold = rt.config(ImageSettings).image_near_duplicate_score
     labels = labels_of(rt)
     empty = ImageSearchResponse(
         hits=[],

@@ -27,7 +27,7 @@ def make_encoder(rt: AppRuntime) -> Encoder:
     keeps what an existing collection holds (one moved from Lite 3.2 holds floats)."""
     from findalike.encoders.fingerprint import MorganEncoder
 
-    own: MoleculeSettings = rt.app_settings
+    own = rt.config(MoleculeSettings)
     binary = own.vectors == "binary"
     if own.vectors == "auto":
         stored = rt.stored_record()

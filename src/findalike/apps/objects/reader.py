@@ -21,12 +21,6 @@ MIN_MAIN_OBJECT_AREA = 0.05  # of the picture, for the registration crop
 CROP_PADDING = 0.08  # of the box's sides, added around each crop
 
 
-def settings_of(rt: AppRuntime) -> ObjectsSettings:
-    """The app's settings (built once by the runtime)."""
-    settings: ObjectsSettings = rt.app_settings
-    return settings
-
-
 def detector_of(rt: AppRuntime) -> SsdMobileNetDetector:
     """The app's detector, loaded on first use."""
     return rt.cached("detector", lambda: SsdMobileNetDetector(threads=rt.settings.torch_threads))
@@ -41,7 +35,7 @@ read_object = read_photo
 
 def object_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
     detector = detector_of(rt)
-    min_score = settings_of(rt).min_detector_score
+    min_score = rt.config(ObjectsSettings).min_detector_score
     images = [r.payload[0] for r in records]
     mains = [
         _main_object(img, found)

@@ -13,7 +13,8 @@ from findalike.apps.objects.models import (
     Sighting,
     UnknownDetection,
 )
-from findalike.apps.objects.reader import crop_box, detector_of, settings_of
+from findalike.apps.objects.reader import crop_box, detector_of
+from findalike.apps.objects.settings import ObjectsSettings
 from findalike.core.app import AppRuntime
 from findalike.encoders.detector import Detection
 from findalike.formats.video import SampledFrame
@@ -35,7 +36,7 @@ def detect_known_objects(
     """Which known objects appear in the video (or image) ``data``, when and where: the
     ``top_k`` seen most surely, best first. Also the upload search
     (``POST /api/objects/search/upload``)."""
-    settings = settings_of(rt)
+    settings = rt.config(ObjectsSettings)
     frames, duration_s, scale = query_frames(
         name, data, settings, max_pixels=rt.settings.image_max_pixels
     )

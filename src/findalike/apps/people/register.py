@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from findalike.apps.people.settings import PeopleSettings
 from findalike.core.app import AppRuntime, EncodedItem, Record
 from findalike.encoders.face import DlibFaceModel, FaceCrop
 from findalike.jobs import checkpoint
@@ -26,12 +25,6 @@ def face_model_of(rt: AppRuntime) -> DlibFaceModel:
     model = rt.encoder
     assert isinstance(model, DlibFaceModel)  # the app declares no other encoder
     return model
-
-
-def settings_of(rt: AppRuntime) -> PeopleSettings:
-    """The app's settings (built once by the runtime)."""
-    settings: PeopleSettings = rt.app_settings
-    return settings
 
 
 def person_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:

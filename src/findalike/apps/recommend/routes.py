@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
 from findalike.apps.recommend.models import (
-    EvaluateRequest,
-    EvaluationReport,
     FoldInRequest,
     ModelInfo,
     Recommendations,
@@ -19,12 +17,11 @@ from findalike.apps.recommend.models import (
     UsersRecommendations,
     UsersRequest,
 )
-from findalike.apps.recommend.recommender import fold_in_search, recommender, train_work
+from findalike.apps.recommend.recommender import fold_in_search, recommender
 from findalike.core.app import AppRuntime
 from findalike.core.contract import TOP_K_DEFAULT, TOP_K_MAX
 from findalike.core.request_types import NAME_ID_PATTERN, CollectionQuery
 from findalike.errors import Unprocessable
-from findalike.jobs import Job, JobManager
 
 
 async def _top_k(  # async: FastAPI runs a plain def dependency in a worker thread
@@ -65,20 +62,6 @@ def make_router(rt: AppRuntime) -> APIRouter:
         if collection is None:  # the hot path: no worker-thread trip
             return rt
         return await anyio.to_thread.run_sync(rt.target, collection)
-
-    @router.post(
-        "/train",
-        status_code=202,
-        response_model=Job,
-        summary="Retrain the model (a job)",
-        description="Trains ALS on every loaded rating and stores the item vectors. Answers "
-        "202 with the job; its done/total count ALS iterations. The previous model serves "
-        "until the new one is stored.",
-    )
-    async def train(request: Request, collection: CollectionQuery = None) -> Job:
-        jobs: JobManager = request.app.state.jobs
-        target = await _target(collection)
-        return jobs.submit(rt.name, train_work(target), kind="train")
 
     @router.get("/model", response_model=ModelInfo, summary="The model in use")
     async def model_info(collection: CollectionQuery = None) -> ModelInfo:
@@ -126,16 +109,5 @@ def make_router(rt: AppRuntime) -> APIRouter:
         return await anyio.to_thread.run_sync(
             recommender(target).for_users, list(body.users), body.top_k
         )
-
-    @router.post(
-        "/evaluate",
-        response_model=EvaluationReport,
-        summary="Hold-out precision/recall/NDCG@k vs most-popular",
-    )
-    async def evaluate(
-        body: EvaluateRequest, collection: CollectionQuery = None
-    ) -> EvaluationReport:
-        target = await _target(collection)
-        return await anyio.to_thread.run_sync(recommender(target).evaluate, body)
 
     return router

