@@ -306,11 +306,13 @@ def test_finished_jobs_leave_memory_but_stay_readable(tmp_path: Path) -> None:
 OPEN_RECORDS = """
 import sys, time
 from pathlib import Path
-from findalike.apps.recommend.ratings import RatingsStore
+from findalike.apps.recommend.ratings import RatingsStore, create_schema
 from findalike.jobs import JobManager
+from findalike.store.sqlitedb import set_up_wal
 
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all at once, as workers start
 JobManager(Path(sys.argv[1]) / "jobs.sqlite").shutdown()
+set_up_wal(Path(sys.argv[1]) / "ratings.sqlite", create_schema)
 RatingsStore(Path(sys.argv[1]) / "ratings.sqlite").has_user("u1")
 """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from findalike.encoders.registry import SharedEncoder, own_text_encoders
 from findalike.errors import Conflict, NotFound
 from findalike.schema import MAX_RESULT_ROWS, FieldSpec, Hit, Language, in_filter, quote
 from findalike.store import LANGUAGES, CollectionSpec, VectorStore
+from findalike.store.sqlitedb import set_up_wal
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -393,6 +395,14 @@ class AppRuntime:
         """The folder of the app's state beside this collection (``state_dir``): backups
         carry it, ``drop`` removes it. Not made here."""
         return state_dir(self.settings.data_dir, self.name, self.collection)
+
+    def state_database(self, name: str, create: Callable[[sqlite3.Connection], None]) -> Path:
+        """The SQLite file ``name`` in ``state_dir``, made if missing, in WAL mode, its
+        schema made by ``create`` (one process at a time: the workers of a server share
+        it); backups carry it, a drop removes it."""
+        path = self.state_dir / name
+        set_up_wal(path, create)
+        return path
 
     @property
     def app_settings(self) -> Any:

@@ -26,7 +26,6 @@ import numpy as np
 
 from findalike.core.app import ReadFailure, Record, content_id
 from findalike.errors import InvalidInput
-from findalike.store.sqlitedb import set_up_wal
 
 MAX_ABS_RATING = 1e6
 """Ratings (loaded or folded in) lie in -1e6..1e6: ALS turns a rating into a float32
@@ -268,7 +267,7 @@ def _number(value: str, what: str) -> float:
 # -- keeping ------------------------------------------------------------------
 
 
-def _create_schema(db: sqlite3.Connection) -> None:
+def create_schema(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS ratings (user TEXT NOT NULL, item TEXT NOT NULL, "
         "rating REAL NOT NULL, ts REAL, PRIMARY KEY (user, item))"
@@ -284,10 +283,11 @@ class RatingsStore:
     in one SQLite file. Thread-safe: one short-lived connection per call."""
 
     def __init__(self, path: Path) -> None:
+        """``path``: a SQLite file with ``create_schema``'s tables, in WAL mode
+        (``AppRuntime.state_database`` makes it so)."""
         self.path = path
         self._lock = threading.Lock()
         self._readers = threading.local()
-        set_up_wal(self.path, _create_schema)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

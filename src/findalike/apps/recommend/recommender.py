@@ -42,7 +42,13 @@ from findalike.apps.recommend.models import (
     SimilarItems,
     UsersRecommendations,
 )
-from findalike.apps.recommend.ratings import ItemInfo, Rating, RatingsStore, RatingsTable
+from findalike.apps.recommend.ratings import (
+    ItemInfo,
+    Rating,
+    RatingsStore,
+    RatingsTable,
+    create_schema,
+)
 from findalike.apps.recommend.settings import RecommendSettings
 from findalike.core.app import AppRuntime
 from findalike.core.contract import apply_contract
@@ -89,7 +95,7 @@ class Recommender:
         self.rt = rt
         self.settings = settings or rt.config(RecommendSettings)
         self.folder: Path = rt.state_dir
-        self.ratings = RatingsStore(self.folder / "ratings.sqlite")
+        self.ratings = RatingsStore(rt.state_database("ratings.sqlite", create_schema))
         self.model_path = self.folder / "model.npz"
         self._model: FactorModel | None = None
         self._model_checked = False
