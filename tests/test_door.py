@@ -205,3 +205,24 @@ def test_the_old_module_names_still_import_for_one_release() -> None:
         assert importlib.import_module(old) is importlib.import_module(new)
     top = {p.stem for p in Path(findalike.__file__).parent.glob("*.py")}
     assert top == {"__init__", "backup", "cli", "client", "config", "errors", "jobs", "schema"}
+
+
+def test_a_search_answers_the_json_fastapi_would_write(
+    text_app: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search's answer is written by pydantic-core in one pass (``json_response``):
+    the same JSON as FastAPI's own validation and encoding of the response model."""
+    from findalike.api.routes import app_routes
+
+    bodies = [
+        {"query": q, "top_k": 3, "mode": mode, "min_score": -1.0}
+        for q in QUERIES[:3]
+        for mode in ("auto", "semantic", "hybrid", "lexical")
+    ]
+    fast = [text_app.post("/api/text/search", json=b) for b in bodies]
+    monkeypatch.setattr(app_routes, "json_response", lambda answer, declared: answer)
+    slow = [text_app.post("/api/text/search", json=b) for b in bodies]
+    for f, s in zip(fast, slow, strict=True):
+        assert f.status_code == s.status_code == 200
+        assert f.headers["content-type"] == s.headers["content-type"] == "application/json"
+        assert f.json() == s.json() and f.json()["hits"]

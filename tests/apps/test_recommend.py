@@ -8,6 +8,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -456,3 +457,32 @@ def test_a_named_collection_has_its_own_ratings_model_and_routes(
     assert client.delete("/api/recommend/collections/small").status_code == 200
     assert not state.exists()
     assert client.get("/api/recommend/model", params=named).status_code == 404
+
+
+def test_answers_are_the_json_fastapi_would_write(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recommender's answers are written by pydantic-core in one pass
+    (``json_response``): the same JSON as FastAPI's own validation and encoding of the
+    route's response model."""
+    from findalike.apps.recommend import routes
+
+    def ask() -> list[Any]:
+        return [
+            client.get("/api/recommend/users/1", params={"top_k": 7}),
+            client.get("/api/recommend/items/1002/similar"),
+            client.post("/api/recommend/fold-in", json={"items": ["1002", "1050"]}),
+            client.post("/api/recommend/for-users", json={"users": ["1", "2"], "top_k": 3}),
+            client.post("/api/recommend/search", json={"user": "3", "top_k": 4}),
+        ]
+
+    fast = ask()
+    monkeypatch.setattr(routes, "json_response", lambda answer, declared: answer)
+    from findalike.api.routes import app_routes
+
+    monkeypatch.setattr(app_routes, "json_response", lambda answer, declared: answer)
+    slow = ask()
+    for f, s in zip(fast, slow, strict=True):
+        assert f.status_code == s.status_code == 200, f.text
+        assert f.headers["content-type"] == s.headers["content-type"] == "application/json"
+        assert f.json() == s.json()

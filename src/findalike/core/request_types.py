@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
-from pydantic import StringConstraints
+from fastapi import Query, Response
+from pydantic import BaseModel, StringConstraints
 
 CONTENT_ID_PATTERN = r"^[0-9a-f]{32}$"
 """Ids made by ``findalike.core.app.content_id``: 32 lower-case hex digits (sha256)."""
@@ -73,3 +73,16 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
     """``openapi_extra`` that sets a route's body limit explicitly (an app route that
     takes more than the core would give it)."""
     return {BODY_LIMIT_KEY: max_bytes}
+
+
+def json_response(answer: BaseModel, declared: type[BaseModel]) -> Response | BaseModel:
+    """A route's answer, written as JSON by pydantic-core in one pass when it is exactly
+    the route's ``response_model`` (which still documents it): FastAPI would otherwise
+    validate the model it was just given again and encode it through Python (measured
+    in process: 68 -> 23 us for a text search's 10 hits, 37-47 -> 17-18 us for 10
+    recommendations; a few percent of a request, too little for ``wrk`` to tell apart
+    from this machine's noise). Any other answer is returned as it is, for FastAPI to
+    filter to the declared model."""
+    if type(answer) is declared:
+        return Response(answer.model_dump_json(), media_type="application/json")
+    return answer

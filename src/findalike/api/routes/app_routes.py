@@ -24,7 +24,12 @@ from findalike.api.uploads import read_upload_search, upload_body
 from findalike.core.app import AppJob, AppRuntime, Evaluation
 from findalike.core.contract import StrictModel
 from findalike.core.ingest import load_files
-from findalike.core.request_types import COLLECTION_NAME_PATTERN, CollectionQuery, at_least_one_of
+from findalike.core.request_types import (
+    COLLECTION_NAME_PATTERN,
+    CollectionQuery,
+    at_least_one_of,
+    json_response,
+)
 from findalike.core.sources import resolve_folder, safe_upload_name
 from findalike.errors import Conflict, InvalidInput, NotFound, Unprocessable, UnsupportedMedia
 from findalike.jobs import Job, spool_root
@@ -193,7 +198,7 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         def run() -> Any:  # one trip to a worker thread, not two
             return rt.target(collection).search(body)
 
-        return await anyio.to_thread.run_sync(run)
+        return json_response(await anyio.to_thread.run_sync(run), response_model)
 
     if spec.evaluation is not None:
         _evaluation_route(router, rt, spec.evaluation)
@@ -216,7 +221,8 @@ def make_app_router(rt: AppRuntime) -> APIRouter:
         async def search_upload(request: Request, collection: CollectionQuery = None) -> Any:
             target = await anyio.to_thread.run_sync(rt.target, collection)
             name, data, options = await read_upload_search(request, options_model, upload_max_bytes)
-            return await anyio.to_thread.run_sync(target.search_upload, name, data, options)
+            found = await anyio.to_thread.run_sync(target.search_upload, name, data, options)
+            return json_response(found, response_model)
 
     @router.get("/count", response_model=CountResponse, summary="Items and vectors stored")
     async def count(collection: CollectionQuery = None) -> CountResponse:

@@ -4,7 +4,7 @@ it runs one ``Recommender`` method in a worker thread. Every list of items answe
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,7 +20,7 @@ from findalike.apps.recommend.models import (
 from findalike.apps.recommend.recommender import fold_in_search, recommender
 from findalike.core.app import AppRuntime
 from findalike.core.contract import TOP_K_DEFAULT, TOP_K_MAX
-from findalike.core.request_types import NAME_ID_PATTERN, CollectionQuery
+from findalike.core.request_types import NAME_ID_PATTERN, CollectionQuery, json_response
 from findalike.errors import Unprocessable
 
 
@@ -72,42 +72,40 @@ def make_router(rt: AppRuntime) -> APIRouter:
         response_model=Recommendations,
         summary="Items a stored user has not rated, best first",
     )
-    async def for_user(
-        user: UserId, top_k: TopK, collection: CollectionQuery = None
-    ) -> Recommendations:
+    async def for_user(user: UserId, top_k: TopK, collection: CollectionQuery = None) -> Any:
         target = await _target(collection)
-        return await anyio.to_thread.run_sync(recommender(target).for_user, user, top_k)
+        found = await anyio.to_thread.run_sync(recommender(target).for_user, user, top_k)
+        return json_response(found, Recommendations)
 
     @router.get(
         "/items/{item}/similar",
         response_model=SimilarItems,
         summary="Items with the most similar factors",
     )
-    async def similar(
-        item: ItemId, top_k: TopK, collection: CollectionQuery = None
-    ) -> SimilarItems:
+    async def similar(item: ItemId, top_k: TopK, collection: CollectionQuery = None) -> Any:
         target = await _target(collection)
-        return await anyio.to_thread.run_sync(recommender(target).similar, item, top_k)
+        found = await anyio.to_thread.run_sync(recommender(target).similar, item, top_k)
+        return json_response(found, SimilarItems)
 
     @router.post(
         "/fold-in",
         response_model=Recommendations,
         summary="Recommendations for a new user from items they liked",
     )
-    async def fold_in(body: FoldInRequest, collection: CollectionQuery = None) -> Recommendations:
-        return await anyio.to_thread.run_sync(fold_in_search, await _target(collection), body)
+    async def fold_in(body: FoldInRequest, collection: CollectionQuery = None) -> Any:
+        found = await anyio.to_thread.run_sync(fold_in_search, await _target(collection), body)
+        return json_response(found, Recommendations)
 
     @router.post(
         "/for-users",
         response_model=UsersRecommendations,
         summary="Recommendations for many stored users in one request",
     )
-    async def for_users(
-        body: UsersRequest, collection: CollectionQuery = None
-    ) -> UsersRecommendations:
+    async def for_users(body: UsersRequest, collection: CollectionQuery = None) -> Any:
         target = await _target(collection)
-        return await anyio.to_thread.run_sync(
+        found = await anyio.to_thread.run_sync(
             recommender(target).for_users, list(body.users), body.top_k
         )
+        return json_response(found, UsersRecommendations)
 
     return router
