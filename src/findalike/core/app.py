@@ -762,11 +762,6 @@ class AppRuntime:
             params=dict(params) or None,
         )
 
-    @property
-    def text_search_stats(self) -> BatchStats:
-        """How the app's lexical and hybrid searches were batched."""
-        return self._text_searches.stats
-
     # -- reads and writes: the one door to the collection's rows --------------------
 
     def query(
@@ -828,10 +823,8 @@ class AppRuntime:
             return 0
         where = in_filter("item_id", item_ids)
         deleted = self.store.delete(self.collection, filter=where)
-        for companion in self.spec.companions:
-            name = f"{self.collection}{companion.suffix}"
-            if self.store.exists(name):
-                self.store.delete(name, filter=where)
+        for companion in self.companions():
+            companion.delete(where)
         if flush:
             self.store.flush(self.collection)
         if deleted:
@@ -860,10 +853,14 @@ class AppRuntime:
     def companion(self, suffix: str) -> Companion:
         """The collection the app keeps beside this one under ``suffix`` (declared in
         ``AppSpec.companions``): dropped with this one."""
-        spec = next((c for c in self.spec.companions if c.suffix == suffix), None)
-        if spec is None:
+        found = [c for c in self.companions() if c.spec.suffix == suffix]
+        if not found:
             raise KeyError(f"the {self.name} app declares no companion {suffix!r}")
-        return Companion(self, spec)
+        return found[0]
+
+    def companions(self) -> list[Companion]:
+        """Every collection the app keeps beside this one."""
+        return [Companion(self, spec) for spec in self.spec.companions]
 
     def existing_items(self, item_ids: Sequence[str]) -> set[str]:
         """Which of ``item_ids`` are already stored (looked up by primary key, the
@@ -948,21 +945,23 @@ class AppRuntime:
                 self.media.delete(self.name, item_id)
 
     def drop(self) -> bool:
-        """Drop the app's collection and whatever the app keeps beside it: its stored
-        files, a named one's encoder choice (it may be made again with another)."""
+        """Drop the app's collection and whatever the app keeps beside it: its
+        companions, stored files and state (on disk and in ``state``), a named one's
+        encoder choice (it may be made again with another)."""
         self._collection_ready = False
         if self.collection_name is not None and self.encoder_choices:
             with self._lock:
                 self._chosen = None
                 self._encoder = None
         dropped = self.store.drop(self.collection)
-        for companion in self.spec.companions:
-            self.store.drop(f"{self.collection}{companion.suffix}")
+        for companion in self.companions():
+            companion.drop()
         if self.spec.on_drop is not None:
             self.spec.on_drop(self)
         if self.media is not None:  # the collection's stored files go with it
             shutil.rmtree(self.media.root / self.name, ignore_errors=True)
-        shutil.rmtree(self.state_dir, ignore_errors=True)  # and its state
+        shutil.rmtree(self.state_dir, ignore_errors=True)  # and its state, on disk
+        self.state.clear()  # and in memory (a recommender, caches): the next use starts anew
         return dropped
 
 
@@ -971,7 +970,6 @@ class Companion:
     ``AppRuntime.companion``: made at its first write, dropped with the app's."""
 
     def __init__(self, rt: AppRuntime, spec: CompanionSpec) -> None:
-        self._rt = rt
         self._store = rt.store
         self.spec = spec
         self.name = f"{rt.collection}{spec.suffix}"
@@ -1013,6 +1011,10 @@ class Companion:
 
     def count(self) -> int:
         return self._store.count(self.name) if self.exists() else 0
+
+    def delete(self, filter: str) -> int:
+        """Delete the rows matching ``filter`` (those of deleted items)."""
+        return self._store.delete(self.name, filter=filter) if self.exists() else 0
 
     def search(
         self, vectors: np.ndarray, *, limit: int, output_fields: Sequence[str] = ()

@@ -447,7 +447,7 @@ def _file_key(path: Path) -> tuple[int, int] | None:
 
 def forget_everything(rt: AppRuntime) -> None:
     """On drop: the ratings and the model go with the vectors (the runtime then removes
-    their folder); the next use starts a new, empty recommender."""
+    their folder and forgets this recommender: the next use starts a new, empty one)."""
     rec = recommender(rt)
     with rec._lock:
         rec.ratings.clear()
@@ -456,9 +456,6 @@ def forget_everything(rt: AppRuntime) -> None:
         rec._model_checked = True
         rec._model_key = None
         rec._titles = None
-    with _create_lock:
-        if rt.state.get("recommender") is rec:
-            del rt.state["recommender"]
 
 
 def fold_in_search(rt: AppRuntime, request: FoldInRequest) -> Recommendations:
