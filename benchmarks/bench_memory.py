@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,12 @@ class TreeMemory:
         self.root = psutil.Process(pid)
         self.peak_rss = 0.0
         self.peak_uss = 0.0
+        self.started = time.monotonic()
+        self.at_peak: dict[str, float] = {}
+        """Each process's RSS (MB) in the sample where the tree's RSS peaked."""
+        self.peak_at_s = 0.0
+        self.peak_wall = 0.0
+        self.process_peaks: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -70,14 +77,23 @@ class TreeMemory:
             procs = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
+        split: dict[str, float] = {}
         for proc in procs:
             try:
                 info = proc.memory_full_info()
+                name = process_name(proc)
             except psutil.Error:
                 continue
             rss += info.rss
             uss += info.uss
-        self.peak_rss = max(self.peak_rss, rss / 2**20)
+            split[name] = split.get(name, 0.0) + info.rss / 2**20
+        for name, mb in split.items():
+            self.process_peaks[name] = max(self.process_peaks.get(name, 0.0), mb)
+        if rss / 2**20 > self.peak_rss:
+            self.peak_rss = rss / 2**20
+            self.at_peak = split
+            self.peak_at_s = time.monotonic() - self.started
+            self.peak_wall = time.time()
         self.peak_uss = max(self.peak_uss, uss / 2**20)
 
     def _run(self) -> None:
@@ -87,7 +103,23 @@ class TreeMemory:
     def stop(self) -> dict[str, float]:
         self._stop.set()
         self._thread.join()
-        return {"peak_rss_mb": round(self.peak_rss, 1), "peak_uss_mb": round(self.peak_uss, 1)}
+        return {
+            "peak_rss_mb": round(self.peak_rss, 1),
+            "peak_uss_mb": round(self.peak_uss, 1),
+            "peak_at_s": round(self.peak_at_s, 1),
+            "at_peak_mb": {k: round(v, 1) for k, v in sorted(self.at_peak.items())},
+            "process_peaks_mb": {k: round(v, 1) for k, v in sorted(self.process_peaks.items())},
+        }
+
+
+def process_name(proc: psutil.Process) -> str:
+    """A short name for a process of the tree: the server, Milvus Lite, or what it runs."""
+    cmdline = " ".join(proc.cmdline())
+    if "findalike.cli" in cmdline:
+        return "findalike serve"
+    if "milvus" in cmdline.lower():
+        return "milvus lite"
+    return proc.name()
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -157,6 +189,16 @@ def measure(checkout: Path, timeout_s: float, apps: list[str] | None) -> dict[st
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(data, ignore_errors=True)
+    running_at_peak = [
+        f"{job['app']} {job['kind']}"
+        for job in jobs
+        if job["started_at"]
+        and datetime.fromisoformat(job["started_at"]).timestamp() <= memory.peak_wall
+        and (
+            not job["finished_at"]
+            or datetime.fromisoformat(job["finished_at"]).timestamp() >= memory.peak_wall
+        )
+    ]
     states: dict[str, int] = {}
     for job in jobs:
         states[job["state"]] = states.get(job["state"], 0) + 1
@@ -165,6 +207,7 @@ def measure(checkout: Path, timeout_s: float, apps: list[str] | None) -> dict[st
         "ready_s": round(ready_s, 1),
         "demo_s": round(demo_s, 1),
         "jobs": states,
+        "jobs_running_at_peak": running_at_peak,
         "searches": searched,
     }
 

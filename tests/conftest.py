@@ -91,12 +91,27 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def minilm(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def minilm_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the suite's text model export (and its record) is made, once."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_models_dir: Path) -> Any:
     """The real text model, loaded once for the whole session, as findalike runs it by
-    default: queries on ONNX Runtime (its export made here), loads on PyTorch."""
+    default: on ONNX Runtime, its export made here by a child process."""
     from findalike.encoders.sentence import MiniLMEncoder
 
-    return MiniLMEncoder(onnx_dir=tmp_path_factory.mktemp("models"))
+    return MiniLMEncoder(onnx_dir=minilm_models_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_minilm() -> Any:
+    """The same model on PyTorch through sentence-transformers: what the ONNX export is
+    held to."""
+    from findalike.encoders.sentence import MiniLMEncoder
+
+    return MiniLMEncoder()
 
 
 @pytest.fixture(scope="session")

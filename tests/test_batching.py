@@ -327,12 +327,13 @@ def test_a_client_that_hangs_up_does_not_break_the_batch(live_image: tuple[str, 
     assert patient(1).status_code == 200
 
 
-def test_a_few_texts_get_the_vectors_sentence_transformers_gives(minilm: Any) -> None:
-    """Queries (up to ``FEW`` texts) go through the model's forward pass directly, not
-    ``SentenceTransformer.encode``: the same vectors, a long text cut at the same 256
-    word pieces, and the same rows as when they come in a batch of more."""
+def test_a_few_texts_get_the_vectors_sentence_transformers_gives(torch_minilm: Any) -> None:
+    """On PyTorch, queries (up to ``FEW`` texts) go through the model's forward pass
+    directly, not ``SentenceTransformer.encode``: the same vectors, a long text cut at the
+    same 256 word pieces, and the same rows as when they come in a batch of more."""
     from findalike.encoders.sentence import FEW
 
+    minilm = torch_minilm
     texts = ["how to use the csv module", "a", " ".join(PARAGRAPHS) * 3]
     expected = minilm._model.encode(
         texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False

@@ -1,6 +1,7 @@
 """all-MiniLM-L6-v2 on ONNX Runtime (``FINDALIKE_TEXT_RUNTIME=onnx``, the default): its
 own weights exported once under the data folder, the same vectors as PyTorch's, and
-PyTorch again whenever the export cannot be trusted.
+PyTorch again whenever the export cannot be trusted; PyTorch itself only in the child
+process that exports.
 
 Real model, real export, real ONNX Runtime; nothing faked."""
 
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +34,6 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def torch_minilm() -> MiniLMEncoder:
-    return MiniLMEncoder()
-
-
 def _sentence_transformers(encoder: MiniLMEncoder, texts: list[str]) -> np.ndarray:
     return np.asarray(
         encoder._model.encode(
@@ -43,54 +42,88 @@ def _sentence_transformers(encoder: MiniLMEncoder, texts: list[str]) -> np.ndarr
     )
 
 
-def test_the_onnx_export_gives_pytorchs_vectors(minilm: Any, torch_minilm: MiniLMEncoder) -> None:
+def _counted_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Each ONNX Runtime call's (rows, word pieces a row), recorded from now on."""
+    calls: list[tuple[int, int]] = []
+    real_run = onnx_export.run
+
+    def counted(session: Any, batch: dict[str, Any]) -> np.ndarray:
+        calls.append(batch["input_ids"].shape)
+        return real_run(session, batch)
+
+    monkeypatch.setattr(onnx_export, "run", counted)
+    return calls
+
+
+def test_the_onnx_export_gives_pytorchs_vectors(
+    minilm: Any, torch_minilm: MiniLMEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The suite's shared model is the default one, on ONNX Runtime. Queries alone and
-    gathered, a text past the 256-word-piece limit, and a load-sized batch (which goes
-    to PyTorch) all get sentence-transformers' vectors, rows in the caller's order."""
+    gathered, a text past the 256-word-piece limit, and a load of 40 passages (run in
+    several chunks, shortest first) all get sentence-transformers' vectors on PyTorch,
+    rows in the caller's order."""
     assert minilm.runtime == "onnx" and torch_minilm.runtime == "torch"
     for text in QUERIES:
         np.testing.assert_allclose(
             minilm.encode([text]), _sentence_transformers(torch_minilm, [text]), atol=1e-5
         )
     gathered = QUERIES[:3] * 5  # 15 short texts: one ONNX Runtime call
-    assert minilm._tokenise(gathered)["input_ids"].size <= ONNX_MOST_TOKENS
+    calls = _counted_runs(monkeypatch)
     np.testing.assert_allclose(
         minilm.encode(gathered), _sentence_transformers(torch_minilm, gathered), atol=1e-5
     )
+    assert len(calls) == 1
     load = [f"passage {i}: " + QUERIES[3][: 40 * (i % 7 + 1)] for i in range(40)]
-    assert minilm._tokenise(load)["input_ids"].size > ONNX_MOST_TOKENS  # PyTorch's share
+    calls.clear()
     np.testing.assert_allclose(
         minilm.encode(load), _sentence_transformers(torch_minilm, load), atol=1e-5
     )
+    assert len(calls) > 3 and sum(rows for rows, _ in calls) == len(load)
+    assert all(rows * width <= ONNX_MOST_TOKENS for rows, width in calls)
+    widths = [width for _, width in calls]
+    assert widths == sorted(widths) and widths[0] < widths[-1]  # each padded to its own
 
 
-def test_queries_run_on_onnx_runtime_and_loads_on_pytorch(
-    minilm: Any, monkeypatch: pytest.MonkeyPatch
+def test_every_batch_runs_on_onnx_runtime_and_pytorch_is_never_imported(
+    minilm: Any, minilm_models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Which engine answers: ONNX Runtime up to ``ONNX_MOST_TOKENS`` word pieces a batch,
-    PyTorch beyond (its attention is the faster on long padded batches)."""
-    calls: list[int] = []
-    real_run = onnx_export.run
-
-    def counted(session: Any, batch: dict[str, Any]) -> np.ndarray:
-        calls.append(int(batch["input_ids"].size))
-        return real_run(session, batch)
-
-    monkeypatch.setattr(onnx_export, "run", counted)
+    """Queries and loads alike run on ONNX Runtime, in chunks of at most
+    ``ONNX_MOST_TOKENS`` word pieces (four texts of 256 in four calls); and a process
+    that loads the model from its export, as the server does, never imports PyTorch,
+    sentence-transformers or transformers (their ~500 MB stay out of the server)."""
+    calls = _counted_runs(monkeypatch)
     minilm.encode(["one short query"])
-    assert len(calls) == 1 and calls[0] <= ONNX_MOST_TOKENS
-    minilm.encode([QUERIES[3]] * 4)  # 4 x 256 word pieces
     assert len(calls) == 1
+    minilm.encode([QUERIES[3]] * 4)  # 4 x 256 word pieces
+    assert calls[1:] == [(2, 256), (2, 256)]
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from findalike.encoders.sentence import MiniLMEncoder\n"
+        f"e = MiniLMEncoder(onnx_dir=Path({str(minilm_models_dir)!r}))\n"
+        "v = e.encode(['a query', 'a passage ' * 300])\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules]\n"
+        "print(e.runtime, v.shape, heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "onnx (2, 384) []", done.stderr
 
 
-def test_a_damaged_export_is_made_again(tmp_path: Path) -> None:
-    """A file that is not a model (a crash mid-copy, a disk error) is replaced by a new
-    export, which is used."""
+def test_a_damaged_export_is_made_again(tmp_path: Path, minilm_models_dir: Path) -> None:
+    """A file that is not the one its record describes (a crash mid-copy, a disk error,
+    a hand-made replacement) is exported again, checked again, and used."""
     path = onnx_export.export_path(tmp_path, MiniLMEncoder.name, MiniLMEncoder.version)
+    good = onnx_export.export_path(minilm_models_dir, MiniLMEncoder.name, MiniLMEncoder.version)
     path.write_bytes(b"not an ONNX model")
+    shutil.copy(onnx_export.record_path(good), onnx_export.record_path(path))
+    assert onnx_export.recorded_difference(path) is None  # the record is not this file's
     encoder = MiniLMEncoder(onnx_dir=tmp_path)
     assert encoder.runtime == "onnx"
     assert path.stat().st_size > 10_000_000
+    difference = onnx_export.recorded_difference(path)
+    assert difference is not None and difference <= onnx_export.TOLERANCE
     assert not list(tmp_path.glob("*.part"))  # nothing half-written left behind
 
 

