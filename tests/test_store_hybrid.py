@@ -46,18 +46,20 @@ def doc_vectors(minilm: Any) -> np.ndarray:
     return np.asarray(minilm.encode(DOCS), dtype=np.float32)
 
 
-@pytest.fixture(params=["lite", "lite-server"])
+@pytest.fixture(params=["lite", "lite-server", "lite-float16"])
 def bm25_store(
     request: pytest.FixtureRequest, tmp_path: Path, doc_vectors: np.ndarray
 ) -> Iterator[tuple[VectorStore, str]]:
     uri = (
-        str(tmp_path / "m.db")
-        if request.param == "lite"
-        else request.getfixturevalue("lite_server_uri")
+        request.getfixturevalue("lite_server_uri")
+        if request.param == "lite-server"
+        else str(tmp_path / "m.db")
     )
-    store = VectorStore(uri)
+    # lite-float16: the same collection stored as float16 (``half_vectors_min_dim``)
+    store = VectorStore(uri, half_min_dim=384 if request.param == "lite-float16" else 0)
     name = f"hy_{request.node.name.split('[')[0][-20:]}"
     _load(store, _spec(name), doc_vectors)
+    assert store.is_half(name) == (request.param == "lite-float16")
     yield store, name
     store.drop(name)
     store.close()

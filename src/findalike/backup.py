@@ -1194,6 +1194,7 @@ def opened_store(settings: Settings) -> Iterator[VectorStore]:
         token=settings.milvus_token,
         db_name=settings.milvus_db,
         timeout_s=settings.milvus_timeout_s,
+        half_min_dim=settings.half_vectors_min_dim,
     )
     try:
         yield store

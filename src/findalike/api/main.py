@@ -101,6 +101,7 @@ def create_app(
         search_consistency=settings.resolved_search_consistency,
         ann_min_rows=settings.ann_min_rows if settings.index_type == "auto" else 0,
         ann_ef=settings.ann_ef,
+        half_min_dim=settings.half_vectors_min_dim,
     )
     runtimes, disabled = build_runtimes(settings, store, encoders, app_settings)
 

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,11 @@ COUNT_CACHE_S = 60.0
 another machine's writes, which change neither this process's writes, the shared marker
 nor the total rows, can leave stale)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
+HALF_MIN_DIM = 1000
+"""Settings' default for ``half_min_dim``: float vectors of at least this many dimensions
+are stored as FLOAT16_VECTOR on Milvus Lite 2.5, which holds each loaded collection's
+vectors in chunks of 32,768 rows whatever it stores: a 1280-d collection of 10 rows
+costs its process 162 MB as float32, 81 MB as float16 (measured)."""
 LITE_25_VERSION = "milvus_lite 2.5"
 """What ``ping`` says of a Milvus Lite 2.5, which has no version call."""
 
@@ -193,8 +198,14 @@ class VectorStore:
         search_consistency: str = "Strong",
         ann_min_rows: int = 0,
         ann_ef: int = ann.DEFAULT_EF,
+        half_min_dim: int = 0,
     ):
         self.uri = uri
+        self._half_min_dim = half_min_dim
+        """New float collections of at least this many dimensions on Milvus Lite 2.5
+        store float16 (``HALF_MIN_DIM``); 0: float32 always."""
+        self._half: dict[str, bool] = {}
+        """Collections whose vectors are stored as float16 (read from Milvus once)."""
         self._graphs = ann.Graphs(min_rows=ann_min_rows, ef=ann_ef) if ann_min_rows > 0 else None
         """HNSW graphs of big collections on Milvus Lite 2.5 (``ann``): none when 0."""
         self._graph_small: dict[str, Any] = {}
@@ -263,6 +274,7 @@ class VectorStore:
                 self._epoch_seen = seen
                 self._loaded.clear()
                 self._lexical.clear()
+                self._half.clear()
                 self._generation += 1
         return self._generation
 
@@ -488,6 +500,7 @@ class VectorStore:
                     self._client = None
                     self._loaded.clear()
                     self._lexical.clear()
+                    self._half.clear()
                     if is_embedded_uri(self.uri):
                         _release_lite_server(self.uri)
 
@@ -568,9 +581,10 @@ class VectorStore:
     def _create_collection(self, spec: CollectionSpec, lexical: FieldSpec | None) -> None:
         from pymilvus import DataType, MilvusClient
 
+        half = self._stores_half(spec)
         record = {
             **spec.properties(),
-            **_index_record(spec),
+            **_index_record(replace(spec, index_params=()) if half else spec),
             f"{_PROPERTY_PREFIX}language": spec.language,
         }
         schema = MilvusClient.create_schema(
@@ -582,7 +596,11 @@ class VectorStore:
         schema.add_field("item_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
         schema.add_field("part", DataType.INT64)
         vector_type = (
-            DataType.BINARY_VECTOR if spec.vector_kind == "binary" else DataType.FLOAT_VECTOR
+            DataType.BINARY_VECTOR
+            if spec.vector_kind == "binary"
+            else DataType.FLOAT16_VECTOR
+            if half
+            else DataType.FLOAT_VECTOR
         )
         schema.add_field("vector", vector_type, dim=spec.dim)
         kinds = {
@@ -604,13 +622,16 @@ class VectorStore:
         index.add_index(
             field_name="vector",
             index_name="vector",  # named as the field: what ``index_of`` asks for
-            index_type=spec.index_type,
+            # Milvus Lite 2.5 indexes float16 vectors with FLAT only (exact; past
+            # ``ann_min_rows`` the HNSW graph beside it answers, as for float32)
+            index_type="FLAT" if half else spec.index_type,
             metric_type=spec.metric,
-            params=dict(spec.index_params),
+            params={} if half else dict(spec.index_params),
         )
         if lexical is not None:
             _add_bm25(schema, index, lexical.name)
         self._lexical.pop(spec.name, None)
+        self._half[spec.name] = half
         self._call(
             "create_collection",
             spec.name,
@@ -632,6 +653,30 @@ class VectorStore:
             spec.metric,
             f", BM25 on {lexical.name}" if lexical is not None else "",
         )
+
+    def _stores_half(self, spec: CollectionSpec) -> bool:
+        """Whether a new collection of ``spec`` stores its vectors as float16."""
+        return (
+            spec.vector_kind == "float"
+            and 0 < self._half_min_dim <= spec.dim
+            and self.is_compiled_lite
+        )
+
+    def is_half(self, name: str) -> bool:
+        """Whether ``name`` stores its vectors as float16 (asked of Milvus once). They
+        are written from and read back as float32; scores are computed on the float16
+        values."""
+        half = self._half.get(name)
+        if half is None:
+            from pymilvus import DataType
+
+            fields = (self._call("describe_collection", name) or {}).get("fields", [])
+            half = any(
+                f.get("name") == "vector" and f.get("type") == DataType.FLOAT16_VECTOR
+                for f in fields
+            )
+            self._half[name] = half
+        return half
 
     def _wait_for_indexes(self, name: str, indexes: list[str]) -> None:
         """Wait until Milvus says each of ``indexes`` on ``name`` is built, asking
@@ -698,6 +743,7 @@ class VectorStore:
         """Drop a collection; False if there was none."""
         self._loaded.discard(name)
         self._lexical.pop(name, None)
+        self._half.pop(name, None)
         if self._graphs is not None:
             self._graphs.forget(name)
         folder = self._graph_folder()
@@ -715,7 +761,8 @@ class VectorStore:
         """Insert or overwrite rows (by ``id``), in batches under gRPC's message limit."""
         written = 0
         for start in range(0, len(rows), batch_rows):
-            batch = [_to_milvus_row(r) for r in rows[start : start + batch_rows]]
+            half = self.is_half(name)
+            batch = [_to_milvus_row(r, half) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
             written += len(batch)
         if written:
@@ -752,12 +799,17 @@ class VectorStore:
             found = self._graph_search(name, vectors, limit, filter, output_fields, metric, params)
             if found is not None:
                 return found
-        data = _to_milvus_vectors(vectors)
+        half = self.is_half(name)
+        data = _to_milvus_vectors(vectors, half)
+        fetch_vectors = half and "vector" in output_fields
         kwargs: dict[str, Any] = {
             "data": data,
             "anns_field": "vector",  # named: Lite 2.5 asks which, beside a BM25 field
             "limit": limit,
-            "output_fields": ["item_id", *output_fields],
+            "output_fields": [
+                "item_id",
+                *(f for f in output_fields if not fetch_vectors or f != "vector"),
+            ],
         }
         if filter:
             kwargs["filter"] = filter
@@ -769,15 +821,36 @@ class VectorStore:
         if search_params:
             kwargs["search_params"] = search_params
         raw = self._call("search", name, **kwargs)
-        return [
+        found = [
             [
                 Hit(
-                    id=str(h["id"]), distance=float(h["distance"]), fields=dict(h.get("entity", {}))
+                    id=str(h["id"]),
+                    distance=float(h["distance"]),
+                    fields=_from_milvus_row(dict(h.get("entity", {})), half),
                 )
                 for h in hits
             ]
             for hits in raw
         ]
+        if fetch_vectors:
+            stored = self._stored_vectors(name, [h.id for hits in found for h in hits])
+            for hit in (h for hits in found for h in hits):
+                hit.fields["vector"] = stored[hit.id]
+        return found
+
+    def _vector_output(self, name: str) -> list[str]:
+        """``["vector"]``, what a search asks back to score its hits, or nothing for a
+        float16 collection: Milvus Lite 2.5's search fails when asked for float16
+        vectors (its query does not), so those are read by ``_stored_vectors``."""
+        return [] if self.is_half(name) else ["vector"]
+
+    def _stored_vectors(self, name: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The stored vectors of rows ``ids`` (as floats), by id, in one query."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        rows = self.query(name, filter=in_filter("id", unique), output_fields=["vector"])
+        return {str(r["id"]): r["vector"] for r in rows}
 
     # -- HNSW graphs beside Milvus Lite 2.5 ---------------------------------------
 
@@ -973,12 +1046,12 @@ class VectorStore:
             anns_field=sparse,
             limit=limit,
             search_params={"metric_type": "BM25"},
-            output_fields=["item_id", "vector", *output_fields],
+            output_fields=["item_id", *self._vector_output(name), *output_fields],
             **({"filter": filter} if filter else {}),
         )
         # Milvus Lite returns BM25 scores negated (as distances); a server positive
         return [
-            self._rescored(hits, q, metric, lambda d: abs(d))
+            self._rescored(name, hits, q, metric, lambda d: abs(d))
             for hits, q in zip(raw, query_vectors, strict=True)
         ]
 
@@ -1039,7 +1112,7 @@ class VectorStore:
         if params:
             dense_param["params"] = dict(params)
         dense = AnnSearchRequest(
-            data=_to_milvus_vectors(query_vectors),
+            data=_to_milvus_vectors(query_vectors, self.is_half(name)),
             anns_field="vector",
             param=dense_param,
             limit=limit,
@@ -1063,10 +1136,10 @@ class VectorStore:
             [dense, lexical],
             ranker=ranker,
             limit=limit,
-            output_fields=["item_id", "vector", *output_fields],
+            output_fields=["item_id", *self._vector_output(name), *output_fields],
         )
         return [
-            self._rescored(hits, q, metric, float)
+            self._rescored(name, hits, q, metric, float)
             for hits, q in zip(raw, query_vectors, strict=True)
         ]
 
@@ -1122,12 +1195,14 @@ class VectorStore:
         return sparse
 
     def _rescored(
-        self, raw: Sequence[Any], query_vector: np.ndarray, metric: Metric, rank: Any
+        self, name: str, raw: Sequence[Any], query_vector: np.ndarray, metric: Metric, rank: Any
     ) -> list[Hit]:
         hits = []
+        half = self.is_half(name)
+        stored = self._stored_vectors(name, [str(h["id"]) for h in raw]) if half else {}
         for h in raw:
-            entity = dict(h.get("entity", {}))
-            vector = entity.pop("vector")
+            entity = _from_milvus_row(dict(h.get("entity", {})), half)
+            vector = stored[str(h["id"])] if half else entity.pop("vector")
             hits.append(
                 Hit(
                     id=str(h["id"]),
@@ -1153,7 +1228,8 @@ class VectorStore:
             kwargs["limit"] = limit
             kwargs["offset"] = offset
         rows = self._call("query", name, **kwargs)
-        return [_from_milvus_row(dict(r)) for r in rows]
+        half = self.is_half(name)
+        return [_from_milvus_row(dict(r), half) for r in rows]
 
     def count(self, name: str, *, filter: str = "", cached: bool = False) -> int:
         """Rows of ``name`` (matching ``filter``). ``cached``: a filtered count is kept
@@ -1289,12 +1365,13 @@ class VectorStore:
         iterator = self._call(
             "query_iterator", name, batch_size=batch_rows, filter="", output_fields=fields
         )
+        half = self.is_half(name)
         try:
             while True:
                 page = self._guard("query_iterator", iterator.next)
                 if not page:
                     return
-                yield [_from_milvus_row(dict(r)) for r in page]
+                yield [_from_milvus_row(dict(r), half) for r in page]
         finally:
             iterator.close()
 
@@ -1325,25 +1402,33 @@ def _release_lite_server(uri: str) -> None:
         server_manager_instance.release_server(key)
 
 
-def _to_milvus_vectors(vectors: np.ndarray) -> list[Any]:
+def _to_milvus_vectors(vectors: np.ndarray, half: bool = False) -> list[Any]:
     arr = np.asarray(vectors)
     if arr.dtype == np.uint8:
         return [row.tobytes() for row in arr]
+    if half:
+        return list(arr.astype(np.float16))
     return arr.astype(np.float32).tolist()  # type: ignore[no-any-return]
 
 
-def _to_milvus_row(row: dict[str, Any]) -> dict[str, Any]:
+def _to_milvus_row(row: dict[str, Any], half: bool = False) -> dict[str, Any]:
     out = dict(row)
     vec = out.get("vector")
-    if isinstance(vec, np.ndarray):
+    if half and vec is not None:
+        out["vector"] = np.asarray(vec, dtype=np.float16)
+    elif isinstance(vec, np.ndarray):
         out["vector"] = vec.tobytes() if vec.dtype == np.uint8 else vec.astype(np.float32).tolist()
     return out
 
 
-def _from_milvus_row(row: dict[str, Any]) -> dict[str, Any]:
+def _from_milvus_row(row: dict[str, Any], half: bool = False) -> dict[str, Any]:
+    """A row as Milvus returned it, its vector as callers read it: a list of floats
+    (float32 and float16 collections alike), or ``bytes`` for binary vectors."""
     vec = row.get("vector")
     if isinstance(vec, list) and vec and isinstance(vec[0], bytes):
-        row["vector"] = vec[0]
+        vec = row["vector"] = vec[0]
+    if half and isinstance(vec, bytes):
+        row["vector"] = np.frombuffer(vec, dtype=np.float16).astype(np.float32).tolist()
     return row
 
 
