@@ -198,9 +198,7 @@ class MiniLMEncoder:
 def _export_in_child(path: Path, threads: int) -> str:
     """Run ``onnx_export`` in a child process (PyTorch is loaded there); what went wrong,
     or "" when it exited cleanly."""
-    import findalike
-
-    package_root = str(Path(findalike.__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # what holds findalike/
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
