@@ -47,7 +47,7 @@ def lite(tmp_path: Path):
     store.close()
 
 
-def test_the_default_setting_halves_wide_collections_only() -> None:
+def test_the_default_threshold_takes_the_image_family_only() -> None:
     assert Settings(load_demo=False).half_vectors_min_dim == 1000  # image family: 1000, 1280
 
 

@@ -127,6 +127,20 @@ def test_a_damaged_export_is_made_again(tmp_path: Path, minilm_models_dir: Path)
     assert not list(tmp_path.glob("*.part"))  # nothing half-written left behind
 
 
+def test_an_export_that_does_not_load_is_made_again(tmp_path: Path) -> None:
+    """A file its record vouches for (same SHA-256) that ONNX Runtime cannot load (an
+    export from an incompatible version, say) is exported again and used."""
+    path = onnx_export.export_path(tmp_path, MiniLMEncoder.name, MiniLMEncoder.version)
+    path.write_bytes(b"an ONNX Runtime of another kind")
+    record = {"sha256": onnx_export.sha256(path), "difference": 0.0}
+    onnx_export.record_path(path).write_text(json.dumps(record))
+    assert onnx_export.recorded_difference(path) == 0.0
+    encoder = MiniLMEncoder(onnx_dir=tmp_path)
+    assert encoder.runtime == "onnx"
+    assert path.stat().st_size > 10_000_000
+    assert encoder.encode(["a query"]).shape == (1, 384)
+
+
 def test_an_export_that_differs_falls_back_to_pytorch(
     tmp_path: Path,
     torch_minilm: MiniLMEncoder,

@@ -70,12 +70,15 @@ class MiniLMEncoder:
         self._model: Any = None
         self._onnx: Any = None
         self._tokenizer: Any = None
-        if onnx_file is None and onnx_dir is not None:
-            onnx_file = self._checked_export(onnx_dir, threads)
         if onnx_file is not None:
             from findalike.encoders import onnx_export
 
             self._onnx = onnx_export.session(onnx_file, threads)
+        elif onnx_dir is not None:
+            self._onnx = self._checked_session(onnx_dir, threads)
+        if self._onnx is not None:
+            from findalike.encoders import onnx_export
+
             self._tokenizer = onnx_export.tokenizer(self._folder, self.max_tokens)
             return
         import torch
@@ -169,11 +172,12 @@ class MiniLMEncoder:
             return_tensors=tensors,
         )
 
-    def _checked_export(self, folder: Path, threads: int) -> Path | None:
-        """This model's export under ``folder`` when its record says it gives PyTorch's
-        vectors, made now (by a child process) when there is none or the file is not
-        the one recorded; None, with a warning, when it cannot be made or differs. A
-        file that fails (left by another version, damaged) is made again, once."""
+    def _checked_session(self, folder: Path, threads: int) -> Any:
+        """ONNX Runtime's session over this model's export under ``folder`` when its
+        record says it gives PyTorch's vectors, the export made now (by a child process)
+        when there is none or the file is not the one recorded; None, with a warning,
+        when it cannot be made, differs or does not load. A file that fails (left by
+        another version, damaged) is made again, once."""
         from filelock import FileLock
 
         from findalike.encoders import onnx_export
@@ -193,9 +197,13 @@ class MiniLMEncoder:
                     if difference is None:
                         problem = problem or "the export left no matching record"
                         continue
-                if difference <= onnx_export.TOLERANCE:
-                    return path
-                problem = f"its vectors differ from PyTorch's by {difference:.2g}"
+                if difference > onnx_export.TOLERANCE:
+                    problem = f"its vectors differ from PyTorch's by {difference:.2g}"
+                    continue
+                try:
+                    return onnx_export.session(path, threads)
+                except Exception as exc:  # noqa: BLE001 - PyTorch still answers: say so, go on
+                    problem = f"{type(exc).__name__}: {exc}"
         log.warning("%s runs on PyTorch, not ONNX Runtime: %s", self.name, problem)
         return None
 

@@ -167,11 +167,6 @@ COUNT_CACHE_S = 60.0
 another machine's writes, which change neither this process's writes, the shared marker
 nor the total rows, can leave stale)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
-HALF_MIN_DIM = 1000
-"""Settings' default for ``half_min_dim``: float vectors of at least this many dimensions
-are stored as FLOAT16_VECTOR on Milvus Lite 2.5, which holds each loaded collection's
-vectors in chunks of 32,768 rows whatever it stores: a 1280-d collection of 10 rows
-costs its process 162 MB as float32, 81 MB as float16 (measured)."""
 LITE_25_VERSION = "milvus_lite 2.5"
 """What ``ping`` says of a Milvus Lite 2.5, which has no version call."""
 
@@ -203,7 +198,9 @@ class VectorStore:
         self.uri = uri
         self._half_min_dim = half_min_dim
         """New float collections of at least this many dimensions on Milvus Lite 2.5
-        store float16 (``HALF_MIN_DIM``); 0: float32 always."""
+        store float16 (the ``half_vectors_min_dim`` setting: Lite holds each loaded
+        collection's vectors in chunks of 32,768 rows, a 1280-d collection of 10 rows
+        162 MB as float32, 81 MB as float16); 0: float32 always."""
         self._half: dict[str, bool] = {}
         """Collections whose vectors are stored as float16 (read from Milvus once)."""
         self._graphs = ann.Graphs(min_rows=ann_min_rows, ef=ann_ef) if ann_min_rows > 0 else None
@@ -760,8 +757,8 @@ class VectorStore:
     def upsert(self, name: str, rows: Sequence[dict[str, Any]], *, batch_rows: int = 2000) -> int:
         """Insert or overwrite rows (by ``id``), in batches under gRPC's message limit."""
         written = 0
+        half = self.is_half(name)
         for start in range(0, len(rows), batch_rows):
-            half = self.is_half(name)
             batch = [_to_milvus_row(r, half) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
             written += len(batch)
@@ -834,6 +831,7 @@ class VectorStore:
         ]
         if fetch_vectors:
             stored = self._stored_vectors(name, [h.id for hits in found for h in hits])
+            found = [[h for h in hits if h.id in stored] for hits in found]  # none deleted since
             for hit in (h for hits in found for h in hits):
                 hit.fields["vector"] = stored[hit.id]
         return found
@@ -1201,6 +1199,8 @@ class VectorStore:
         half = self.is_half(name)
         stored = self._stored_vectors(name, [str(h["id"]) for h in raw]) if half else {}
         for h in raw:
+            if half and str(h["id"]) not in stored:
+                continue  # deleted between the search and the read
             entity = _from_milvus_row(dict(h.get("entity", {})), half)
             vector = stored[str(h["id"])] if half else entity.pop("vector")
             hits.append(
