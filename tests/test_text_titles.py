@@ -1,6 +1,7 @@
 """A text hit matched by its document's title row shows the document's first passage:
 taken from the same search's hits when that passage is among them, looked up (one
-query for all the others) when it is not. Real model, Milvus Lite, the HTTP app."""
+query for all the others) when it is not, and only for the hits shown. Real model,
+Milvus Lite, the HTTP app."""
 
 from __future__ import annotations
 
@@ -42,10 +43,10 @@ def test_title_hits_show_their_first_passage_looked_up_only_when_missing(
         r = client.post("/api/text/load", files=[("files", ("docs.jsonl", lines))])
         assert wait_job(client, r.json()["id"])["state"] == "done"
 
-        def search(query: str, top_k: int) -> list[dict[str, Any]]:
+        def search(query: str, top_k: int, group: bool = False) -> list[dict[str, Any]]:
             r = client.post(
                 "/api/text/search",
-                json={"query": query, "top_k": top_k, "group": False, "mode": "semantic"},
+                json={"query": query, "top_k": top_k, "group": group, "mode": "semantic"},
             )
             assert r.status_code == 200, r.text
             return list(r.json()["hits"])
@@ -56,6 +57,12 @@ def test_title_hits_show_their_first_passage_looked_up_only_when_missing(
         by_title = {h["title"]: h for h in hits}
         for doc in DOCS:
             assert _shows(by_title[doc["title"]], doc["text"])
+        assert looked_up == []
+        # grouped, one document wanted: 3 rows fetched, the title row and its passage
+        # first, then a row of another document; that row is not shown, and nothing is
+        # looked up for it even if it is a title row
+        (hit,) = search("Glaciers", 1, group=True)
+        assert hit["title"] == "Glaciers" and _shows(hit, DOCS[1]["text"])
         assert looked_up == []
         # the title row alone: its passage is looked up, once
         (hit,) = search("Glaciers", 1)

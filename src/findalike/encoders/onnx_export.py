@@ -151,6 +151,14 @@ def session(path: Path, threads: int) -> Any:
     # copies, which make it fast: without them a query took 7.5 ms) instead of +155 MB
     # and growing with the largest batch seen, at the same speed (2.5 against 2.8 ms)
     options.enable_cpu_mem_arena = False
+    # no spinning: ONNX Runtime's threads otherwise spin, waiting for work, after each
+    # run, and on 2 cores that spin takes the cores the request threads, Milvus and
+    # the next batch need. Measured over HTTP (wrk, 1,219 stdlib docstrings, 400
+    # queries, runs alternated): 16 connections 244-257 req/s against 199-218 with
+    # spinning, at 5.6-5.8 ms of server CPU a request against 7.6-8.4; one connection
+    # p50 8.6-8.8 ms against 7.7-7.8 (the one cost); a load's pace the same (40-42
+    # passages/s)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
