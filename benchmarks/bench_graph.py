@@ -10,7 +10,9 @@ bench_text.py.) Writes benchmarks/results/graph_<rows>_<ids>.json. ``--ids seque
 gives rows the ids 0:0, 1:0, ... as this benchmark did before 2026-12-07; the default,
 ``hashed``, gives them ids as the apps do (a content hash: in no order). Milvus Lite 2.5
 looks up rows by id (the graph's hits, for their fields) much faster when they were
-inserted in id order: 10 ids among 300k 384-d rows in 2.0-4.8 ms against 49 ms.
+inserted in id order: 10 ids among 300k 384-d rows in 2.0-4.8 ms against 49 ms. Rows are
+written ``encode_batch_size`` (256) at a time, as a load writes them (20,000 at a time
+before 2026-12-07), and ``VectorStore.upsert`` sorts each write by id.
 
 Data as bench_engines.py: the first 20,000 rows are all-MiniLM-L6-v2 vectors of State of
 the Union sentences, every further one a real vector plus N(0, 0.03) noise a dimension,
@@ -39,6 +41,7 @@ import psutil
 from bench_scale_store import corpus, query_texts
 from bench_text import CACHE, RESULTS, cached_vectors, documents
 
+from findalike.config import Settings
 from findalike.encoders.sentence import MiniLMEncoder
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, ann
 
@@ -139,8 +142,9 @@ def main() -> None:
         )
         store.ensure(spec)
         t0 = time.perf_counter()
-        for start in range(0, args.rows, 20_000):
-            stop = min(args.rows, start + 20_000)
+        step = Settings().encode_batch_size  # rows a write, as a load writes them
+        for start in range(0, args.rows, step):
+            stop = min(args.rows, start + step)
             store.upsert(
                 "bench",
                 [

@@ -74,6 +74,24 @@ def test_upsert_is_idempotent_and_counts(store: VectorStore, name: str) -> None:
     store.drop(name)
 
 
+def test_rows_written_in_any_order_keep_each_ids_last_row(store: VectorStore, name: str) -> None:
+    """``upsert`` writes rows sorted by id (Lite looks them up faster so): an id given
+    twice in one call, its rows in different batches, keeps the later row."""
+    store.ensure(_spec(name))
+    rows, _ = _rows(30)
+    rng = np.random.default_rng(5)
+    shuffled = [rows[i] for i in rng.permutation(len(rows))]
+    again = dict(shuffled[3], title="written last")  # the same id, later in the call
+    store.upsert(name, [again | {"title": "written first"}, *shuffled, again], batch_rows=4)
+    store.flush(name)
+    found = store.query(name, filter="", output_fields=["id", "title"], limit=100)
+    got = {r["id"]: r["title"] for r in found}
+    assert len(got) == 30
+    assert got[again["id"]] == "written last"
+    assert all(got[r["id"]] == r["title"] for r in rows if r["id"] != again["id"])
+    store.drop(name)
+
+
 def test_search_matches_brute_force_and_filters(store: VectorStore, name: str) -> None:
     store.ensure(_spec(name))
     rows, vecs = _rows(500, seed=1)

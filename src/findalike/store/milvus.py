@@ -755,9 +755,19 @@ class VectorStore:
     # -- rows ---------------------------------------------------------------------
 
     def upsert(self, name: str, rows: Sequence[dict[str, Any]], *, batch_rows: int = 2000) -> int:
-        """Insert or overwrite rows (by ``id``), in batches under gRPC's message limit."""
+        """Insert or overwrite rows (by ``id``), in batches under gRPC's message limit.
+
+        An id given more than once keeps its last row (on every engine: the Milvus
+        server keeps another one when they meet in one request). The rows go in sorted
+        by id: Milvus Lite 2.5 looks rows up by id (the graph's hits, a text hit's first
+        passage) far faster among rows that went in in id order, and the apps' ids are
+        content hashes, in no order: 10 ids among 100k 384-d rows written 256 at a time
+        (as a load writes them) took 3.3-3.4 ms to look up with each write sorted,
+        7.3-7.6 ms without; among 300k written 2,000 at a time, 12.5-13.2 against
+        44-49 ms (one sorted write of all of them: 3.2-3.8 ms)."""
         written = 0
         half = self.is_half(name)
+        rows = sorted({str(r["id"]): r for r in rows}.values(), key=lambda r: str(r["id"]))
         for start in range(0, len(rows), batch_rows):
             batch = [_to_milvus_row(r, half) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
