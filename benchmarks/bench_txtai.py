@@ -318,8 +318,16 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
-def findalike_in_process(data_dir: Path, queries: list[str], threads: int) -> dict[str, Any]:
-    """Encode, Milvus search and whole search, one query at a time, no HTTP."""
+BATCH = 16
+"""Queries a model call when the model's batched pace is timed (the goal's floor for 16
+connections: the model alone, batched, on the same queries)."""
+
+
+def findalike_in_process(
+    data_dir: Path, queries: list[str], threads: int, every: list[str]
+) -> dict[str, Any]:
+    """Encode, Milvus search and whole search, one query at a time, no HTTP; and the
+    model's batched pace over ``every`` query (``BATCH`` a call, twice: the faster)."""
     from fastapi.testclient import TestClient
 
     from findalike.api.main import create_app
@@ -350,7 +358,14 @@ def findalike_in_process(data_dir: Path, queries: list[str], threads: int) -> di
             req = TextSearchRequest(query=q, top_k=TOP_K, mode="semantic")
             took["search"].append(timed(lambda r=req: search_text(rt, r)))  # type: ignore[misc]
         items, rows = rt.count()
+        paces = []
+        for _ in range(2):
+            t = time.perf_counter()
+            for i in range(0, len(every), BATCH):
+                model.encode(every[i : i + BATCH])
+            paces.append(len(every) / (time.perf_counter() - t))
     out: dict[str, Any] = {f"{k}_p50_ms": p50_ms(v) for k, v in took.items()}
+    out["model_batched_qps"] = round(max(paces), 1)
     out |= {"items": items, "rows": rows, "queries": len(queries)}
     out["encoder_class"] = type(encoder).__name__
     out["model_runtime"] = getattr(model, "runtime", "torch")  # onnx: FINDALIKE_TEXT_RUNTIME
@@ -537,7 +552,7 @@ def run(args: argparse.Namespace, result: dict[str, Any], tmp: Path) -> None:
     log("in-process references (servers stopped)")
     sample = spread(queries, args.reference)
     result["in_process"] = {
-        "findalike": findalike_in_process(tmp / "findalike", sample, args.torch_threads),
+        "findalike": findalike_in_process(tmp / "findalike", sample, args.torch_threads, queries),
         "txtai": txtai_in_process(python, tmp / "txtai-index", sample, args.torch_threads),
         "load_average": load_average(),
     }
@@ -577,6 +592,7 @@ def table(result: dict[str, Any]) -> str:
         rows.append(("in-process encode p50", f"{fa['encoder_p50_ms']}", f"{tx['encode_p50_ms']}"))
         rows.append(("in-process store p50", f"{fa['store_p50_ms']}", "-"))
         rows.append(("in-process search p50", f"{fa['search_p50_ms']}", f"{tx['search_p50_ms']}"))
+        rows += _ratios(result, fa)
     check = result.get("check", {})
     if check:
         hit = check["hit_rate"]
@@ -592,6 +608,32 @@ def table(result: dict[str, Any]) -> str:
             f"{check['list_top10_overlap_mean']})"
         )
     return "\n".join(lines)
+
+
+def _ratios(result: dict[str, Any], fa: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """findalike's HTTP figures against its floors in the same run: c1 p50 over encode +
+    store (the encoder's in-process p50, and the median of its p50s taken between the
+    HTTP runs, which moves less with the machine), many connections' req/s over the
+    model batched."""
+    out = []
+    per = result.get("summary", {})
+    between = [
+        r["encode_p50_ms_before"] for r in result.get("runs", []) if r["server"] == "findalike"
+    ]
+    if "c1" in per:
+        p50 = per["c1"]["findalike"]["p50_ms"]
+        floors = [fa["encoder_p50_ms"] + fa["store_p50_ms"]]
+        if between:
+            floors.append(statistics.median(between) + fa["store_p50_ms"])
+        out.append(
+            ("c1 p50 / (encode + store)", " / ".join(f"{p50 / f:.2f}x" for f in floors), "-")
+        )
+    if fa.get("model_batched_qps"):
+        out.append((f"model batched q/s ({BATCH} a call)", f"{fa['model_batched_qps']:g}", "-"))
+        for key in (k for k in per if k != "c1"):
+            ratio = per[key]["findalike"]["rps"] / fa["model_batched_qps"]
+            out.append((f"{key} req/s / model batched", f"{ratio:.2f}x", "-"))
+    return out
 
 
 def _pair(m: dict[str, float]) -> str:

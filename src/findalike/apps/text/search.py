@@ -94,27 +94,28 @@ def search_text(rt: AppRuntime, req: TextSearchRequest) -> TextSearchResponse:
         )
 
     hits = fetch_grouped(fetch, req.top_k) if req.group else fetch(req.top_k)
-    shown: list[tuple[Hit, int]] = []  # each hit shown, and the passage it shows
+    shown: list[tuple[Hit, bool]] = []  # each hit shown, and whether by its title row
     seen: set[str] = set()
     seen_passages: set[tuple[str, int]] = set()
     for hit in hits:
         if req.group and hit.item_id in seen:
             continue
-        # a hit matched by its title shows its document's first passage
-        part = 0 if is_title_row(hit.fields) else int(hit.fields.get("part", 0))
-        if (hit.item_id, part) in seen_passages:
+        titled = is_title_row(hit.fields)  # it shows its document's first passage
+        passage = (hit.item_id, 0 if titled else int(hit.fields.get("part", 0)))
+        if passage in seen_passages:
             continue
         seen.add(hit.item_id)
-        seen_passages.add((hit.item_id, part))
-        shown.append((hit, part))
+        seen_passages.add(passage)
+        shown.append((hit, titled))
         if len(shown) == req.top_k:
             break
-    firsts = first_passages(rt, [h for h, _ in shown if is_title_row(h.fields)], hits)
+    firsts = first_passages(rt, [h for h, titled in shown if titled], hits)
     terms = query_terms(req.query)
     results: list[TextHit] = []
-    for hit, part in shown:
+    for hit, titled in shown:
+        part = 0 if titled else int(hit.fields.get("part", 0))
         text = str(hit.fields.get("text", ""))
-        if is_title_row(hit.fields):
+        if titled:
             text = str(firsts.get(hit.item_id, {}).get("text", ""))
         snippet, spans = make_snippet(text, terms)
         results.append(
