@@ -13,6 +13,7 @@ come back and in what order.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -292,6 +293,22 @@ def words(text: str) -> list[tuple[int, int, str]]:
     if _HAN.search(text):
         return [(start, end, w) for w, start, end in _jieba_tokenize(text) if _WORD.fullmatch(w)]
     return [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+
+
+def plain_words(text: str) -> list[str] | None:
+    """The words of ``text`` as ``words`` finds them, without their spans, or None where
+    it has Chinese characters (jieba cuts those: use ``words``). Found by the regex
+    engine alone, with no Python object a word but its string: a snippet looks at every
+    word of a passage and needs the spans of only a few (``spans_of_words``)."""
+    if _HAN.search(text):
+        return None
+    return _WORD.findall(text)
+
+
+def spans_of_words(text: str, first: int, last: int) -> list[tuple[int, int]]:
+    """[start, end) spans of the words ``first`` .. ``last`` (inclusive) of a ``text``
+    that ``plain_words`` cuts."""
+    return [m.span() for m in itertools.islice(_WORD.finditer(text), first, last + 1)]
 
 
 def is_han(word: str) -> bool:
