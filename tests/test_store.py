@@ -17,6 +17,7 @@ import pytest
 from findalike.config import Settings
 from findalike.errors import Conflict, Unavailable, Unprocessable
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, in_filter, quote
+from findalike.store import milvus as store_module
 from tests.conftest import count_connection_attempts
 
 DIM = 32
@@ -90,6 +91,55 @@ def test_rows_written_in_any_order_keep_each_ids_last_row(store: VectorStore, na
     assert got[again["id"]] == "written last"
     assert all(got[r["id"]] == r["title"] for r in rows if r["id"] != again["id"])
     store.drop(name)
+
+
+def test_rows_read_by_id_are_kept_until_the_collection_changes(
+    store_uri: str, tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rows_by_id`` (a text hit's first passage, an image's name) reads a row once and
+    answers it from memory until a write by this process or another sharing the folder."""
+    a = VectorStore(store_uri, shared_dir=tmp_path / "shared")
+    b = VectorStore(store_uri, shared_dir=tmp_path / "shared")
+    try:
+        a.ensure(_spec(name))
+        rows, _ = _rows(20)
+        a.upsert(name, rows)
+        a.flush(name)
+        one, two = rows[1]["id"], rows[2]["id"]
+        first = a.rows_by_id(name, [one, two, "absent:0"], ["title"])
+        assert first == {one: {"title": "title 1"}, two: {"title": "title 2"}}
+        first[one]["title"] = "changed by the caller"  # a copy: what is kept stays
+        hits = a.kept_rows_hits
+        assert a.rows_by_id(name, [one, two], ["title"]) == {
+            one: {"title": "title 1"},
+            two: {"title": "title 2"},
+        }
+        assert a.kept_rows_hits == hits + 2  # from memory
+        a.upsert(name, [dict(rows[1], title="new 1")])  # this process writes
+        a.flush(name)
+        assert a.rows_by_id(name, [one], ["title"]) == {one: {"title": "new 1"}}
+        b.upsert(name, [dict(rows[2], title="new 2")])  # another process writes
+        b.flush(name)
+        assert a.rows_by_id(name, [two], ["title"]) == {two: {"title": "new 2"}}
+        b.delete(name, filter=f"id in [{quote(one)}, {quote(two)}]")
+        assert a.rows_by_id(name, [one, two], ["title"]) == {}
+        # bounded: the least recently used row goes first
+        monkeypatch.setattr(store_module, "KEPT_ROWS", 2)
+        three, four, five = (rows[i]["id"] for i in (3, 4, 5))
+        a.rows_by_id(name, [three, four], ["title"])
+        a.rows_by_id(name, [three], ["title"])  # four is now the least recently used
+        a.rows_by_id(name, [five], ["title"])
+        hits = a.kept_rows_hits
+        assert a.rows_by_id(name, [three, five], ["title"]) == {
+            three: {"title": "title 3"},
+            five: {"title": "title 5"},
+        }
+        assert a.rows_by_id(name, [four], ["title"]) == {four: {"title": "title 4"}}
+        assert a.kept_rows_hits == hits + 2  # four was read from Milvus again
+    finally:
+        a.drop(name)
+        a.close()
+        b.close()
 
 
 def test_search_matches_brute_force_and_filters(store: VectorStore, name: str) -> None:

@@ -912,15 +912,16 @@ class AppRuntime:
         self, item_ids: Sequence[str], part: int, output_fields: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         """Row ``part`` of each of ``item_ids`` (those that have one), by item id: one
-        lookup by primary key for them all."""
+        lookup by primary key for those not read since the collection last changed
+        (``VectorStore.rows_by_id``)."""
         if not item_ids or not self.has_data():
             return {}
-        rows = self.store.query(
+        rows = self.store.rows_by_id(
             self.collection,
-            filter=in_filter("id", [f"{i}:{part}" for i in dict.fromkeys(item_ids)]),
-            output_fields=["item_id", *output_fields],
+            [f"{i}:{part}" for i in dict.fromkeys(item_ids)],
+            ["item_id", *output_fields],
         )
-        return {str(r["item_id"]): r for r in rows}
+        return {str(r["item_id"]): r for r in rows.values()}
 
     def item_rows(self, item_id: str, output_fields: Sequence[str]) -> list[dict[str, Any]]:
         """Every row of one item, ordered by part."""

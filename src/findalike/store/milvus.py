@@ -30,6 +30,7 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,6 +167,10 @@ COUNT_CACHE_S = 60.0
 """Longest a cached filtered count is trusted without being counted again (bounds what
 another machine's writes, which change neither this process's writes, the shared marker
 nor the total rows, can leave stale)."""
+KEPT_ROWS = 4096
+KEPT_CHARS = 8_000_000
+"""Most rows, and characters of their string fields, ``rows_by_id`` keeps a collection
+and field list (a text passage: ~1,000 characters; a Chinese one up to ~3x that)."""
 CREATE_LOCK_TIMEOUT_S = 600.0
 LITE_25_VERSION = "milvus_lite 2.5"
 """What ``ping`` says of a Milvus Lite 2.5, which has no version call."""
@@ -231,6 +236,9 @@ class VectorStore:
         self._writes: dict[str, int] = {}
         self._counts: dict[tuple[str, str], tuple[tuple[Any, ...], int, float]] = {}
         self._count_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._kept_rows: dict[tuple[str, tuple[str, ...]], _KeptRows] = {}
+        self.kept_rows_hits = 0
+        """Rows ``rows_by_id`` answered from memory since the start."""
 
     @property
     def is_lite(self) -> bool:
@@ -1263,6 +1271,46 @@ class VectorStore:
             self._counts[(name, filter)] = (key, n, time.monotonic())
             return n
 
+    def rows_by_id(
+        self, name: str, ids: Sequence[str], output_fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The rows ``ids`` (those that exist) with ``output_fields``, by id, each read
+        from Milvus once and then kept in memory while the collection does not change,
+        as counts are (``count(cached=True)``: no write by this process or another
+        sharing ``shared_dir``, at most ``COUNT_CACHE_S``), at most ``KEPT_ROWS`` a
+        collection and field list, the least recently used dropped first. For the rows a
+        search shows beside its hits (a text hit's first passage, an image's name): a
+        second store call on most searches otherwise, and on Milvus Lite 2.5 a lookup
+        by id costs 1.2-4 ms however few rows it finds. Measured on 1,219 titled stdlib
+        docstrings (wrk, 400 queries, runs alternated): 16 connections 257-270 against
+        232-236 req/s, one connection p50 8.5-8.7 against 10.1 ms; Lite's CPU a request
+        0.6-0.7 against 1.2 ms. A collection whose shown rows seldom repeat within a
+        minute gains nothing (one lookup, as before)."""
+        fields = tuple(output_fields)
+        key = (self.generation, self._writes.get(name, 0), self._marker(name))
+        with self._lock:
+            kept = self._kept_rows.get((name, fields))
+            if kept is None or kept.key != key or time.monotonic() - kept.since > COUNT_CACHE_S:
+                kept = self._kept_rows[(name, fields)] = _KeptRows(key, time.monotonic())
+            out = {i: dict(kept.rows[i]) for i in ids if i in kept.rows}
+            for i in out:
+                kept.rows.move_to_end(i)
+            self.kept_rows_hits += len(out)
+        missing = [i for i in dict.fromkeys(ids) if i not in out]
+        if not missing:
+            return out
+        rows = self.query(name, filter=in_filter("id", missing), output_fields=["id", *fields])
+        with self._lock:
+            for row in rows:
+                rid = str(row.pop("id"))
+                out[rid] = dict(row)
+                if kept.key == key and rid not in kept.rows:  # not replaced meanwhile
+                    kept.rows[rid] = row
+                    kept.chars += _chars(row)
+            while len(kept.rows) > KEPT_ROWS or kept.chars > KEPT_CHARS:
+                kept.chars -= _chars(kept.rows.popitem(last=False)[1])
+        return out
+
     def _count(self, name: str, filter: str) -> int:
         rows = self._call("query", name, filter=filter, output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
@@ -1545,6 +1593,20 @@ def _normalised(metric: Metric, score: float) -> float:
     if metric == "COSINE":
         return (1.0 + score) / 2.0
     return 0.5 + math.atan(score) / math.pi
+
+
+@dataclass
+class _KeptRows:
+    """Rows ``rows_by_id`` read, valid while the collection's state is ``key``."""
+
+    key: tuple[Any, ...]
+    since: float
+    rows: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    chars: int = 0
+
+
+def _chars(row: dict[str, Any]) -> int:
+    return sum(len(v) for v in row.values() if isinstance(v, str))
 
 
 def _dense_similarity(metric: Metric, query: np.ndarray, vector: Any) -> float:
