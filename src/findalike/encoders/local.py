@@ -84,7 +84,7 @@ class LocalTextEncoder:
         self._threads = threads
         if self.kind == "sentence-transformers":
             self._model = self._sentence_transformer(folder)
-            self.dim = int(self._model.get_sentence_embedding_dimension())
+            self.dim = int(self._model.get_embedding_dimension())
         else:
             self._load_onnx(folder)
             self.dim = int(self._encode_onnx(["dimension probe"]).shape[1])
