@@ -1263,7 +1263,7 @@ class VectorStore:
             lock = self._count_locks.setdefault((name, filter), threading.Lock())
         with lock:
             total = self._count(name, "")
-            key = (self.generation, self._writes.get(name, 0), self._marker(name), total)
+            key = (*self._state(name), total)
             known = self._counts.get((name, filter))
             if known and known[0] == key and time.monotonic() - known[2] < COUNT_CACHE_S:
                 return known[1]
@@ -1287,7 +1287,7 @@ class VectorStore:
         0.6-0.7 against 1.2 ms. A collection whose shown rows seldom repeat within a
         minute gains nothing (one lookup, as before)."""
         fields = tuple(output_fields)
-        key = (self.generation, self._writes.get(name, 0), self._marker(name))
+        key = self._state(name)
         with self._lock:
             kept = self._kept_rows.get((name, fields))
             if kept is None or kept.key != key or time.monotonic() - kept.since > COUNT_CACHE_S:
@@ -1304,12 +1304,18 @@ class VectorStore:
             for row in rows:
                 rid = str(row.pop("id"))
                 out[rid] = dict(row)
-                if kept.key == key and rid not in kept.rows:  # not replaced meanwhile
+                if rid not in kept.rows:
                     kept.rows[rid] = row
                     kept.chars += _chars(row)
             while len(kept.rows) > KEPT_ROWS or kept.chars > KEPT_CHARS:
                 kept.chars -= _chars(kept.rows.popitem(last=False)[1])
         return out
+
+    def _state(self, name: str) -> tuple[Any, ...]:
+        """What moves when ``name`` may have changed: collections made or dropped, this
+        process's writes to it, and the marker every process sharing ``shared_dir``
+        touches after its writes (other machines' writes move none of these)."""
+        return (self.generation, self._writes.get(name, 0), self._marker(name))
 
     def _count(self, name: str, filter: str) -> int:
         rows = self._call("query", name, filter=filter, output_fields=["count(*)"])

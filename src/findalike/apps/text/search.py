@@ -244,10 +244,10 @@ def make_snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]
     # passages, and building a (start, end, word) tuple for every word took ~8% of the
     # time the server held the GIL at 16 connections (py-spy)
     found = plain_words(text)
-    cut = None if found is not None else words(text)
-    if cut is not None:
+    cut = None
+    if found is None:  # Chinese: jieba's words, with their spans
+        cut = words(text)
         found = [w for _, _, w in cut]
-    assert found is not None
     if not found:
         return text[:300], []
     wanted = frozenset(terms)
