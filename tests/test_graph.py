@@ -7,6 +7,7 @@ that neighbours mean something), checked against brute force."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findalike.store import GRAPHS_DIR, CollectionSpec, FieldSpec, VectorStore
+from findalike.store import GRAPHS_DIR, CollectionSpec, FieldSpec, VectorStore, ann
 
 DIM = 32
 ROWS = 1500
@@ -29,7 +30,12 @@ def _spec(name: str) -> CollectionSpec:
         vector_kind="float",
         metric="COSINE",
         encoder="test-encoder@1",
-        fields=(FieldSpec("group", "int"), FieldSpec("text", "str", 256, lexical=True)),
+        fields=(
+            FieldSpec("group", "int"),
+            FieldSpec("text", "str", 256, lexical=True),
+            FieldSpec("weight", "float"),
+            FieldSpec("meta", "json"),
+        ),
         index_type="FLAT",
     )
 
@@ -50,6 +56,8 @@ def _rows(vectors: np.ndarray, start: int = 0) -> list[dict]:
             "vector": v,
             "group": (start + i) % 50,
             "text": f"word{start + i} common",
+            "weight": (start + i) % 7,  # an int written to a float field: read as a float
+            "meta": {"n": start + i, "tags": ["a", "é"]},
         }
         for i, v in enumerate(vectors)
     ]
@@ -236,6 +244,132 @@ def test_a_graph_is_saved_read_back_after_a_restart_and_dropped_with_its_collect
         again.close()
 
 
+FIELDS = ["part", "group", "text", "weight", "meta"]
+
+
+def _milvus_rows(store: VectorStore, name: str, ids: list[str]) -> dict[str, dict]:
+    """The rows ``ids`` as Milvus answers them (``ids`` are item ids)."""
+    rows = store.query(
+        name,
+        filter=f"item_id in {ids!r}".replace("'", '"'),
+        output_fields=["item_id", *FIELDS],
+    )
+    return {r["item_id"]: {k: v for k, v in r.items() if k != "id"} for r in rows}
+
+
+def _same_fields(store: VectorStore, name: str, hits: list) -> None:
+    """Each hit's fields are exactly (types included) what Milvus holds for its row."""
+    held = _milvus_rows(store, name, [h.item_id for h in hits])
+    for h in hits:
+        assert h.fields == held[h.item_id]
+        assert [type(h.fields[f]) for f in FIELDS] == [type(held[h.item_id][f]) for f in FIELDS]
+        assert isinstance(h.fields["weight"], float)
+
+
+def test_an_unfiltered_search_takes_its_hits_fields_from_the_graph(
+    big, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Milvus Lite 2.5 finds rows by id by reading every row, so the graph keeps its rows'
+    fields: an unfiltered search asks Milvus nothing, with the same answer; a filtered one
+    still looks its candidates up there."""
+    store, name, vectors, ids = big
+    queries = _vectors(8, seed=9)
+    _graph_ready(store, name, queries[0])
+    graphs = store._graphs
+    assert graphs is not None
+    kept = graphs.rows_kept
+    found = store.search(name, queries, limit=K, output_fields=FIELDS)
+    assert graphs.rows_kept == kept + len({h.id for hits in found for h in hits})
+    for hits in found:
+        _same_fields(store, name, hits)
+    # rows asked for by id (a text hit's first passage, an image's name) too
+    kept = graphs.rows_kept
+    asked = ["d3:0", "d1200:0", "nothing:0"]
+    by_id = store.rows_by_id(name, asked, ["text", "weight", "meta"])
+    assert graphs.rows_kept == kept + 2
+    held = _milvus_rows(store, name, ["d3", "d1200"])
+    assert by_id == {
+        f"{i}:0": {f: held[i][f] for f in ("text", "weight", "meta")} for i in ("d3", "d1200")
+    }
+    kept = graphs.rows_kept
+    store.search(name, queries, limit=K, filter="group < 25", output_fields=FIELDS)
+    store.search(name, queries, limit=K, output_fields=["vector"])
+    assert graphs.rows_kept == kept  # a filter and a vector are Milvus's to answer
+
+    # a row this process writes, moves or deletes: its fields as written, then gone
+    store.upsert(name, _rows(queries[:1], start=ROWS))
+    new = store.search(name, queries[:1], limit=K, output_fields=FIELDS)[0]
+    assert new[0].item_id == f"d{ROWS}" and new[0].fields["weight"] == float(ROWS % 7)
+    _same_fields(store, name, new)
+    store.upsert(name, [{**_rows(queries[1:2], start=ROWS)[0], "text": "moved here"}])
+    moved = store.search(name, queries[1:2], limit=1, output_fields=["text"])[0][0]
+    assert (moved.item_id, moved.fields["text"]) == (f"d{ROWS}", "moved here")
+    store.delete(name, filter=f'item_id == "d{ROWS}"')
+    assert f"d{ROWS}" not in {h.item_id for h in store.search(name, queries[1:2], limit=K)[0]}
+    assert store._graph_fresh(name)
+
+    # saved with the graph and read back after a restart
+    store.close()
+    again = _store(tmp_path)
+    try:
+        _graph_ready(again, name, queries[0])
+        graph = again._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and graph.restored and graph.stored is not None
+        before = again._graphs.rows_kept  # type: ignore[union-attr]
+        read_back = again.search(name, queries, limit=K, output_fields=FIELDS)
+        assert again._graphs.rows_kept == before + len(  # type: ignore[union-attr]
+            {h.id for hits in read_back for h in hits}
+        )
+        assert [[h.item_id for h in hits] for hits in read_back] == [
+            [h.item_id for h in hits] for hits in found
+        ]
+        for hits in read_back:
+            _same_fields(again, name, hits)
+    finally:
+        again.close()
+
+    # a fields file from another save is not used: the graph is, its rows asked of Milvus
+    rows_file = tmp_path / GRAPHS_DIR / f"{name}.rows"
+    rows_file.write_bytes(b"0123456789abcdef\n" + rows_file.read_bytes()[17:])
+    third = _store(tmp_path)
+    try:
+        _graph_ready(third, name, queries[0])
+        graph = third._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and graph.restored and graph.stored is None
+        for hits in third.search(name, queries, limit=K, output_fields=FIELDS):
+            _same_fields(third, name, hits)
+        assert third._graphs.rows_kept == 0  # type: ignore[union-attr]
+    finally:
+        third.close()
+
+    # a graph saved by a version that kept no fields is built again, to keep them
+    meta_file = tmp_path / GRAPHS_DIR / f"{name}.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["rows_tag"]
+    meta_file.write_text(json.dumps(meta))
+    fifth = _store(tmp_path)
+    try:
+        _graph_ready(fifth, name, queries[0])
+        graph = fifth._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and not graph.restored and graph.stored is not None
+    finally:
+        fifth.close()
+
+    # past the bound on what it keeps, a graph keeps no fields
+    monkeypatch.setattr(ann, "STORED_MAX_BYTES", 1000)
+    for suffix in (".json", ".usearch", ".rows"):
+        (tmp_path / GRAPHS_DIR / f"{name}{suffix}").unlink()
+    fourth = _store(tmp_path)
+    try:
+        _graph_ready(fourth, name, queries[0])
+        graph = fourth._graphs.held(name)  # type: ignore[union-attr]
+        assert graph is not None and not graph.restored and graph.stored is None
+        for hits in fourth.search(name, queries, limit=K, output_fields=FIELDS):
+            _same_fields(fourth, name, hits)
+    finally:
+        fourth.close()
+
+
 def test_hybrid_search_through_the_graph_fuses_ranks_as_milvus_does(big) -> None:
     store, name, vectors, ids = big
     queries = _vectors(3, seed=8)
@@ -334,3 +468,20 @@ def test_the_server_searches_a_big_text_collection_through_its_graph(
         assert client.delete(f"/api/text/items/{first}").status_code == 200
         assert store._graph_fresh(rt.collection)  # kept current by the delete
         assert first not in search(queries[1], top_k=5)
+
+
+def test_a_row_s_fields_are_kept_as_milvus_returns_them_or_not_at_all() -> None:
+    import zlib
+
+    fields, floats = ("item_id", "weight", "meta"), frozenset({"weight"})
+
+    def back(row: dict) -> list | None:
+        blob = ann.encode_row(fields, floats, row)
+        return None if blob is None else json.loads(zlib.decompress(blob))
+
+    row = {"item_id": "é", "weight": np.int64(3), "meta": {"n": np.float32(0.5), "v": [1]}}
+    assert back(row) == ["é", 3.0, {"n": 0.5, "v": [1]}]
+    assert isinstance(back(row)[1], float)  # type: ignore[index]
+    assert back({"item_id": "a", "weight": 1}) is None  # a field missing: Milvus's
+    assert back({**row, "meta": {"s": {1, 2}}}) is None  # not JSON: Milvus's
+    assert back({**row, "weight": None}) is None

@@ -4,9 +4,13 @@ Milvus Lite 2.5 builds no graph index: below 100,000 rows every search is brute 
 (FLAT, ~37 ms a query at 100k here), and from 100,000 rows on segcore swaps in an
 interim IVF index whose ``nprobe`` ignores the request (recall@10 0.82). So a collection
 on the embedded store that grows past ``min_rows`` gets an HNSW graph of its vectors
-(usearch, compiled, in this process) that proposes candidates; Milvus stays the store
-of record and answers every row's fields, so a row the graph still holds but Milvus no
-longer does is never returned, and a filter is still Milvus's to evaluate.
+(usearch, compiled, in this process) that proposes candidates. A filter is still
+Milvus's to evaluate, and a filtered search's candidates are looked up there, so a row
+the graph holds but Milvus no longer does is never returned. An unfiltered search takes
+its hits' scalar fields from the graph itself (``Graph.stored``): Milvus Lite 2.5 finds
+rows by id by reading every row (10 ids in 3.5 ms among 100k rows, 9-17 ms among 300k,
+in id order or not), so a lookup there would cost more than the graph's search and grow
+with the collection.
 
 A graph answers only while it is *fresh*: built (or kept up to date, row by row, by
 this process's own writes) from the collection as it is now. Whether it is is decided by
@@ -21,8 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
+import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +42,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EF = 256
 """Candidates the graph keeps while it searches (HNSW's ``ef``), unless a request names
-its own (``ef``); at least the rows asked for. Cheap next to Milvus's answer for the
-hits' fields (graph ~1 ms, fields 3 ms at 100k rows); see ``CONNECTIVITY``."""
+its own (``ef``); at least the rows asked for. A whole unfiltered search at 100k rows
+(bench_graph.py, the hits' fields from the graph): ef 64 / 128 / 256 / 512 0.72 / 1.18 /
+2.03 / 3.5 ms, recall@10 0.991 / 0.998 / 0.999 / 1.0; see ``CONNECTIVITY`` for near
+duplicates, which need more."""
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
 """HNSW's M and efConstruction. Measured on 200k MiniLM vectors made of 4k real ones and
@@ -69,6 +77,12 @@ MAX_CANDIDATES = 4096
 """At most this many candidate ids in all (query vectors x candidates each) are looked up
 in Milvus in one expression; a search that would need more goes to Milvus."""
 _USEARCH_METRICS: dict[str, str] = {"COSINE": "cos", "IP": "ip", "L2": "l2sq"}
+STORED_MAX_BYTES = 1 << 30
+"""At most this many bytes of rows' fields (JSON, compressed) a graph keeps; past it the
+graph keeps none and every hit's fields are looked up in Milvus. A 100k-row text
+collection (passages of ~170 words with their title and metadata) takes 40-65 MB."""
+_NONE = 0xFFFFFFFF
+"""The length written for a row whose fields a saved graph does not hold."""
 
 
 def supports(metric: str) -> bool:
@@ -99,10 +113,47 @@ class Graph:
     restored: bool = False
     """Read from disk (``restore``), not built."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    fields: tuple[str, ...] = ()
+    """The scalar fields ``stored`` holds for each row, ``item_id`` among them."""
+    floats: frozenset[str] = frozenset()
+    """Those of ``fields`` Milvus returns as floats (written as ints, read as floats)."""
+    stored: list[bytes | None] | None = None
+    """Each row's ``fields`` (at its position in ``ids``) as compressed JSON, or None for
+    a row written without one of them; None in all when the graph keeps no fields (past
+    ``STORED_MAX_BYTES``, or a graph saved by an earlier version)."""
+    stored_bytes: int = 0
 
     @property
     def rows(self) -> int:
         return len(self.keys)
+
+    def keeps(self, output_fields: Iterable[str]) -> bool:
+        """Whether the graph holds ``output_fields`` (and ``item_id``) of its rows."""
+        return self.stored is not None and set(output_fields) <= set(self.fields)
+
+    def stored_rows(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored fields of each of ``ids`` the graph holds them for, by id."""
+        with self.lock:
+            stored = self.stored
+            blobs = [] if stored is None else [(i, self.keys.get(i)) for i in ids]
+            found = [(i, stored[k]) for i, k in blobs if k is not None and stored is not None]
+        return {
+            i: dict(zip(self.fields, json.loads(zlib.decompress(blob)), strict=True))
+            for i, blob in found
+            if blob is not None
+        }
+
+    def _keep(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append ``rows``' fields to ``stored`` (the rows were just appended to
+        ``ids``), or stop keeping any past ``STORED_MAX_BYTES``."""
+        if self.stored is None:
+            return
+        blobs = [encode_row(self.fields, self.floats, r) for r in rows]
+        self.stored.extend(blobs)
+        self.stored_bytes += sum(len(b) for b in blobs if b is not None)
+        if self.stored_bytes > STORED_MAX_BYTES:
+            log.info("the HNSW graph keeps no rows' fields: over %d bytes", STORED_MAX_BYTES)
+            self.stored, self.stored_bytes = None, 0
 
     def nearest(self, vectors: np.ndarray, count: int, ef: int) -> list[list[tuple[str, float]]]:
         """Up to ``count`` (id, Milvus distance) pairs per query vector, best first."""
@@ -130,21 +181,24 @@ class Graph:
         before: Hashable,
         after: Hashable,
         *,
-        upserted: tuple[Sequence[str], np.ndarray] | None = None,
+        upserted: tuple[Sequence[dict[str, Any]], np.ndarray] | None = None,
         deleted: Iterable[str] = (),
     ) -> bool:
-        """Apply a write this process just made (rows upserted, or ids deleted) if the
-        graph was fresh just before it (``before``): it is then fresh at ``after``.
-        False (and the graph stays stale) if another write came between."""
+        """Apply a write this process just made (rows upserted, with their vectors as
+        floats, or ids deleted) if the graph was fresh just before it (``before``): it
+        is then fresh at ``after``. False (and the graph stays stale) if another write
+        came between."""
         with self.lock:
             if self.token != before:
                 return False
             self._remove(deleted)
             if upserted is not None:
-                ids, vectors = upserted
+                rows, vectors = upserted
+                ids = [str(r["id"]) for r in rows]
                 self._remove(ids)
                 start = len(self.ids)
                 self.ids.extend(ids)
+                self._keep(rows)
                 for offset, item in enumerate(ids):
                     self.keys[item] = start + offset
                 self.index.add(
@@ -159,8 +213,32 @@ class Graph:
         old = [self.keys.pop(i) for i in ids if i in self.keys]
         for key in old:
             self.ids[key] = None
+            if self.stored is not None:
+                blob = self.stored[key]
+                self.stored_bytes -= 0 if blob is None else len(blob)
+                self.stored[key] = None
         if old:
             self.index.remove(np.asarray(old, dtype=np.uint64))
+
+
+def encode_row(fields: Sequence[str], floats: frozenset[str], row: dict[str, Any]) -> bytes | None:
+    """``row``'s ``fields`` as Milvus would return them, as compressed JSON; None if
+    it lacks one or holds what JSON cannot (its hits' fields are then Milvus's)."""
+    if any(f not in row for f in fields):
+        return None
+    try:
+        values = [float(row[f]) if f in floats else row[f] for f in fields]
+        text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    except (TypeError, ValueError):
+        return None
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array in a row as the JSON Milvus would store it."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def build(
@@ -174,9 +252,12 @@ def build(
     expansion_add: int,
     threads: int,
     cancelled: Callable[[], bool],
+    fields: Sequence[str] = (),
+    floats: frozenset[str] = frozenset(),
 ) -> Graph | None:
     """A graph of every (id, vector) row ``pages`` yields (None if ``cancelled`` says
-    so between pages: the collection changed while it was read)."""
+    so between pages: the collection changed while it was read), keeping each row's
+    ``fields`` (those of them in ``floats`` as floats) if given."""
     from usearch.index import Index
 
     start = time.monotonic()
@@ -187,52 +268,101 @@ def build(
         connectivity=connectivity,
         expansion_add=expansion_add,
     )
-    ids: list[str | None] = []
+    graph = Graph(
+        index=index,
+        metric=metric,
+        ids=[],
+        keys={},
+        token=token,
+        generation=generation,
+        built_s=0.0,
+        fields=tuple(fields),
+        floats=floats,
+        stored=[] if fields else None,
+    )
     for page in pages:
         if cancelled():
             return None
         vectors = np.asarray([r["vector"] for r in page], dtype=np.float32)
-        keys = np.arange(len(ids), len(ids) + len(page), dtype=np.uint64)
-        ids.extend(str(r["id"]) for r in page)
+        keys = np.arange(len(graph.ids), len(graph.ids) + len(page), dtype=np.uint64)
+        graph.ids.extend(str(r["id"]) for r in page)
+        graph._keep(page)
         index.add(keys, vectors, threads=threads)
-    keys_of = {item: key for key, item in enumerate(ids) if item is not None}
-    if len(keys_of) != len(ids):  # the iterator repeated a row: not a snapshot
+    graph.keys = {item: key for key, item in enumerate(graph.ids) if item is not None}
+    if len(graph.keys) != len(graph.ids):  # the iterator repeated a row: not a snapshot
         return None
-    return Graph(
-        index=index,
-        metric=metric,
-        ids=ids,
-        keys=keys_of,
-        token=token,
-        generation=generation,
-        built_s=time.monotonic() - start,
-    )
+    graph.built_s = time.monotonic() - start
+    return graph
 
 
 def save(graph: Graph, folder: Path, name: str, stamp: Any) -> None:
     """Write ``graph`` to ``folder`` with ``stamp`` (what the collection must still be
-    for it to be used again: see ``restore``)."""
+    for it to be used again: see ``restore``), its rows' fields beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     with graph.lock:
         tmp = folder / f".{name}.{os.getpid()}"
         graph.index.save(str(tmp.with_suffix(".usearch")))
-        meta = {"stamp": stamp, "metric": graph.metric, "ids": graph.ids}
+        meta: dict[str, Any] = {"stamp": stamp, "metric": graph.metric, "ids": graph.ids}
+        meta["rows_tag"] = None  # kept no fields (past ``STORED_MAX_BYTES``)
+        if graph.stored is not None:
+            tag = secrets.token_hex(8)
+            meta |= {"fields": graph.fields, "floats": sorted(graph.floats), "rows_tag": tag}
+            _write_stored(tmp.with_suffix(".rows"), tag, graph.stored)
         tmp.with_suffix(".json").write_text(json.dumps(meta))
     os.replace(tmp.with_suffix(".usearch"), folder / f"{name}.usearch")
+    if graph.stored is not None:
+        os.replace(tmp.with_suffix(".rows"), folder / f"{name}.rows")
     os.replace(tmp.with_suffix(".json"), folder / f"{name}.json")
+
+
+def _write_stored(path: Path, tag: str, stored: list[bytes | None]) -> None:
+    """``stored`` as: the tag and a line break, each row's length (uint32, ``_NONE``
+    for a row without), then the rows one after another."""
+    lengths = np.asarray([_NONE if b is None else len(b) for b in stored], dtype="<u4")
+    with path.open("wb") as f:
+        f.write(f"{tag}\n".encode())
+        f.write(lengths.tobytes())
+        for blob in stored:
+            if blob is not None:
+                f.write(blob)
+
+
+def _read_stored(path: Path, tag: str, rows: int) -> tuple[list[bytes | None], int] | None:
+    """What ``_write_stored`` wrote with ``tag`` for ``rows`` rows (and their bytes), or
+    None if the file is missing, another save's, or not whole."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = f"{tag}\n".encode()
+    start = len(head) + 4 * rows
+    if not data.startswith(head) or len(data) < start:
+        return None
+    lengths = np.frombuffer(data, dtype="<u4", count=rows, offset=len(head))
+    sizes = np.where(lengths == _NONE, 0, lengths).astype(np.int64)
+    if start + int(sizes.sum()) != len(data):
+        return None
+    ends = start + np.cumsum(sizes)
+    stored: list[bytes | None] = [
+        None if n == _NONE else data[int(e) - int(s) : int(e)]
+        for n, s, e in zip(lengths, sizes, ends, strict=True)
+    ]
+    return stored, int(sizes.sum())
 
 
 def restore(
     folder: Path, name: str, stamp: Any, *, token: Hashable, generation: int
 ) -> Graph | None:
-    """The graph ``save`` wrote for ``name`` if it was saved at ``stamp``, else None."""
+    """The graph ``save`` wrote for ``name`` if it was saved at ``stamp``, else None
+    (also for a graph saved before graphs kept their rows' fields: built again, once);
+    without its rows' fields if they are missing or not the same save's."""
     from usearch.index import Index
 
     meta_path, index_path = folder / f"{name}.json", folder / f"{name}.usearch"
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("stamp") != json.loads(json.dumps(stamp)):
-            return None
+        if meta.get("stamp") != json.loads(json.dumps(stamp)) or "rows_tag" not in meta:
+            return None  # changed since, or saved by a version that kept no fields
         start = time.monotonic()
         index = Index.restore(str(index_path))
     except (OSError, ValueError, RuntimeError):
@@ -240,6 +370,9 @@ def restore(
     if index is None:
         return None
     ids: list[str | None] = meta["ids"]
+    kept = None
+    if meta.get("rows_tag"):
+        kept = _read_stored(folder / f"{name}.rows", str(meta["rows_tag"]), len(ids))
     return Graph(
         index=index,
         metric=meta["metric"],
@@ -250,11 +383,15 @@ def restore(
         built_s=time.monotonic() - start,
         saved=token,
         restored=True,
+        fields=tuple(meta.get("fields", ())) if kept is not None else (),
+        floats=frozenset(meta.get("floats", ())),
+        stored=kept[0] if kept is not None else None,
+        stored_bytes=kept[1] if kept is not None else 0,
     )
 
 
 def forget_saved(folder: Path, name: str) -> None:
-    for suffix in (".json", ".usearch"):
+    for suffix in (".json", ".usearch", ".rows"):
         (folder / f"{name}{suffix}").unlink(missing_ok=True)
 
 
@@ -284,6 +421,8 @@ class Graphs:
         """Graphs built or read back from disk."""
         self.answered = 0
         """Query vectors a graph answered (``/metrics``)."""
+        self.rows_kept = 0
+        """Hits whose fields a graph gave, not Milvus."""
 
     def fresh(self, name: str, token: Hashable) -> Graph | None:
         graph = self._graphs.get(name)

@@ -784,9 +784,8 @@ class VectorStore:
             before, after = self._wrote(name)
             graph = self._graphs.held(name) if self._graphs is not None else None
             if graph is not None:
-                ids = [str(r["id"]) for r in rows]
                 vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
-                graph.advance(before, after, upserted=(ids, vectors))
+                graph.advance(before, after, upserted=(rows, vectors))
         return written
 
     def flush(self, name: str) -> None:
@@ -880,6 +879,13 @@ class VectorStore:
         """Query vectors answered through a graph since the start."""
         return 0 if self._graphs is None else self._graphs.answered
 
+    def _fresh_graph(self, name: str) -> ann.Graph | None:
+        """``name``'s graph if it holds the collection as it is now."""
+        if self._graphs is None:
+            return None
+        graph = self._graphs.fresh(name, self._graph_token(name))
+        return graph if graph is not None and graph.generation == self.generation else None
+
     def _graph_fresh(self, name: str) -> bool:
         return (
             self._graphs is not None
@@ -923,12 +929,19 @@ class VectorStore:
         ids = sorted({i for pairs in found for i, _ in pairs})
         if not ids:
             return None
-        rows = self.query(
-            name,
-            filter=in_filter("id", ids) + (f" and ({filter})" if filter else ""),
-            output_fields=["id", "item_id", *output_fields],
-        )
-        by_id = {str(r.pop("id")): r for r in rows}
+        by_id: dict[str, dict[str, Any]] = {}
+        if not filter and graph.keeps(output_fields):  # no row to look up in Milvus
+            wanted = ["item_id", *output_fields]
+            by_id = {i: {f: row[f] for f in wanted} for i, row in graph.stored_rows(ids).items()}
+            graphs.rows_kept += len(by_id)
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            rows = self.query(
+                name,
+                filter=in_filter("id", missing) + (f" and ({filter})" if filter else ""),
+                output_fields=["id", "item_id", *output_fields],
+            )
+            by_id |= {str(r.pop("id")): r for r in rows}
         out = []
         for pairs in found:
             hits = [Hit(id=i, distance=d, fields=dict(by_id[i])) for i, d in pairs if i in by_id]
@@ -969,16 +982,19 @@ class VectorStore:
                 kept = ann.restore(folder, name, stamp, token=token, generation=generation)
                 if kept is not None and not changed():
                     return kept
+            fields, floats = self._row_fields(name)
             graph = ann.build(
                 metric,  # type: ignore[arg-type]
                 int(props["dim"]),
-                self._vector_pages(name),
+                self._vector_pages(name, fields),
                 token=token,
                 generation=generation,
                 connectivity=graphs.connectivity,
                 expansion_add=graphs.expansion_add,
                 threads=graphs.build_threads,
                 cancelled=changed,
+                fields=fields,
+                floats=floats,
             )
             if graph is None or changed() or self._count(name, "") != graph.rows:
                 return None  # written meanwhile: built again once it is quiet
@@ -1013,10 +1029,24 @@ class VectorStore:
                 ann.save(graph, folder, name, stamp)
                 graph.saved = token
 
-    def _vector_pages(self, name: str) -> Iterator[list[dict[str, Any]]]:
-        """Every row's id and vector, in small pages: Milvus Lite 2.5 returns vectors
-        in time that grows with the square of a page's rows (1,000 rows 0.24 s, 2,000
-        1.1 s; 100 rows 5 ms), while ids alone come at ~40,000 rows/s."""
+    def _row_fields(self, name: str) -> tuple[list[str], frozenset[str]]:
+        """The fields of ``name``'s rows a graph keeps (every one but the id, vector and
+        BM25 field), and those of them Milvus returns as floats."""
+        from pymilvus import DataType
+
+        described = (self._call("describe_collection", name) or {}).get("fields", [])
+        fields = [f for f in described if f["name"] not in ("id", "vector") and not _is_sparse(f)]
+        floats = frozenset(
+            f["name"] for f in fields if f.get("type") in (DataType.DOUBLE, DataType.FLOAT)
+        )
+        return [f["name"] for f in fields], floats
+
+    def _vector_pages(
+        self, name: str, fields: Sequence[str] = ()
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row's id, vector and ``fields``, in small pages: Milvus Lite 2.5
+        returns vectors in time that grows with the square of a page's rows (1,000 rows
+        0.24 s, 2,000 1.1 s; 100 rows 5 ms), while ids alone come at ~40,000 rows/s."""
         ids = [
             str(r["id"])
             for page in self.iter_rows(name, output_fields=[], batch_rows=MAX_RESULT_ROWS)
@@ -1024,7 +1054,9 @@ class VectorStore:
         ]
         for start in range(0, len(ids), ann.BUILD_PAGE_ROWS):
             chunk = ids[start : start + ann.BUILD_PAGE_ROWS]
-            yield self.query(name, filter=in_filter("id", chunk), output_fields=["id", "vector"])
+            yield self.query(
+                name, filter=in_filter("id", chunk), output_fields=["id", "vector", *fields]
+            )
 
     def lexical_search(
         self, name: str, text: str, query_vector: np.ndarray, **options: Any
@@ -1297,6 +1329,12 @@ class VectorStore:
                 kept.rows.move_to_end(i)
             self.kept_rows_hits += len(out)
         missing = [i for i in dict.fromkeys(ids) if i not in out]
+        graph = self._fresh_graph(name) if missing else None
+        if graph is not None and graph.keeps(fields):  # a big collection's graph has them
+            held = graph.stored_rows(missing)
+            out |= {i: {f: row[f] for f in fields} for i, row in held.items()}
+            self._graphs.rows_kept += len(held)  # type: ignore[union-attr]
+            missing = [i for i in missing if i not in held]
         if not missing:
             return out
         rows = self.query(name, filter=in_filter("id", missing), output_fields=["id", *fields])
