@@ -464,6 +464,7 @@ def test_the_server_searches_a_big_text_collection_through_its_graph(
             if line.startswith("findalike_store_graph_searches_total ")
         )
         assert answered >= 2 * len(queries)  # the searches above, not Milvus's
+        assert store._graphs.rows_kept > 0  # unfiltered: the hits' fields from the graph
         first = search(queries[1], top_k=1)[0]
         assert client.delete(f"/api/text/items/{first}").status_code == 200
         assert store._graph_fresh(rt.collection)  # kept current by the delete
