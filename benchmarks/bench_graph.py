@@ -176,6 +176,7 @@ def main() -> None:
                 store._call(  # noqa: SLF001
                     "insert", "bench", [{**r, "vector": r["vector"].tolist()} for r in chunk]
                 )
+            store._wrote("bench")  # noqa: SLF001  # the write marker a saved graph is tied to
         store.flush("bench")
         result["insert_rows_per_s"] = round(args.rows / (time.perf_counter() - t0))
         print("inserted", result["insert_rows_per_s"], "rows/s", flush=True)
