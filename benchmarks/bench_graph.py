@@ -152,7 +152,7 @@ def main() -> None:
         )
         store.ensure(spec)
         t0 = time.perf_counter()
-        # rows a write, as a load writes them
+        # rows a write: as a load writes them, or in big sorted inserts
         step = Settings().encode_batch_size if args.write == "upsert" else 20_000
         for start in range(0, args.rows, step):
             stop = min(args.rows, start + step)

@@ -291,6 +291,17 @@ def test_an_unfiltered_search_takes_its_hits_fields_from_the_graph(
     assert by_id == {
         f"{i}:0": {f: held[i][f] for f in ("text", "weight", "meta")} for i in ("d3", "d1200")
     }
+    # a damaged row among the kept ones: that hit's fields come from Milvus
+    graph = graphs.held(name)
+    assert graph is not None and graph.stored is not None
+    key = graph.keys[found[0][0].id]
+    blob, graph.stored[key] = graph.stored[key], b"not zlib"
+    kept = graphs.rows_kept
+    again_found = store.search(name, queries[:1], limit=K, output_fields=FIELDS)[0]
+    assert [h.id for h in again_found] == [h.id for h in found[0]]
+    assert graphs.rows_kept == kept + K - 1
+    _same_fields(store, name, again_found)
+    graph.stored[key] = blob
     kept = graphs.rows_kept
     store.search(name, queries, limit=K, filter="group < 25", output_fields=FIELDS)
     store.search(name, queries, limit=K, output_fields=["vector"])

@@ -881,10 +881,10 @@ class VectorStore:
 
     def _fresh_graph(self, name: str) -> ann.Graph | None:
         """``name``'s graph if it holds the collection as it is now."""
-        if self._graphs is None:
-            return None
-        graph = self._graphs.fresh(name, self._graph_token(name))
-        return graph if graph is not None and graph.generation == self.generation else None
+        graph = None if self._graphs is None else self._graphs.held(name)
+        if graph is None or graph.generation != self.generation:
+            return None  # (most collections have none: no token, no stat of the marker)
+        return graph if graph.token == self._graph_token(name) else None
 
     def _graph_fresh(self, name: str) -> bool:
         return (
