@@ -4,6 +4,7 @@ usearch graph findalike keeps beside it past ``FINDALIKE_ANN_MIN_ROWS``, in one 
 
     .venv/bin/python benchmarks/bench_graph.py                    # 100k rows, ~4 min
     .venv/bin/python benchmarks/bench_graph.py --rows 1000000     # ~40 min
+    .venv/bin/python benchmarks/bench_graph.py --rows 50000 --index flat  # the exact copy
 
 (on 2 cores; the first run also encodes 20,000 sentences, ~8 min, cached by
 bench_text.py.) Writes benchmarks/results/graph_<rows>_<ids>.json. ``--ids sequential``
@@ -24,6 +25,9 @@ client, p50/p99 of 200 calls (60 for exact): top 10 of 1 vector and of 16, filte
 not, 1 vector with the hits' ``year`` and ``text`` (as an app asks), hybrid RRF (dense +
 BM25 of the query's first 10 words); the graph's build (read back from Milvus + HNSW), the
 rows' fields it keeps, and its restore from disk by a second store, as after a restart.
+``--index flat`` measures the exact in-memory copy a smaller collection gets instead
+(``ann.FlatIndex``; writes ``graph_<rows>_<ids>_flat.json``): the same runs but ef's, and
+the second store builds its copy again (a copy is not saved).
 """
 
 from __future__ import annotations
@@ -85,7 +89,17 @@ def main() -> None:
         "(its pace falls as the collection grows: ~1,060 rows/s for 100k, ~120 rows/s at "
         "580k), or inserted 20,000 at a time (each batch sorted by id), for 1M rows",
     )
+    ap.add_argument(
+        "--index",
+        choices=["hnsw", "flat"],
+        default="hnsw",
+        help="what findalike keeps beside Lite: the HNSW graph (a collection past "
+        "FINDALIKE_ANN_MIN_ROWS) or the exact copy (past FINDALIKE_FLAT_MIN_ROWS, under "
+        "FINDALIKE_ANN_MIN_ROWS; its ef runs are skipped: it ignores ef)",
+    )
     args = ap.parse_args()
+    flat = args.index == "flat"
+    kept = {"ann_min_rows": 0, "flat_min_rows": 1} if flat else {"ann_min_rows": 1}
 
     docs = documents(N_REAL)
     path = CACHE / f"sotu_{N_REAL}_{MiniLMEncoder.name}.npy"
@@ -136,11 +150,10 @@ def main() -> None:
         "engine": "milvus-lite 2.5.1",
         "ids": args.ids,
         "write": args.write,
+        "index": args.index,
     }
     try:
-        store = VectorStore(
-            str(folder / "milvus.db"), shared_dir=folder, ann_min_rows=1, timeout_s=600
-        )
+        store = VectorStore(str(folder / "milvus.db"), shared_dir=folder, timeout_s=600, **kept)
         spec = CollectionSpec(
             name="bench",
             dim=384,
@@ -202,14 +215,16 @@ def main() -> None:
             result[f"{prefix}_search_16"] = m
             print(prefix, {k: v for k, v in result.items() if k.startswith(prefix)}, flush=True)
 
-        store._graphs.min_rows = 10**12  # type: ignore[union-attr]  # no graph: exact
+        graphs = store._graphs
+        assert graphs is not None
+        graphs.min_rows, graphs.flat_min_rows = 10**12, None  # nothing kept: Lite, exact
         runs("flat", exact=True)
         m, _ = timed(
             lambda i: store.hybrid_search("bench", words[i], Q[i], limit=K, metric="COSINE"),
             list(range(60)),
         )
         result["flat_hybrid_rrf"] = m
-        store._graphs.min_rows = 1  # type: ignore[union-attr]
+        graphs.min_rows, graphs.flat_min_rows = kept["ann_min_rows"], kept.get("flat_min_rows")
         t0 = time.perf_counter()
         store.search("bench", Q[:1], limit=K)
         while store._graphs.builds == 0:  # type: ignore[union-attr]
@@ -220,7 +235,7 @@ def main() -> None:
         # the rows' fields it keeps for unfiltered searches (none before 2026-12-07)
         result["graph_fields_mb"] = round(getattr(graph, "stored_bytes", 0) / 1e6, 1)
         print("graph built", result["graph_build_s"], "s", flush=True)
-        for ef in (64, 128, 256, 512):
+        for ef in () if flat else (64, 128, 256, 512):
             store._graphs.ef = ef  # type: ignore[union-attr]
             m, out = timed(
                 lambda i: store.search("bench", Q[i][None], limit=K)[0], list(range(len(Q)))
@@ -245,9 +260,7 @@ def main() -> None:
             / 1e6
         )
         store.close()
-        again = VectorStore(
-            str(folder / "milvus.db"), shared_dir=folder, ann_min_rows=1, timeout_s=600
-        )
+        again = VectorStore(str(folder / "milvus.db"), shared_dir=folder, timeout_s=600, **kept)
         t0 = time.perf_counter()
         again.search("bench", Q[:1], limit=K)
         while again._graphs.builds == 0:  # type: ignore[union-attr]
@@ -263,7 +276,8 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out_path = RESULTS / f"graph_{args.rows}_{args.ids}.json"
+    kind = "_flat" if flat else ""
+    out_path = RESULTS / f"graph_{args.rows}_{args.ids}{kind}.json"
     out_path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print("written to", out_path)

@@ -343,6 +343,14 @@ def findalike_in_process(
         encoder = rt.encoder
         model = getattr(encoder, "inner", encoder)
         search_text(rt, TextSearchRequest(query="warm up", top_k=TOP_K, mode="semantic"))
+        store = rt.store
+        deadline = time.monotonic() + 60  # the exact copy (or graph) the server searches
+        while store._graphs is not None and not store._graph_fresh(rt.collection):
+            if time.monotonic() > deadline:
+                break
+            search_text(rt, TextSearchRequest(query="warm up", top_k=TOP_K, mode="semantic"))
+            time.sleep(0.2)
+        copied = store.graph_searches
         for q in queries:
             took["model"].append(timed(lambda q=q: model.encode([q])))  # type: ignore[misc]
             t = time.perf_counter()
@@ -366,6 +374,7 @@ def findalike_in_process(
             paces.append(len(every) / (time.perf_counter() - t))
     out: dict[str, Any] = {f"{k}_p50_ms": p50_ms(v) for k, v in took.items()}
     out["model_batched_qps"] = round(max(paces), 1)
+    out["store_in_memory_share"] = round((store.graph_searches - copied) / (2 * len(queries)), 2)
     out |= {"items": items, "rows": rows, "queries": len(queries)}
     out["encoder_class"] = type(encoder).__name__
     out["model_runtime"] = getattr(model, "runtime", "torch")  # onnx: FINDALIKE_TEXT_RUNTIME

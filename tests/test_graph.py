@@ -497,3 +497,126 @@ def test_a_row_s_fields_are_kept_as_milvus_returns_them_or_not_at_all() -> None:
     assert back({"item_id": "a", "weight": 1}) is None  # a field missing: Milvus's
     assert back({**row, "meta": {"s": {1, 2}}}) is None  # not JSON: Milvus's
     assert back({**row, "weight": None}) is None
+
+
+# -- a smaller collection: an exact copy in memory (``ann.FlatIndex``) --------------------
+
+
+@pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
+def test_a_flat_index_answers_as_brute_force_over_its_live_rows(metric: str) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, DIM)).astype(np.float32)
+    index = ann.FlatIndex(metric, DIM)  # type: ignore[arg-type]
+    index.add(np.arange(0, 200, dtype=np.uint64), vectors[:200])
+    index.add(np.arange(200, 300, dtype=np.uint64), vectors[200:])  # grows past its room
+    removed = np.arange(0, 300, 3)
+    index.remove(removed)
+    index.remove(removed[:5])  # removed twice: counted once
+    live = np.setdiff1d(np.arange(300), removed)
+    assert len(index) == len(live)
+    queries = rng.normal(size=(4, DIM)).astype(np.float32)
+    found = index.search(queries, K)
+    for q, keys, distances in zip(queries, found.keys, found.distances, strict=True):
+        if metric == "COSINE":
+            unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            truth = 1 - unit @ (q / np.linalg.norm(q))
+        elif metric == "IP":
+            truth = 1 - vectors @ q
+        else:
+            truth = ((vectors - q) ** 2).sum(axis=1)
+        best = live[np.argsort(truth[live], kind="stable")[:K]]
+        assert keys.tolist() == best.tolist()  # nearest first, no removed row
+        np.testing.assert_allclose(distances, truth[best], rtol=1e-4, atol=1e-4)
+    assert found.counts.tolist() == [K] * len(queries)
+    with pytest.raises(ValueError):
+        index.add(np.asarray([7], dtype=np.uint64), vectors[:1])  # not the next position
+
+
+FLAT_ROWS = 600
+FLAT_MIN_ROWS = 500
+
+
+@pytest.fixture
+def mid(tmp_path: Path):
+    """A store whose collections of FLAT_MIN_ROWS..MIN_ROWS rows get an exact copy, and a
+    collection of FLAT_ROWS rows."""
+    store = VectorStore(
+        str(tmp_path / "milvus.db"),
+        shared_dir=tmp_path,
+        ann_min_rows=MIN_ROWS,
+        flat_min_rows=FLAT_MIN_ROWS,
+    )
+    assert store._graphs is not None
+    store._graphs.quiet_s = 0.0
+    name = f"flat_{uuid.uuid4().hex[:8]}"
+    store.ensure(_spec(name))
+    vectors = _vectors(FLAT_ROWS, seed=11)
+    store.upsert(name, _rows(vectors))
+    store.flush(name)
+    yield store, name, vectors
+    store.close()
+
+
+def test_a_mid_size_collection_is_searched_exactly_in_memory_with_milvus_s_answers(
+    mid, tmp_path: Path
+) -> None:
+    store, name, vectors = mid
+    tiny = f"tiny_{uuid.uuid4().hex[:8]}"
+    store.ensure(_spec(tiny))
+    store.upsert(tiny, _rows(_vectors(FLAT_MIN_ROWS - 1, seed=12)))
+    queries = _vectors(30, seed=13)
+    fields = ["group", "text", "weight", "meta", "part"]
+    milvus = store.search(name, queries, limit=K, output_fields=fields, exact=True)
+    _graph_ready(store, name, queries[0])
+    for _ in range(3):
+        store.search(tiny, queries[:1], limit=K)
+        time.sleep(0.1)
+    assert store._graphs.held(tiny) is None  # type: ignore[union-attr]  (under flat_min_rows)
+    graph = store._graphs.held(name)  # type: ignore[union-attr]
+    assert graph is not None and graph.exact and graph.rows == FLAT_ROWS
+    assert not (tmp_path / GRAPHS_DIR / f"{name}.usearch").exists()  # a copy: not saved
+
+    answered = store.graph_searches
+    found = store.search(name, queries, limit=K, output_fields=fields)
+    assert store.graph_searches == answered + len(queries)  # all from memory
+    for ours, theirs in zip(found, milvus, strict=True):
+        assert [h.id for h in ours] == [h.id for h in theirs]  # exact: Milvus's order
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.distance == pytest.approx(b.distance, abs=1e-5)
+            assert a.fields == b.fields and a.item_id == b.item_id
+            assert {k: type(v) for k, v in a.fields.items()} == {
+                k: type(v) for k, v in b.fields.items()
+            }
+
+    # a filter, or a vector asked back, is Milvus's (exact, in one call)
+    filtered = store.search(name, queries[:3], limit=K, filter="group < 5", output_fields=["group"])
+    with_vectors = store.search(name, queries[:1], limit=K, output_fields=["vector"])
+    assert store.graph_searches == answered + len(queries)
+    assert all(len(h) == K and all(x.fields["group"] < 5 for x in h) for h in filtered)
+    assert len(with_vectors[0][0].fields["vector"]) == DIM
+
+
+def test_the_copy_follows_this_process_s_writes_until_the_collection_is_big(mid) -> None:
+    store, name, vectors = mid
+    queries = _vectors(4, seed=14)
+    _graph_ready(store, name, queries[0])
+    graphs = store._graphs
+    assert graphs is not None
+    builds = graphs.builds
+    store.upsert(name, _rows(queries[:1], start=FLAT_ROWS))  # a row equal to a query
+    assert store._graph_fresh(name)
+    top = store.search(name, queries[:1], limit=K, output_fields=["group"])[0][0]
+    assert top.item_id == f"d{FLAT_ROWS}" and top.distance == pytest.approx(1.0, abs=1e-5)
+    assert top.fields["group"] == FLAT_ROWS % 50
+    store.delete(name, filter=f'item_id == "d{FLAT_ROWS}"')
+    assert store._graph_fresh(name)
+    assert f"d{FLAT_ROWS}" not in {h.item_id for h in store.search(name, queries[:1], limit=K)[0]}
+    assert graphs.builds == builds  # kept current, not made again
+
+    # a write taking it to MIN_ROWS rows leaves the copy stale: an HNSW graph takes over
+    store.upsert(name, _rows(_vectors(MIN_ROWS - FLAT_ROWS, seed=15), start=10_000))
+    assert not store._graph_fresh(name)
+    assert store.search(name, queries[:1], limit=K)[0]  # Milvus answers meanwhile
+    _graph_ready(store, name, queries[1])
+    graph = graphs.held(name)
+    assert graph is not None and not graph.exact and graph.rows == MIN_ROWS

@@ -188,6 +188,16 @@ class Settings(BaseSettings):
         "this server's writes; smaller ones, and any search while the graph is built, are "
         'exact (FLAT). 0: every search exact. See the docs\' "How big on what".',
     )
+    flat_min_rows: int = Field(
+        1000,
+        ge=0,
+        description="Embedded Milvus Lite 2.5 with `index_type` `auto`: a collection of at "
+        "least this many rows, and fewer than `ann_min_rows`, is searched exactly (brute "
+        "force, as Milvus's FLAT) over a copy of its float vectors and its rows' fields kept "
+        "in the server's memory (at most 256 MB of vectors a collection), made in the "
+        "background and kept up to date like the HNSW graph; a filtered search is still "
+        "Milvus's. It saves the round trip to Milvus Lite's process. 0: Milvus answers.",
+    )
     half_vectors_min_dim: int = Field(
         1000,
         ge=0,

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_settings import BaseSettings
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
+from threadpoolctl import threadpool_limits
 
 from findalike import __version__
 from findalike.api.errors import install_error_handlers
@@ -41,6 +42,13 @@ from findalike.store import VectorStore
 from findalike.store.media import MediaStore
 
 log = logging.getLogger("findalike")
+
+BLAS_THREADS = 1
+"""numpy's BLAS threads while the app serves (an encoder that wants more asks for them
+around its own calls). OpenBLAS's threads spin after each call: with 2 of them, the exact
+in-memory search of a small collection (``ann.FlatIndex``, a matrix product a search)
+took text search at 16 connections from 274-298 req/s to 221-231 (2 cores, the
+stdlib docstrings of bench_txtai.py, runs alternated); with 1, 317-346."""
 
 DESCRIPTION = """
 Similarity search over text, questions, images, video, audio, molecules, DNA and
@@ -100,6 +108,7 @@ def create_app(
         shared_dir=settings.data_dir,
         search_consistency=settings.resolved_search_consistency,
         ann_min_rows=settings.ann_min_rows if settings.index_type == "auto" else 0,
+        flat_min_rows=(settings.flat_min_rows or None) if settings.index_type == "auto" else None,
         ann_ef=settings.ann_ef,
         half_min_dim=settings.half_vectors_min_dim,
     )
@@ -107,6 +116,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        blas = threadpool_limits(BLAS_THREADS, user_api="blas")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # spools of uploads whose job died with its process (no job outlives it)
         await anyio.to_thread.run_sync(remove_dead_spools, settings.data_dir)
@@ -124,6 +134,7 @@ def create_app(
         finally:
             await anyio.to_thread.run_sync(jobs.shutdown)
             await anyio.to_thread.run_sync(store.close)
+            blas.restore_original_limits()
 
     app = FastAPI(
         title="findalike",

@@ -166,7 +166,8 @@ class _FindalikeCollector(Collector):
         yield errors
         graphs = CounterMetricFamily(
             "findalike_store_graph_searches",
-            "Query vectors answered through a collection's HNSW graph (the embedded store).",
+            "Query vectors answered in memory, through a collection's HNSW graph or exact copy "
+            "(the embedded store).",
         )
         graphs.add_metric([], self.store.graph_searches)
         yield graphs

@@ -18,6 +18,13 @@ the caller's ``token`` (the store's count of its own writes and the write marker
 every process sharing the data folder touches). A stale graph answers nothing: the
 search goes to Milvus (exact) while a new graph is built in a background thread, once
 the collection has had no write for ``quiet_s``.
+
+A smaller collection (at least ``flat_min_rows``, under ``min_rows``) gets the same thing
+without the graph: a copy of its vectors searched exactly, by brute force, in this
+process (``FlatIndex``, numpy), with its rows' fields. Its answers are Milvus's FLAT
+ones; what it saves is the round trip to Milvus Lite's own process for each search (the
+request, Lite's search and the decoding of its answer: 2.8 ms for 30 passages with their
+fields among 2,573 rows, ``bench_txtai.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -82,6 +90,10 @@ STORED_MAX_BYTES = 1 << 30
 graph keeps none and every hit's fields are looked up in Milvus. A passage of ~170 words
 of a speech with its title and metadata compressed to 0.4-0.65 KB here, so 100k such
 rows would take 40-65 MB."""
+FLAT_MAX_BYTES = 256 << 20
+"""At most this many bytes of float32 vectors (rows x dimensions x 4) a ``FlatIndex``
+holds: 170k 384-d rows, 52k 1280-d ones. A bigger collection under ``min_rows`` is
+Milvus's to search."""
 _NONE = 0xFFFFFFFF
 """The length written for a row whose fields a saved graph does not hold."""
 
@@ -96,6 +108,87 @@ def milvus_distance(metric: Metric, distance: np.ndarray) -> np.ndarray:
     if metric in ("COSINE", "IP"):
         return 1.0 - distance
     return distance
+
+
+class FlatIndex:
+    """Exact search over a copy of a collection's vectors (float32, numpy): what a
+    ``Graph`` of a collection under ``min_rows`` holds instead of an HNSW index. It
+    answers as usearch's ``Index`` does, for the calls a ``Graph`` makes: keys are rows'
+    positions, added in order; distances are usearch's (1 - similarity for cosine and
+    inner product, L2 squared)."""
+
+    def __init__(self, metric: Metric, dim: int) -> None:
+        self.metric = metric
+        self.vectors = np.zeros((0, dim), dtype=np.float32)
+        self.live = np.zeros(0, dtype=bool)
+        self.size = 0
+        """Positions used in ``vectors`` (removed rows among them)."""
+        self.count = 0
+        """Live rows."""
+        self.expansion_search = 0  # set by ``Graph.nearest``; an exact search ignores it
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def memory_usage(self) -> int:
+        """Bytes held (as usearch's ``Index`` reports its own)."""
+        return int(self.vectors.nbytes + self.live.nbytes)
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray, *, threads: int = 1) -> None:
+        keys = np.asarray(keys, dtype=np.int64)
+        if len(keys) and (keys[0] != self.size or np.any(np.diff(keys) != 1)):
+            raise ValueError("a flat index adds rows at the next positions")
+        rows = self._normalised(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        end = self.size + len(rows)
+        if end > len(self.vectors):  # room for twice as many: appends stay cheap
+            grown = np.zeros((max(end, 2 * len(self.vectors)), self.vectors.shape[1]), np.float32)
+            grown[: self.size] = self.vectors[: self.size]
+            live = np.zeros(len(grown), dtype=bool)
+            live[: self.size] = self.live[: self.size]
+            self.vectors, self.live = grown, live
+        self.vectors[self.size : end] = rows
+        self.live[self.size : end] = True
+        self.size = end
+        self.count += len(rows)
+
+    def remove(self, keys: np.ndarray) -> None:
+        keys = np.unique(np.asarray(keys, dtype=np.int64))
+        self.count -= int(self.live[keys].sum())
+        self.live[keys] = False
+
+    def search(self, vectors: np.ndarray, count: int, *, threads: int = 1) -> SimpleNamespace:
+        """The ``count`` nearest live rows of each query vector, nearest first."""
+        queries = self._normalised(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        stored = self.vectors[: self.size]
+        products = queries @ stored.T
+        if self.metric == "L2":
+            norms = np.einsum("ij,ij->i", stored, stored)
+            own = np.einsum("ij,ij->i", queries, queries)
+            distances = np.maximum(norms[None, :] - 2 * products + own[:, None], 0)
+        else:
+            distances = 1.0 - products
+        if self.count < self.size:
+            distances[:, ~self.live[: self.size]] = np.inf
+        k = min(count, self.count)
+        if k == 0:
+            empty = np.zeros((len(queries), 0))
+            counts = np.zeros(len(queries), dtype=np.int64)
+            return SimpleNamespace(keys=empty.astype(np.uint64), distances=empty, counts=counts)
+        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        picked = np.take_along_axis(distances, nearest, axis=1)
+        order = np.argsort(picked, axis=1, kind="stable")
+        return SimpleNamespace(
+            keys=np.take_along_axis(nearest, order, axis=1).astype(np.uint64),
+            distances=np.take_along_axis(picked, order, axis=1),
+            counts=np.full(len(queries), k),
+        )
+
+    def _normalised(self, vectors: np.ndarray) -> np.ndarray:
+        if self.metric != "COSINE":
+            return vectors
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
 
 
 @dataclass
@@ -123,10 +216,18 @@ class Graph:
     a row written without one of them; None in all when the graph keeps no fields (past
     ``STORED_MAX_BYTES``, or a graph saved by an earlier version)."""
     stored_bytes: int = 0
+    max_rows: int | None = None
+    """A flat index holds at most this many rows: a write of this process that would
+    take it past them leaves it stale (an HNSW graph, or Milvus, takes over)."""
 
     @property
     def rows(self) -> int:
         return len(self.keys)
+
+    @property
+    def exact(self) -> bool:
+        """A copy of the vectors searched by brute force (``FlatIndex``), not a graph."""
+        return isinstance(self.index, FlatIndex)
 
     def keeps(self, output_fields: Iterable[str]) -> bool:
         """Whether the graph holds ``output_fields`` (and ``item_id``) of its rows."""
@@ -173,7 +274,7 @@ class Graph:
             keys = np.atleast_2d(found.keys)
             distances = milvus_distance(self.metric, np.atleast_2d(found.distances))
             # one query vector: usearch answers a Matches, without counts
-            counts = np.atleast_1d(getattr(found, "counts", len(found)))
+            counts = np.atleast_1d(found.counts if hasattr(found, "counts") else len(found))
             out = []
             for q in range(len(vectors)):
                 pairs = []
@@ -199,6 +300,10 @@ class Graph:
         with self.lock:
             if self.token != before:
                 return False
+            if upserted is not None and self.max_rows is not None:
+                added = len({str(r["id"]) for r in upserted[0]} - self.keys.keys())
+                if self.rows + added > self.max_rows:
+                    return False
             self._remove(deleted)
             if upserted is not None:
                 rows, vectors = upserted
@@ -262,20 +367,26 @@ def build(
     cancelled: Callable[[], bool],
     fields: Sequence[str] = (),
     floats: frozenset[str] = frozenset(),
+    flat_max_rows: int | None = None,
 ) -> Graph | None:
     """A graph of every (id, vector) row ``pages`` yields (None if ``cancelled`` says
     so between pages: the collection changed while it was read), keeping each row's
-    ``fields`` (those of them in ``floats`` as floats) if given."""
+    ``fields`` (those of them in ``floats`` as floats) if given; with ``flat_max_rows``
+    a ``FlatIndex`` (exact) of at most that many rows instead of an HNSW graph."""
     from usearch.index import Index
 
     start = time.monotonic()
-    index = Index(
-        ndim=dim,
-        metric=_USEARCH_METRICS[metric],
-        dtype=DTYPE,
-        connectivity=connectivity,
-        expansion_add=expansion_add,
-    )
+    index: Any
+    if flat_max_rows is not None:
+        index = FlatIndex(metric, dim)
+    else:
+        index = Index(
+            ndim=dim,
+            metric=_USEARCH_METRICS[metric],
+            dtype=DTYPE,
+            connectivity=connectivity,
+            expansion_add=expansion_add,
+        )
     graph = Graph(
         index=index,
         metric=metric,
@@ -287,6 +398,7 @@ def build(
         fields=tuple(fields),
         floats=floats,
         stored=[] if fields else None,
+        max_rows=flat_max_rows,
     )
     for page in pages:
         if cancelled():
@@ -299,6 +411,8 @@ def build(
     graph.keys = {item: key for key, item in enumerate(graph.ids) if item is not None}
     if len(graph.keys) != len(graph.ids):  # the iterator repeated a row: not a snapshot
         return None
+    if flat_max_rows is not None and graph.rows > flat_max_rows:
+        return None  # grew while it was read
     graph.built_s = time.monotonic() - start
     return graph
 
@@ -415,8 +529,12 @@ class Graphs:
         expansion_add: int = EXPANSION_ADD,
         quiet_s: float = 2.0,
         build_threads: int = 2,
+        flat_min_rows: int | None = None,
     ):
         self.min_rows = min_rows
+        """Collections of at least this many rows get an HNSW graph; 0: none does."""
+        self.flat_min_rows = flat_min_rows
+        """Smaller ones of at least this many rows get a ``FlatIndex``; None: none does."""
         self.ef = ef
         self.connectivity = connectivity
         self.expansion_add = expansion_add
@@ -431,6 +549,19 @@ class Graphs:
         """Query vectors a graph answered (``/metrics``)."""
         self.rows_kept = 0
         """Hits whose fields a graph gave, not Milvus."""
+
+    def plan(self, rows: int, dim: int) -> tuple[bool, int | None] | None:
+        """What a collection of ``rows`` rows of ``dim`` dimensions gets: ``(True,
+        max_rows)`` a ``FlatIndex`` of at most ``max_rows`` rows, ``(False, None)`` an
+        HNSW graph, None nothing (Milvus answers)."""
+        if self.min_rows and rows >= self.min_rows:
+            return False, None
+        limit = FLAT_MAX_BYTES // (4 * max(dim, 1))
+        if self.min_rows:
+            limit = min(limit, self.min_rows - 1)
+        if self.flat_min_rows is not None and self.flat_min_rows <= rows <= limit:
+            return True, limit
+        return None
 
     def fresh(self, name: str, token: Hashable) -> Graph | None:
         graph = self._graphs.get(name)
@@ -465,7 +596,8 @@ class Graphs:
                     with self._lock:
                         self._graphs[name] = graph
                         self.builds += 1
-                    log.info("HNSW graph of %s: %d rows in %.1f s", name, graph.rows, graph.built_s)
+                    kind = "exact copy" if graph.exact else "HNSW graph"
+                    log.info("%s of %s: %d rows in %.1f s", kind, name, graph.rows, graph.built_s)
             except Exception:  # a failed build leaves searches on Milvus
                 log.exception("could not build the HNSW graph of %s", name)
             finally:

@@ -199,6 +199,7 @@ class VectorStore:
         ann_min_rows: int = 0,
         ann_ef: int = ann.DEFAULT_EF,
         half_min_dim: int = 0,
+        flat_min_rows: int | None = None,
     ):
         self.uri = uri
         self._half_min_dim = half_min_dim
@@ -208,8 +209,13 @@ class VectorStore:
         162 MB as float32, 81 MB as float16); 0: float32 always."""
         self._half: dict[str, bool] = {}
         """Collections whose vectors are stored as float16 (read from Milvus once)."""
-        self._graphs = ann.Graphs(min_rows=ann_min_rows, ef=ann_ef) if ann_min_rows > 0 else None
-        """HNSW graphs of big collections on Milvus Lite 2.5 (``ann``): none when 0."""
+        self._graphs = (
+            ann.Graphs(min_rows=ann_min_rows, ef=ann_ef, flat_min_rows=flat_min_rows)
+            if ann_min_rows > 0 or flat_min_rows is not None
+            else None
+        )
+        """HNSW graphs of big collections on Milvus Lite 2.5 and exact copies of smaller
+        ones (``ann``): none when ``ann_min_rows`` is 0 and ``flat_min_rows`` None."""
         self._graph_small: dict[str, Any] = {}
         self._write_at: dict[str, float] = {}
         self._search_consistency = search_consistency
@@ -921,6 +927,8 @@ class VectorStore:
             graph.generation = self.generation
         if metric is not None and metric != graph.metric:
             return None
+        if graph.exact and (filter or not graph.keeps(output_fields)):
+            return None  # Milvus answers exactly too, in one call
         want = limit if not filter else max(limit * ann.FILTER_CANDIDATES, ann.MIN_CANDIDATES)
         if min(want, graph.rows) * len(vectors) > ann.MAX_CANDIDATES:
             return None  # too many ids to look up in one expression: Milvus answers
@@ -963,13 +971,13 @@ class VectorStore:
             return
         props = self.properties(name)
         metric = props.get("metric", "")
-        if (
-            props.get("vector_kind") != "float"
-            or not ann.supports(metric)
-            or self._count(name, "") < graphs.min_rows
-        ):
+        plan = None
+        if props.get("vector_kind") == "float" and ann.supports(metric):
+            plan = graphs.plan(self._count(name, ""), int(props["dim"]))
+        if plan is None:
             self._graph_small[name] = token
             return
+        flat, flat_max_rows = plan
         generation = self.generation
         folder = self._graph_folder()
 
@@ -978,7 +986,7 @@ class VectorStore:
                 return bool(self._graph_token(name) != token)
 
             stamp = self._graph_stamp(name)
-            if folder is not None and stamp is not None:
+            if folder is not None and stamp is not None and not flat:
                 kept = ann.restore(folder, name, stamp, token=token, generation=generation)
                 if kept is not None and not changed():
                     return kept
@@ -995,10 +1003,11 @@ class VectorStore:
                 cancelled=changed,
                 fields=fields,
                 floats=floats,
+                flat_max_rows=flat_max_rows,
             )
             if graph is None or changed() or self._count(name, "") != graph.rows:
                 return None  # written meanwhile: built again once it is quiet
-            if folder is not None and stamp is not None:
+            if folder is not None and stamp is not None and not flat:  # a copy: cheap to make
                 ann.save(graph, folder, name, stamp)
                 graph.saved = token
             return graph
@@ -1022,7 +1031,7 @@ class VectorStore:
             return
         for name, graph in self._graphs.all().items():
             token = self._graph_token(name)
-            if graph.token != token or graph.saved == token:
+            if graph.exact or graph.token != token or graph.saved == token:
                 continue
             stamp = self._graph_stamp(name)
             if stamp is not None and stamp[-1] == graph.rows:
@@ -1141,9 +1150,12 @@ class VectorStore:
         if self._empty(name):
             return [[] for _ in texts]
         query_vectors = np.asarray(query_vectors)
-        if (lexical_weight is None and self._graph_fresh(name)) or (
+        graph = self._graphs.held(name) if self._graphs is not None else None
+        through_graph = graph is not None and not graph.exact and self._graph_fresh(name)
+        if (lexical_weight is None and through_graph) or (
             lexical_weight is not None and self.is_compiled_lite
         ):  # the dense leg through the graph, or Lite 2.5's weighting: fused here
+            # (not through an exact copy: Lite's own hybrid search is exact too, one call)
             return self._fused_here(
                 name,
                 texts,
