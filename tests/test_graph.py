@@ -532,6 +532,16 @@ def test_a_flat_index_answers_as_brute_force_over_its_live_rows(metric: str) -> 
         index.add(np.asarray([7], dtype=np.uint64), vectors[:1])  # not the next position
 
 
+def test_a_flat_index_orders_tied_rows_by_position() -> None:
+    rng = np.random.default_rng(8)
+    vectors = rng.normal(size=(50, DIM)).astype(np.float32)
+    vectors[[40, 3, 17, 29]] = vectors[5]  # five copies of one vector
+    index = ann.FlatIndex("COSINE", DIM)
+    index.add(np.arange(50, dtype=np.uint64), vectors)
+    found = index.search(vectors[5][None], 5)
+    assert found.keys[0].tolist() == [3, 5, 17, 29, 40]
+
+
 FLAT_ROWS = 600
 FLAT_MIN_ROWS = 500
 

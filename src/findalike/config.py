@@ -189,14 +189,16 @@ class Settings(BaseSettings):
         'exact (FLAT). 0: every search exact. See the docs\' "How big on what".',
     )
     flat_min_rows: int = Field(
-        1000,
+        100,
         ge=0,
         description="Embedded Milvus Lite 2.5 with `index_type` `auto`: a collection of at "
         "least this many rows, and fewer than `ann_min_rows`, is searched exactly (brute "
         "force, as Milvus's FLAT) over a copy of its float vectors and its rows' fields kept "
         "in the server's memory (at most 256 MB of vectors a collection), made in the "
         "background and kept up to date like the HNSW graph; a filtered search is still "
-        "Milvus's. It saves the round trip to Milvus Lite's process. 0: Milvus answers.",
+        "Milvus's. It saves the round trip to Milvus Lite's process: a search for 10 rows "
+        "among 1,000 took 0.27 ms against Lite's 1.45, among 50,000 2.2 against 9.9. 0: "
+        "Milvus answers.",
     )
     half_vectors_min_dim: int = Field(
         1000,

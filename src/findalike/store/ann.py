@@ -177,7 +177,7 @@ class FlatIndex:
             return SimpleNamespace(keys=empty.astype(np.uint64), distances=empty, counts=counts)
         nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
         picked = np.take_along_axis(distances, nearest, axis=1)
-        order = np.argsort(picked, axis=1, kind="stable")
+        order = np.lexsort((nearest, picked))  # by distance, ties by position
         return SimpleNamespace(
             keys=np.take_along_axis(nearest, order, axis=1).astype(np.uint64),
             distances=np.take_along_axis(picked, order, axis=1),
