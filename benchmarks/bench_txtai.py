@@ -56,10 +56,12 @@ measures the servers.
   encoded in this process (findalike's encoder: the noise as the model feels it).
 - Where the time goes (after the servers stop, in-process, one query at a time):
   findalike's model alone (sentence-transformers), its encoder as the server calls it
-  (through the batching thread), one Milvus search as a semantic search makes it (30
-  passages, fields title, text, source, meta) and the whole search without HTTP
-  (``search_text``); txtai's ``transform`` (encode) and ``search`` (encode, faiss,
-  SQLite) in its venv.
+  (through the batching thread), one store search as a semantic search makes it (30
+  passages, fields title, text, source, meta: from the collection's exact in-memory
+  copy, as the server answers it, once the copy is made; the run waits for it, and
+  ``store_in_memory_share`` says what share of these searches it answered) and the
+  whole search without HTTP (``search_text``); txtai's ``transform`` (encode) and
+  ``search`` (encode, faiss, SQLite) in its venv.
 - Results check: 20 identifier queries (``identifier_queries(docs, 20, 1)``): each
   side's top-1 and top-10 hit rate for the document holding the identifier, and top-1
   agreement; over ``--agree`` (100) queries spread over the list: top-1 agreement and
