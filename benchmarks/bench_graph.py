@@ -25,9 +25,11 @@ client, p50/p99 of 200 calls (60 for exact): top 10 of 1 vector and of 16, filte
 not, 1 vector with the hits' ``year`` and ``text`` (as an app asks), hybrid RRF (dense +
 BM25 of the query's first 10 words); the graph's build (read back from Milvus + HNSW), the
 rows' fields it keeps, and its restore from disk by a second store, as after a restart.
-``--index flat`` measures the exact in-memory copy a smaller collection gets instead
-(``ann.FlatIndex``; writes ``graph_<rows>_<ids>_flat.json``): the same runs but ef's, and
-the second store builds its copy again (a copy is not saved).
+numpy's BLAS runs ``BLAS_THREADS`` (1) thread, as in the server (before 2026-12-07 12:30
+UTC: OpenBLAS's default, 2 on this machine). ``--index flat`` measures the exact
+in-memory copy a smaller collection gets instead (``ann.FlatIndex``; writes
+``graph_<rows>_<ids>_flat.json``): the same runs but ef's, and the second store builds
+its copy again (a copy is not saved).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ import numpy as np
 import psutil
 from bench_scale_store import corpus, query_texts
 from bench_text import CACHE, RESULTS, cached_vectors, documents
+from threadpoolctl import threadpool_limits
 
+from findalike.api.main import BLAS_THREADS
 from findalike.config import Settings
 from findalike.encoders.sentence import MiniLMEncoder
 from findalike.store import CollectionSpec, FieldSpec, VectorStore, ann
@@ -98,6 +102,7 @@ def main() -> None:
         "FINDALIKE_ANN_MIN_ROWS; its ef runs are skipped: it ignores ef)",
     )
     args = ap.parse_args()
+    threadpool_limits(BLAS_THREADS, user_api="blas")  # numpy's BLAS as the server runs it
     flat = args.index == "flat"
     kept = {"ann_min_rows": 0, "flat_min_rows": 1} if flat else {"ann_min_rows": 1}
 

@@ -509,6 +509,7 @@ def test_a_flat_index_answers_as_brute_force_over_its_live_rows(metric: str) -> 
     index = ann.FlatIndex(metric, DIM)  # type: ignore[arg-type]
     index.add(np.arange(0, 200, dtype=np.uint64), vectors[:200])
     index.add(np.arange(200, 300, dtype=np.uint64), vectors[200:])  # grows past its room
+    index.add(np.arange(300, 300, dtype=np.uint64), vectors[:0])  # an empty page
     removed = np.arange(0, 300, 3)
     index.remove(removed)
     index.remove(removed[:5])  # removed twice: counted once
@@ -540,6 +541,10 @@ def test_a_flat_index_orders_tied_rows_by_position() -> None:
     index.add(np.arange(50, dtype=np.uint64), vectors)
     found = index.search(vectors[5][None], 5)
     assert found.keys[0].tolist() == [3, 5, 17, 29, 40]
+    # cut inside the ties: the first written of them, not any three
+    assert index.search(vectors[5][None], 3).keys[0].tolist() == [3, 5, 17]
+    index.remove(np.asarray([3]))
+    assert index.search(vectors[5][None], 3).keys[0].tolist() == [5, 17, 29]
 
 
 FLAT_ROWS = 600
@@ -630,3 +635,39 @@ def test_the_copy_follows_this_process_s_writes_until_the_collection_is_big(mid)
     _graph_ready(store, name, queries[1])
     graph = graphs.held(name)
     assert graph is not None and not graph.exact and graph.rows == MIN_ROWS
+
+
+def test_another_process_s_write_or_a_write_racing_a_delete_makes_milvus_answer(
+    mid, tmp_path: Path
+) -> None:
+    store, name, vectors = mid
+    queries = _vectors(3, seed=16)
+    _graph_ready(store, name, queries[0])
+    other = VectorStore(str(tmp_path / "milvus.db"), shared_dir=tmp_path)  # another worker
+    try:
+        other.upsert(name, _rows(queries[:1], start=5000))
+    finally:
+        other.close()
+    assert not store._graph_fresh(name)
+    assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"  # Milvus's
+    _graph_ready(store, name, queries[1])
+    assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"  # the copy's
+
+    # this process upserts a row the filter matches while its delete is under way: the
+    # delete removes it from Milvus, so the copy must not keep it
+    racing = {**_rows(queries[1:2], start=6000)[0], "group": 3}
+    call = store._call
+
+    def upsert_first(method: str, *args, **kwargs):  # the other thread's write lands first
+        if method == "delete":
+            store._call = call  # type: ignore[method-assign]
+            store.upsert(name, [racing])
+        return call(method, *args, **kwargs)
+
+    store._call = upsert_first  # type: ignore[method-assign]
+    try:
+        store.delete(name, filter="group == 3")
+    finally:
+        store._call = call  # type: ignore[method-assign]
+    assert store.count(name, filter='item_id == "d6000"') == 0
+    assert "d6000" not in {h.item_id for h in store.search(name, queries[1:2], limit=K)[0]}

@@ -117,8 +117,10 @@ class FlatIndex:
     positions, added in order; distances are usearch's (1 - similarity for cosine and
     inner product, L2 squared)."""
 
-    def __init__(self, metric: Metric, dim: int) -> None:
+    def __init__(self, metric: Metric, dim: int, *, max_rows: int | None = None) -> None:
         self.metric = metric
+        self.max_rows = max_rows
+        """Room is never made for more positions than this (the graph goes stale first)."""
         self.vectors = np.zeros((0, dim), dtype=np.float32)
         self.live = np.zeros(0, dtype=bool)
         self.size = 0
@@ -139,10 +141,17 @@ class FlatIndex:
         keys = np.asarray(keys, dtype=np.int64)
         if len(keys) and (keys[0] != self.size or np.any(np.diff(keys) != 1)):
             raise ValueError("a flat index adds rows at the next positions")
-        rows = self._normalised(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        rows = self._normalised(
+            np.asarray(vectors, dtype=np.float32).reshape(-1, self.vectors.shape[1])
+        )
+        if len(rows) != len(keys):
+            raise ValueError("a flat index adds one vector a key")
         end = self.size + len(rows)
-        if end > len(self.vectors):  # room for twice as many: appends stay cheap
-            grown = np.zeros((max(end, 2 * len(self.vectors)), self.vectors.shape[1]), np.float32)
+        if end > len(self.vectors):  # room for twice as many (at most max_rows): cheap appends
+            room = 2 * len(self.vectors)
+            if self.max_rows is not None:
+                room = min(room, self.max_rows)
+            grown = np.zeros((max(end, room), self.vectors.shape[1]), np.float32)
             grown[: self.size] = self.vectors[: self.size]
             live = np.zeros(len(grown), dtype=bool)
             live[: self.size] = self.live[: self.size]
@@ -151,6 +160,11 @@ class FlatIndex:
         self.live[self.size : end] = True
         self.size = end
         self.count += len(rows)
+
+    def compact(self) -> None:
+        """Give back the room made for rows not added (once a build has read every row)."""
+        self.vectors = self.vectors[: self.size].copy()
+        self.live = self.live[: self.size].copy()
 
     def remove(self, keys: np.ndarray) -> None:
         keys = np.unique(np.asarray(keys, dtype=np.int64))
@@ -175,14 +189,14 @@ class FlatIndex:
             empty = np.zeros((len(queries), 0))
             counts = np.zeros(len(queries), dtype=np.int64)
             return SimpleNamespace(keys=empty.astype(np.uint64), distances=empty, counts=counts)
-        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
-        picked = np.take_along_axis(distances, nearest, axis=1)
-        order = np.lexsort((nearest, picked))  # by distance, ties by position
-        return SimpleNamespace(
-            keys=np.take_along_axis(nearest, order, axis=1).astype(np.uint64),
-            distances=np.take_along_axis(picked, order, axis=1),
-            counts=np.full(len(queries), k),
-        )
+        kth = np.partition(distances, k - 1, axis=1)[:, k - 1 : k]
+        keys = np.zeros((len(queries), k), dtype=np.uint64)
+        found = np.zeros((len(queries), k), dtype=distances.dtype)
+        for q, row in enumerate(distances):  # every row up to the k-th distance, ties
+            within = np.flatnonzero(row <= kth[q, 0])  # at the cut included, then sorted
+            best = within[np.lexsort((within, row[within]))[:k]]  # by distance, then position
+            keys[q], found[q] = best, row[best]
+        return SimpleNamespace(keys=keys, distances=found, counts=np.full(len(queries), k))
 
     def _normalised(self, vectors: np.ndarray) -> np.ndarray:
         if self.metric != "COSINE":
@@ -378,7 +392,7 @@ def build(
     start = time.monotonic()
     index: Any
     if flat_max_rows is not None:
-        index = FlatIndex(metric, dim)
+        index = FlatIndex(metric, dim, max_rows=flat_max_rows)
     else:
         index = Index(
             ndim=dim,
@@ -403,6 +417,8 @@ def build(
     for page in pages:
         if cancelled():
             return None
+        if not page:  # rows deleted since their ids were read
+            continue
         vectors = np.asarray([r["vector"] for r in page], dtype=np.float32)
         keys = np.arange(len(graph.ids), len(graph.ids) + len(page), dtype=np.uint64)
         graph.ids.extend(str(r["id"]) for r in page)
@@ -411,8 +427,10 @@ def build(
     graph.keys = {item: key for key, item in enumerate(graph.ids) if item is not None}
     if len(graph.keys) != len(graph.ids):  # the iterator repeated a row: not a snapshot
         return None
-    if flat_max_rows is not None and graph.rows > flat_max_rows:
-        return None  # grew while it was read
+    if flat_max_rows is not None:
+        if graph.rows > flat_max_rows or graph.stored is None:
+            return None  # grew while it was read, or past the fields it can keep: no use
+        index.compact()
     graph.built_s = time.monotonic() - start
     return graph
 
@@ -599,10 +617,10 @@ class Graphs:
                     kind = "exact copy" if graph.exact else "HNSW graph"
                     log.info("%s of %s: %d rows in %.1f s", kind, name, graph.rows, graph.built_s)
             except Exception:  # a failed build leaves searches on Milvus
-                log.exception("could not build the HNSW graph of %s", name)
+                log.exception("could not build the graph (or exact copy) of %s", name)
             finally:
                 with self._lock:
                     self._building.discard(name)
 
-        threading.Thread(target=run, name=f"hnsw-{name}", daemon=True).start()
+        threading.Thread(target=run, name=f"graph-{name}", daemon=True).start()
         return True

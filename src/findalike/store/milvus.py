@@ -782,15 +782,18 @@ class VectorStore:
         written = 0
         half = self.is_half(name)
         rows = sorted({str(r["id"]): r for r in rows}.values(), key=lambda r: str(r["id"]))
+        graph = self._graphs.held(name) if self._graphs is not None else None
+        start_token = self._graph_token(name) if graph is not None else None
         for start in range(0, len(rows), batch_rows):
             batch = [_to_milvus_row(r, half) for r in rows[start : start + batch_rows]]
             self._call("upsert", name, batch)
             written += len(batch)
         if written:
             before, after = self._wrote(name)
-            graph = self._graphs.held(name) if self._graphs is not None else None
-            if graph is not None:
+            if graph is not None and before == start_token:  # no other write in between
                 vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+                if half:  # as Milvus holds them
+                    vectors = vectors.astype(np.float16).astype(np.float32)
                 graph.advance(before, after, upserted=(rows, vectors))
         return written
 
@@ -976,6 +979,7 @@ class VectorStore:
             plan = graphs.plan(self._count(name, ""), int(props["dim"]))
         if plan is None:
             self._graph_small[name] = token
+            graphs.forget(name)  # a stale one that no longer fits: its memory back
             return
         flat, flat_max_rows = plan
         generation = self.generation
@@ -1005,6 +1009,8 @@ class VectorStore:
                 floats=floats,
                 flat_max_rows=flat_max_rows,
             )
+            if graph is None and flat and not changed():
+                self._graph_small[name] = token  # a copy of no use (see ``ann.build``)
             if graph is None or changed() or self._count(name, "") != graph.rows:
                 return None  # written meanwhile: built again once it is quiet
             if folder is not None and stamp is not None and not flat:  # a copy: cheap to make
@@ -1398,9 +1404,10 @@ class VectorStore:
     def delete(self, name: str, *, filter: str) -> int:
         """Delete the rows matching ``filter``; returns how many were deleted."""
         self._ensure_loaded(name)
+        graph = self._graphs.held(name) if self._graphs is not None else None
+        start_token = self._graph_token(name) if graph is not None else None
         matching = self.count(name, filter=filter)
         if matching:
-            graph = self._graphs.held(name) if self._graphs is not None else None
             ids: list[str] = []
             if graph is not None:
                 if matching < MAX_RESULT_ROWS:
@@ -1411,7 +1418,7 @@ class VectorStore:
                     graph = None
             self._call("delete", name, filter=filter)
             before, after = self._wrote(name)
-            if graph is not None:
+            if graph is not None and before == start_token:  # else stale: built again
                 graph.advance(before, after, deleted=ids)
         return matching
 
