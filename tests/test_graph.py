@@ -79,6 +79,15 @@ def _graph_ready(store: VectorStore, name: str, query: np.ndarray, timeout_s: fl
         time.sleep(0.1)
 
 
+def _another_worker_upserts(folder: Path, name: str, rows: list[dict]) -> None:
+    """``rows`` written by a second store on the same data folder (another worker)."""
+    other = VectorStore(str(folder / "milvus.db"), shared_dir=folder)
+    try:
+        other.upsert(name, rows)
+    finally:
+        other.close()
+
+
 def _exact(vectors: np.ndarray, ids: list[str], query: np.ndarray, k: int = K) -> list[str]:
     order = np.argsort(-(vectors @ query), kind="stable")[:k]
     return [ids[i] for i in order]
@@ -197,11 +206,7 @@ def test_another_process_s_write_makes_milvus_answer_until_the_graph_is_rebuilt(
     store, name, vectors, ids = big
     queries = _vectors(3, seed=6)
     _graph_ready(store, name, queries[0])
-    other = VectorStore(str(tmp_path / "milvus.db"), shared_dir=tmp_path)  # another worker
-    try:
-        other.upsert(name, _rows(queries[:1], start=5000))
-    finally:
-        other.close()
+    _another_worker_upserts(tmp_path, name, _rows(queries[:1], start=5000))
     assert not store._graph_fresh(name)
     # answered by Milvus at once, new row included
     assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"
@@ -643,11 +648,7 @@ def test_another_process_s_write_or_a_write_racing_a_delete_makes_milvus_answer(
     store, name, vectors = mid
     queries = _vectors(3, seed=16)
     _graph_ready(store, name, queries[0])
-    other = VectorStore(str(tmp_path / "milvus.db"), shared_dir=tmp_path)  # another worker
-    try:
-        other.upsert(name, _rows(queries[:1], start=5000))
-    finally:
-        other.close()
+    _another_worker_upserts(tmp_path, name, _rows(queries[:1], start=5000))
     assert not store._graph_fresh(name)
     assert store.search(name, queries[:1], limit=K)[0][0].item_id == "d5000"  # Milvus's
     _graph_ready(store, name, queries[1])
